@@ -1,0 +1,113 @@
+"""File helpers: atomic writes and encoding-checked reads (internal)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from geo._errors import LifeCircleError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    On any error the temporary file is removed and an existing ``target`` is left untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix,
+                               dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    tmp_path.unlink()  # writers (GDAL, pyarrow) prefer to create the file themselves
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_atomic(target: str | os.PathLike[str], writer: Callable[[Path], Any]) -> Path:
+    """Call ``writer(tmp_path)`` and atomically move the result onto ``target``."""
+    with atomic_path(target) as tmp:
+        writer(tmp)
+    return Path(target)
+
+
+def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    return write_atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def read_text_utf8(path: str | os.PathLike[str]) -> str:
+    """Read a UTF-8 text file; a GBK/GB18030 or otherwise non-UTF-8 file gets one clear error."""
+    path = Path(path)
+    data = path.read_bytes()
+    return decode_utf8(data, path)
+
+
+def decode_utf8(data: bytes, path: object) -> str:
+    """Decode bytes as UTF-8 (BOM allowed) or raise a LifeCircleError naming the file and offset."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        hint = ""
+        try:
+            data.decode("gb18030")
+            hint = " It looks like GBK/GB18030: convert it with `iconv -f GBK -t UTF-8`."
+        except UnicodeDecodeError:
+            pass
+        line = data[: exc.start].count(b"\n") + 1
+        raise LifeCircleError(
+            f"not valid UTF-8 at byte {exc.start} (line {line}); expected UTF-8 text.{hint}",
+            path=path,
+        ) from None
+
+
+def check_utf8_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> None:
+    """Stream-check that a (possibly large) file is UTF-8, without holding it in memory."""
+    import codecs
+
+    path = Path(path)
+    dec = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    line = 1
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            final = not block
+            try:
+                dec.decode(block, final=final)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                hint = ""
+                with contextlib.suppress(UnicodeDecodeError):
+                    block[exc.start : exc.start + 64].decode("gb18030", errors="strict")
+                    hint = " It looks like GBK/GB18030: convert it with `iconv -f GBK -t UTF-8`."
+                line += block[: exc.start].count(b"\n")
+                raise LifeCircleError(
+                    f"not valid UTF-8 at byte {bad} (line {line}); expected UTF-8.{hint}",
+                    path=path,
+                ) from None
+            if final:
+                return
+            line += block.count(b"\n")
+            offset += len(block)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a UTF-8 JSON file with errors that name the file, line and column."""
+    text = read_text_utf8(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LifeCircleError(
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path=path
+        ) from None

@@ -1,0 +1,224 @@
+"""Study areas and input resolution.
+
+The registry ``data/osm/areas.yaml`` lists one entry per subdistrict (街道). Input files are
+looked up, in order, in ``--data-dir`` / ``$LIFECIRCLE_DATA``, the project's ``data/`` and the
+team mirror ``../shared/data``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from geo import settings
+from geo._errors import LifeCircleError
+
+
+@dataclass(frozen=True)
+class DataRoots:
+    """The ordered folders searched for input files."""
+
+    roots: tuple[Path, ...]
+
+    @classmethod
+    def default(cls, data_dir: str | os.PathLike[str] | None = None) -> DataRoots:
+        """Build the search order: ``data_dir`` (or $LIFECIRCLE_DATA), ``data/``, the mirror."""
+        roots: list[Path] = []
+        user = Path(data_dir).expanduser() if data_dir else settings.user_data_dir()
+        if user is not None:
+            roots.append(user)
+        roots.append(settings.PROJECT_DATA_DIR)
+        roots.append(settings.MIRROR_DIR)
+        return cls(tuple(roots))
+
+    def resolve(self, relpath: str | os.PathLike[str], *, what: str = "input") -> Path:
+        """Return the first existing ``root/relpath``; raise listing every place tried."""
+        rel = Path(relpath)
+        if rel.is_absolute():
+            if rel.exists():
+                return rel
+            raise LifeCircleError(f"{what} not found", path=rel)
+        tried = [root / rel for root in self.roots]
+        for candidate in tried:
+            if candidate.exists():
+                return candidate
+        places = "; ".join(str(p) for p in tried)
+        raise LifeCircleError(f"{what} '{rel}' not found; tried: {places}")
+
+    def find_all(self, relpath: str | os.PathLike[str]) -> list[Path]:
+        """Every existing ``root/relpath`` (used to discover fetched downloads)."""
+        return [root / relpath for root in self.roots if (root / relpath).exists()]
+
+
+@dataclass(frozen=True)
+class Area:
+    """One study area (a subdistrict, 街道). Distances in metres; geometry WGS-84."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    district: str
+    osm_relation: int
+    boundary_file: str
+    boundary_key: str
+    network: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()
+    census_code_2010: str | None = None
+    census_note: str | None = None
+    data_date: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """Bilingual label, Chinese first."""
+        return f"{self.name_zh} {self.name_en}"
+
+
+class Registry:
+    """The study-area registry plus the data roots used to resolve its files."""
+
+    def __init__(
+        self,
+        areas: Sequence[Area],
+        roots: DataRoots,
+        defaults: dict[str, Any],
+        path: Path | None = None,
+    ):
+        self.areas = {a.id: a for a in areas}
+        self.roots = roots
+        self.defaults = defaults
+        self.path = path
+
+    def __iter__(self):
+        return iter(self.areas.values())
+
+    def ids(self) -> list[str]:
+        """Area ids in registry order."""
+        return list(self.areas)
+
+    def get(self, area_id: str) -> Area:
+        """Return an area or raise naming the known ids."""
+        try:
+            return self.areas[area_id]
+        except KeyError:
+            known = ", ".join(self.areas)
+            raise LifeCircleError(
+                f"unknown area '{area_id}'; known areas: {known}", path=self.path
+            ) from None
+
+    def select(self, area_ids: Iterable[str] | None) -> list[Area]:
+        """The chosen areas (all when ``area_ids`` is empty), validated."""
+        ids = list(area_ids or [])
+        if not ids:
+            return list(self.areas.values())
+        return [self.get(a) for a in ids]
+
+    def resolve(self, relpath: str, *, what: str = "input") -> Path:
+        """Resolve a registry-relative path through the data roots."""
+        return self.roots.resolve(relpath, what=what)
+
+    # -- boundaries ---------------------------------------------------------------------
+    @cached_property
+    def _boundary_frames(self) -> dict[str, Any]:
+        return {}
+
+    def boundary(self, area: Area | str):
+        """The area's boundary as a shapely (Multi)Polygon in WGS-84 (lon/lat)."""
+        import geopandas as gpd
+
+        if isinstance(area, str):
+            area = self.get(area)
+        path = self.resolve(area.boundary_file, what="boundary file")
+        key = str(path)
+        if key not in self._boundary_frames:
+            try:
+                gdf = gpd.read_file(path)
+            except Exception as exc:
+                raise LifeCircleError(f"cannot read boundary file: {exc}", path=path) from None
+            if gdf.crs is not None and gdf.crs.to_epsg() not in (4326, None):
+                gdf = gdf.to_crs(4326)
+            self._boundary_frames[key] = gdf
+        gdf = self._boundary_frames[key]
+        if area.boundary_key not in gdf.columns:
+            raise LifeCircleError(
+                f"boundary file has no column '{area.boundary_key}' to find relation "
+                f"{area.osm_relation}",
+                path=path,
+            )
+        match = gdf[gdf[area.boundary_key].astype(str) == str(area.osm_relation)]
+        if match.empty:
+            raise LifeCircleError(
+                f"no boundary for area '{area.id}' (OSM relation {area.osm_relation}) "
+                f"in column '{area.boundary_key}'",
+                path=path,
+            )
+        geom = match.geometry.iloc[0]
+        if geom is None or geom.is_empty:
+            raise LifeCircleError(f"empty boundary for area '{area.id}'", path=path)
+        return geom
+
+
+def _area_from_entry(entry: dict[str, Any], defaults: dict[str, Any], path: Path, i: int) -> Area:
+    required = ("id", "name_zh", "name_en", "district", "osm_relation")
+    missing = [k for k in required if k not in entry]
+    if missing:
+        raise LifeCircleError(f"area entry missing {', '.join(missing)}", path=path,
+                              record=f"entry {i + 1}")
+    area_id = str(entry["id"])
+    if not area_id.isascii() or not area_id.replace("_", "").isalnum():
+        raise LifeCircleError(f"area id '{area_id}' must be ascii letters/digits/_", path=path,
+                              record=f"entry {i + 1}")
+    boundary = {**defaults.get("boundary", {}), **(entry.get("boundary") or {})}
+    if "file" not in boundary or "key" not in boundary:
+        raise LifeCircleError("no boundary file/key for area", path=path, record=area_id)
+    known = set(required) | {"boundary", "network", "features", "plans", "census_code_2010",
+                             "census_note", "data_date"}
+    return Area(
+        id=area_id,
+        name_zh=str(entry["name_zh"]),
+        name_en=str(entry["name_en"]),
+        district=str(entry["district"]),
+        osm_relation=int(entry["osm_relation"]),
+        boundary_file=str(boundary["file"]),
+        boundary_key=str(boundary["key"]),
+        network=tuple(entry.get("network") or ()),
+        features=tuple(entry.get("features") or ()),
+        plans=tuple(entry.get("plans") or ()),
+        census_code_2010=(str(entry["census_code_2010"]) if entry.get("census_code_2010")
+                          else None),
+        census_note=entry.get("census_note"),
+        data_date=entry.get("data_date"),
+        extra={k: v for k, v in entry.items() if k not in known},
+    )
+
+
+def load_registry(
+    path: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Registry:
+    """Load the study-area registry (default ``data/osm/areas.yaml``)."""
+    path = Path(path) if path else settings.AREAS_FILE
+    if not path.exists():
+        raise LifeCircleError("study-area registry not found", path=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise LifeCircleError("registry is not UTF-8", path=path) from None
+    except yaml.YAMLError as exc:
+        raise LifeCircleError(f"malformed YAML: {exc}".replace("\n", " "), path=path) from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("areas"), list):
+        raise LifeCircleError("expected a mapping with an 'areas' list", path=path)
+    defaults = raw.get("defaults") or {}
+    areas = [_area_from_entry(e, defaults, path, i) for i, e in enumerate(raw["areas"])]
+    ids = [a.id for a in areas]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise LifeCircleError(f"duplicate area ids: {', '.join(sorted(dupes))}", path=path)
+    return Registry(areas, DataRoots.default(data_dir), defaults, path)

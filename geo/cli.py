@@ -1,0 +1,193 @@
+"""The ``lifecircle`` command line: one entry point for every stage.
+
+Every command takes ``--out``, ``--area`` (repeatable; default all), ``--data-dir`` and
+``--debug``; bad input ends with one clear line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geo import settings
+from geo._errors import LifeCircleError
+
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class RunContext:
+    """What every command needs: the registry, the chosen areas and where results go."""
+
+    out: Path
+    area_ids: tuple[str, ...] = ()
+    data_dir: Path | None = None
+    debug: bool = False
+    as_json: bool = False
+    progress: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def registry(self):
+        from geo.areas import load_registry
+
+        return load_registry(data_dir=self.data_dir)
+
+    @functools.cached_property
+    def areas(self):
+        return self.registry.select(self.area_ids)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.out / "cache" / "network"
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--out --area --data-dir --debug`` and turn LifeCircleError into one line + exit 2."""
+
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+                  default=None, help="Results folder (default: ./out).")
+    @click.option("--area", "areas", multiple=True, metavar="AREA",
+                  help="Area id (repeatable; default: all areas in data/osm/areas.yaml).")
+    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  envvar=settings.DATA_ENV, help="Data folder searched before data/ and the mirror.")
+    @click.option("--debug", is_flag=True, help="Show tracebacks.")
+    @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, out: Path | None, areas: tuple[str, ...], data_dir: Path | None,
+                debug: bool, no_progress: bool, **kwargs: Any) -> Any:
+        ctx = RunContext(out=(out or settings.DEFAULT_OUT), area_ids=areas, data_dir=data_dir,
+                         debug=debug, progress=not no_progress)
+        try:
+            _ = ctx.areas  # validate --area early
+            return func(ctx, *args, **kwargs)
+        except LifeCircleError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {exc}".replace("\n", " "), err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def progress(ctx: RunContext, iterable, desc: str, **kw: Any):
+    """A tqdm progress bar on stderr (hidden with --no-progress or --json)."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, disable=not ctx.progress, file=sys.stderr,
+                dynamic_ncols=True, **kw)
+
+
+def echo_json(obj: Any) -> None:
+    """Print JSON (UTF-8, Chinese kept as written)."""
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=1, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lifecircle")
+def main() -> None:
+    """15分钟社区生活圈规划工具 — 15-minute community life-circle planner for Shanghai.
+
+    Stages: data status|fetch, plans extract, facilities build, access, coverage, sites,
+    run (all stages), dashboard, export.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# data
+# -------------------------------------------------------------------------------------------
+@main.group()
+def data() -> None:
+    """Input data: network status and downloads / 数据状态与下载."""
+
+
+def build_networks(ctx: RunContext) -> dict[str, Any]:
+    """Build (or load cached) walking networks for the chosen areas; returns {area: net|None}."""
+    from geo.network import build_area_network
+
+    nets = {}
+    for area in progress(ctx, ctx.areas, "walk networks / 步行路网"):
+        nets[area.id] = build_area_network(ctx.registry, area, cache_dir=ctx.cache_dir)
+    return nets
+
+
+def status_rows(ctx: RunContext) -> list[dict[str, Any]]:
+    """One network-status row per chosen area."""
+    from geo.network import network_status
+
+    nets = build_networks(ctx)
+    return [network_status(ctx.registry, a, nets[a.id]) for a in ctx.areas]
+
+
+def print_status_table(rows: list[dict[str, Any]]) -> None:
+    """Print the network status table (bilingual header)."""
+    click.echo(
+        f"{'area 区域':<16}{'nodes 节点':>11}{'edges 边':>10}{'complete 完整度':>17}"
+        f"{'largest comp. 最大连通':>22}  basis 依据"
+    )
+    for r in rows:
+        click.echo(
+            f"{r['area']:<16}{r['nodes']:>11}{r['edges']:>10}{r['completeness']:>17.1%}"
+            f"{r['largest_component_share']:>22.1%}  {r['basis']}  {r['note']}"
+        )
+    click.echo("Network data © OpenStreetMap contributors (ODbL).")
+
+
+@data.command("status")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def data_status(ctx: RunContext, as_json: bool) -> None:
+    """Walking-network status per area: nodes, edges, completeness / 路网完整度."""
+    if as_json:
+        ctx.progress = False
+    rows = status_rows(ctx)
+    if as_json:
+        echo_json(rows)
+    else:
+        print_status_table(rows)
+
+
+@data.command("fetch")
+@common_options
+@click.argument("area_id")
+@click.option("--pbf", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Clip this .osm.pbf extract to the area instead of downloading.")
+@click.option("--overpass-url", default=None, help="Overpass endpoint (default: OSMnx's).")
+def data_fetch(ctx: RunContext, area_id: str, pbf: Path | None, overpass_url: str | None) -> None:
+    """Download an area's OSM data (Overpass via OSMnx) or clip a user's .osm.pbf / 下载数据."""
+    from geo.fetch import fetch_area
+
+    area = ctx.registry.get(area_id)
+    target = fetch_area(ctx.registry, area, pbf=pbf, overpass_url=overpass_url,
+                        dest_root=ctx.data_dir or settings.PROJECT_DATA_DIR)
+    click.echo(f"wrote {target}")
+
+
+# -------------------------------------------------------------------------------------------
+# run
+# -------------------------------------------------------------------------------------------
+@main.command("run")
+@common_options
+def run(ctx: RunContext) -> None:
+    """Run every stage for the chosen areas, with progress / 运行全部流程."""
+    rows = status_rows(ctx)
+    print_status_table(rows)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    from geo._io import write_text_atomic
+
+    write_text_atomic(ctx.out / "network_status.json", json.dumps(rows, ensure_ascii=False,
+                                                                  indent=1))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,259 @@
+"""OSM readers: OSM XML (``.osm``), ``.osm.pbf`` (both via pyosmium) and Overpass JSON.
+
+Every reader returns the same :class:`OsmData`: tagged ways with their coordinates (and node
+ids where the file has them) plus tagged point features. Coordinates are WGS-84 lon/lat.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geo._errors import LifeCircleError
+from geo._io import check_utf8_file, read_json
+
+#: Keys that make a way or node interesting to the project (network or map features).
+FEATURE_KEYS: tuple[str, ...] = (
+    "highway", "amenity", "leisure", "shop", "healthcare", "building", "landuse", "office",
+    "public_transport", "railway", "social_facility", "sport", "natural", "water", "tourism",
+    "club", "community_centre", "craft", "place",
+)  # fmt: skip
+
+#: OSM stores coordinates at 1e-7 degree precision; coordinates join at this precision.
+COORD_SCALE: float = 1e7
+
+
+@dataclass
+class OsmWay:
+    """A tagged OSM way: ``coords`` is an (n, 2) array of lon/lat; ``refs`` node ids or None."""
+
+    id: int
+    tags: dict[str, str]
+    coords: np.ndarray
+    refs: np.ndarray | None = None
+
+    @property
+    def closed(self) -> bool:
+        """True for a ring (first and last coordinate equal, at least 4 points)."""
+        return len(self.coords) >= 4 and bool(np.all(self.coords[0] == self.coords[-1]))
+
+
+@dataclass
+class OsmPoint:
+    """A tagged point feature (an OSM node, or a way/relation reduced to a point)."""
+
+    osm_type: str
+    id: int
+    tags: dict[str, str]
+    lon: float
+    lat: float
+
+
+@dataclass
+class OsmData:
+    """The contents of one or more OSM files."""
+
+    ways: list[OsmWay] = field(default_factory=list)
+    points: list[OsmPoint] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    timestamps: list[str] = field(default_factory=list)
+
+    def extend(self, other: OsmData) -> None:
+        """Merge ``other`` in; a way/point id already present wins (earlier = higher priority)."""
+        seen_w = {w.id for w in self.ways}
+        seen_p = {(p.osm_type, p.id) for p in self.points}
+        self.ways.extend(w for w in other.ways if w.id not in seen_w)
+        self.points.extend(p for p in other.points if (p.osm_type, p.id) not in seen_p)
+        self.sources.extend(other.sources)
+        self.timestamps.extend(other.timestamps)
+
+
+def osm_format(path: str | os.PathLike[str]) -> str:
+    """The reader for a file name: ``xml``, ``pbf`` or ``json``."""
+    name = Path(path).name.lower()
+    if name.endswith(".pbf"):
+        return "pbf"
+    if name.endswith((".osm", ".osm.xml", ".xml", ".osm.bz2", ".osm.gz")):
+        return "xml"
+    if name.endswith((".json", ".geojson")):
+        return "json"
+    raise LifeCircleError("unknown OSM file type; expected .osm, .osm.pbf or .json", path=path)
+
+
+def read_osm(
+    path: str | os.PathLike[str],
+    bbox: tuple[float, float, float, float] | None = None,
+    keys: Iterable[str] = FEATURE_KEYS,
+) -> OsmData:
+    """Read one OSM file of any supported format.
+
+    Parameters
+    ----------
+    path
+        ``.osm`` / ``.osm.pbf`` / Overpass ``.json`` file.
+    bbox
+        Optional (min_lon, min_lat, max_lon, max_lat): ways wholly outside it are skipped.
+    keys
+        Only ways and nodes with at least one of these tag keys are kept.
+    """
+    fmt = osm_format(path)
+    if fmt == "json":
+        data = read_overpass_json(path, keys=keys)
+    else:
+        data = read_osmium(path, keys=keys)
+    if bbox is not None:
+        data = _filter_bbox(data, bbox)
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# pyosmium: .osm (XML) and .osm.pbf
+# --------------------------------------------------------------------------------------------
+def read_osmium(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS) -> OsmData:
+    """Read an OSM XML or PBF file with pyosmium (node locations resolved on ways)."""
+    import osmium
+
+    path = Path(path)
+    if not path.exists():
+        raise LifeCircleError("OSM file not found", path=path)
+    if osm_format(path) == "xml" and path.suffix.lower() in (".osm", ".xml"):
+        check_utf8_file(path)
+    keyset = frozenset(keys)
+    out = OsmData(sources=[str(path)])
+    try:
+        proc = osmium.FileProcessor(str(path)).with_locations()
+        ts = proc.header.get("osmosis_replication_timestamp") or proc.header.get("timestamp")
+        if ts:
+            out.timestamps.append(str(ts))
+        for obj in proc:
+            if obj.is_node():
+                if not obj.tags:
+                    continue
+                tags = {t.k: t.v for t in obj.tags}
+                if keyset.isdisjoint(tags) or not obj.location.valid():
+                    continue
+                out.points.append(
+                    OsmPoint("node", obj.id, tags, obj.location.lon, obj.location.lat)
+                )
+            elif obj.is_way():
+                tags = {t.k: t.v for t in obj.tags}
+                if keyset.isdisjoint(tags):
+                    continue
+                refs = []
+                coords = []
+                for nd in obj.nodes:
+                    if not nd.location.valid():
+                        continue  # node outside the extract: keep the part we have
+                    refs.append(nd.ref)
+                    coords.append((nd.location.lon, nd.location.lat))
+                if len(coords) < 2:
+                    continue
+                out.ways.append(
+                    OsmWay(obj.id, tags, np.asarray(coords, dtype=float),
+                           np.asarray(refs, dtype=np.int64))
+                )
+    except LifeCircleError:
+        raise
+    except Exception as exc:  # osmium reports parse errors as RuntimeError
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LifeCircleError(f"malformed OSM file: {msg}", path=path) from None
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Overpass JSON (`out geom` / `out body geom` / `out center`)
+# --------------------------------------------------------------------------------------------
+def _find_elements(doc: Any) -> Iterator[dict[str, Any]]:
+    """Yield Overpass elements, including ones nested in wrapper objects (recorded queries)."""
+    if isinstance(doc, dict):
+        elems = doc.get("elements")
+        if isinstance(elems, list):
+            for e in elems:
+                if isinstance(e, dict) and "type" in e and "id" in e:
+                    yield e
+        for k, v in doc.items():
+            if k != "elements" and isinstance(v, dict | list):
+                yield from _find_elements(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            if isinstance(v, dict | list):
+                yield from _find_elements(v)
+
+
+def read_overpass_json(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS) -> OsmData:
+    """Read an Overpass JSON file.
+
+    Ways with ``geometry`` (``out geom``) need no node ids: ways join where they share a
+    coordinate. Ways with ``center`` (``out center``) become points.
+    """
+    path = Path(path)
+    doc = read_json(path)
+    if not isinstance(doc, dict | list):
+        raise LifeCircleError("expected an Overpass JSON object", path=path)
+    keyset = frozenset(keys)
+    out = OsmData(sources=[str(path)])
+    if isinstance(doc, dict):
+        ts = (doc.get("osm3s") or {}).get("timestamp_osm_base")
+        if ts:
+            out.timestamps.append(str(ts))
+    found_any = False
+    for i, el in enumerate(_find_elements(doc)):
+        found_any = True
+        etype = el.get("type")
+        tags = el.get("tags") or {}
+        if not isinstance(tags, dict):
+            raise LifeCircleError("element tags are not an object", path=path,
+                                  record=f"element {i} {etype}/{el.get('id')}")
+        if keyset.isdisjoint(tags):
+            continue
+        try:
+            if etype == "node" and "lat" in el:
+                out.points.append(OsmPoint("node", int(el["id"]), tags, float(el["lon"]),
+                                           float(el["lat"])))
+            elif etype in ("way", "relation"):
+                geom = el.get("geometry")
+                if etype == "way" and isinstance(geom, list) and len(geom) >= 2:
+                    pts = [(float(g["lon"]), float(g["lat"])) for g in geom if g]
+                    refs = el.get("nodes")
+                    ref_arr = (np.asarray(refs, dtype=np.int64)
+                               if isinstance(refs, list) and len(refs) == len(pts) else None)
+                    out.ways.append(OsmWay(int(el["id"]), tags, np.asarray(pts), ref_arr))
+                center = el.get("center")
+                if center is None and etype == "relation" and el.get("bounds"):
+                    b = el["bounds"]
+                    center = {"lon": (b["minlon"] + b["maxlon"]) / 2,
+                              "lat": (b["minlat"] + b["maxlat"]) / 2}
+                if center is not None and (etype == "relation" or not geom):
+                    out.points.append(OsmPoint(etype, int(el["id"]), tags,
+                                               float(center["lon"]), float(center["lat"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LifeCircleError(f"malformed element: {exc!r}", path=path,
+                                  record=f"element {i} {etype}/{el.get('id')}") from None
+    if not found_any and not (isinstance(doc, dict) and "elements" in doc):
+        raise LifeCircleError("no Overpass 'elements' list found", path=path)
+    return out
+
+
+def _filter_bbox(data: OsmData, bbox: tuple[float, float, float, float]) -> OsmData:
+    x0, y0, x1, y1 = bbox
+    ways = []
+    for w in data.ways:
+        c = w.coords
+        if c[:, 0].max() < x0 or c[:, 0].min() > x1 or c[:, 1].max() < y0 or c[:, 1].min() > y1:
+            continue
+        ways.append(w)
+    points = [p for p in data.points if x0 <= p.lon <= x1 and y0 <= p.lat <= y1]
+    return OsmData(ways, points, list(data.sources), list(data.timestamps))
+
+
+def read_many(paths: Iterable[str | os.PathLike[str]], **kwargs: Any) -> OsmData:
+    """Read and merge several files; earlier files win on duplicate OSM ids."""
+    merged = OsmData()
+    for p in paths:
+        merged.extend(read_osm(p, **kwargs))
+    return merged
