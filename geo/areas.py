@@ -169,17 +169,28 @@ def _area_from_entry(entry: dict[str, Any], defaults: dict[str, Any], path: Path
     required = ("id", "name_zh", "name_en", "district", "osm_relation")
     missing = [k for k in required if k not in entry]
     if missing:
-        raise LifeCircleError(f"area entry missing {', '.join(missing)}", path=path,
-                              record=f"entry {i + 1}")
+        raise LifeCircleError(
+            f"area entry missing {', '.join(missing)}", path=path, record=f"entry {i + 1}"
+        )
     area_id = str(entry["id"])
     if not area_id.isascii() or not area_id.replace("_", "").isalnum():
-        raise LifeCircleError(f"area id '{area_id}' must be ascii letters/digits/_", path=path,
-                              record=f"entry {i + 1}")
+        raise LifeCircleError(
+            f"area id '{area_id}' must be ascii letters/digits/_",
+            path=path,
+            record=f"entry {i + 1}",
+        )
     boundary = {**defaults.get("boundary", {}), **(entry.get("boundary") or {})}
     if "file" not in boundary or "key" not in boundary:
         raise LifeCircleError("no boundary file/key for area", path=path, record=area_id)
-    known = set(required) | {"boundary", "network", "features", "plans", "census_code_2010",
-                             "census_note", "data_date"}
+    known = set(required) | {
+        "boundary",
+        "network",
+        "features",
+        "plans",
+        "census_code_2010",
+        "census_note",
+        "data_date",
+    }
     return Area(
         id=area_id,
         name_zh=str(entry["name_zh"]),
@@ -191,8 +202,9 @@ def _area_from_entry(entry: dict[str, Any], defaults: dict[str, Any], path: Path
         network=tuple(entry.get("network") or ()),
         features=tuple(entry.get("features") or ()),
         plans=tuple(entry.get("plans") or ()),
-        census_code_2010=(str(entry["census_code_2010"]) if entry.get("census_code_2010")
-                          else None),
+        census_code_2010=(
+            str(entry["census_code_2010"]) if entry.get("census_code_2010") else None
+        ),
         census_note=entry.get("census_note"),
         data_date=entry.get("data_date"),
         extra={k: v for k, v in entry.items() if k not in known},
@@ -203,8 +215,10 @@ def load_registry(
     path: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> Registry:
-    """Load the study-area registry (default ``data/osm/areas.yaml``)."""
-    path = Path(path) if path else settings.AREAS_FILE
+    """Load the study-area registry (default ``data/osm/areas.yaml`` or ``$LIFECIRCLE_AREAS``)."""
+    if path is None:
+        path = os.environ.get(settings.AREAS_ENV) or settings.AREAS_FILE
+    path = Path(path)
     if not path.exists():
         raise LifeCircleError("study-area registry not found", path=path)
     try:

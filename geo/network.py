@@ -160,8 +160,9 @@ def ways_to_network(
         return _empty_network(area, crs)
 
     nverts = b - a + 1
-    vidx = np.repeat(a, nverts) + (np.arange(nverts.sum()) - np.repeat(np.cumsum(nverts) - nverts,
-                                                                       nverts))
+    vidx = np.repeat(a, nverts) + (
+        np.arange(nverts.sum()) - np.repeat(np.cumsum(nverts) - nverts, nverts)
+    )
     geoms = shapely.linestrings(coords[vidx], indices=np.repeat(np.arange(len(a)), nverts))
 
     wa = way_of[a]
@@ -190,13 +191,18 @@ def ways_to_network(
     nodes = pd.DataFrame({"node_id": node_ids, "x": x, "y": y, "lon": lon, "lat": lat})
     remap = np.full(len(uniq), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    gdf = gdf.assign(u=node_ids[remap[gdf["u_idx"].to_numpy()]],
-                     v=node_ids[remap[gdf["v_idx"].to_numpy()]])
-    gdf = gdf[["u", "v", "length_m", "highway", "name", "osm_id", "geometry"]].reset_index(drop=True)
+    gdf = gdf.assign(
+        u=node_ids[remap[gdf["u_idx"].to_numpy()]], v=node_ids[remap[gdf["v_idx"].to_numpy()]]
+    )
+    gdf = gdf[["u", "v", "length_m", "highway", "name", "osm_id", "geometry"]].reset_index(
+        drop=True
+    )
     return WalkNetwork(area, nodes, gdf, crs)
 
 
-def _node_ids(uniq: np.ndarray, inverse: np.ndarray, refs: np.ndarray, used: np.ndarray) -> np.ndarray:
+def _node_ids(
+    uniq: np.ndarray, inverse: np.ndarray, refs: np.ndarray, used: np.ndarray
+) -> np.ndarray:
     """OSM node ids where a coordinate has exactly one; negative synthetic ids otherwise."""
     best = np.full(len(uniq), -1, dtype=np.int64)
     np.maximum.at(best, inverse, refs)
@@ -211,12 +217,18 @@ def _node_ids(uniq: np.ndarray, inverse: np.ndarray, refs: np.ndarray, used: np.
 
 
 def _empty_network(area: str, crs: str) -> WalkNetwork:
-    nodes = pd.DataFrame({"node_id": pd.Series([], dtype="int64"), "x": [], "y": [],
-                          "lon": [], "lat": []})
+    nodes = pd.DataFrame(
+        {"node_id": pd.Series([], dtype="int64"), "x": [], "y": [], "lon": [], "lat": []}
+    )
     edges = gpd.GeoDataFrame(
-        {"u": pd.Series([], dtype="int64"), "v": pd.Series([], dtype="int64"),
-         "length_m": pd.Series([], dtype=float), "highway": pd.Series([], dtype=str),
-         "name": pd.Series([], dtype=str), "osm_id": pd.Series([], dtype="int64")},
+        {
+            "u": pd.Series([], dtype="int64"),
+            "v": pd.Series([], dtype="int64"),
+            "length_m": pd.Series([], dtype=float),
+            "highway": pd.Series([], dtype=str),
+            "name": pd.Series([], dtype=str),
+            "osm_id": pd.Series([], dtype="int64"),
+        },
         geometry=gpd.GeoSeries([], crs="EPSG:4326"),
     )
     return WalkNetwork(area, nodes, edges, crs)
@@ -249,7 +261,9 @@ def largest_component_share(net: WalkNetwork) -> float:
     return float(np.bincount(labels).max() / len(labels))
 
 
-def completeness(net: WalkNetwork, boundary, radius_m: float = settings.COMPLETENESS_RADIUS_M) -> float:
+def completeness(
+    net: WalkNetwork, boundary, radius_m: float = settings.COMPLETENESS_RADIUS_M
+) -> float:
     """Share of the area polygon within ``radius_m`` of a walkable way (0-1).
 
     A complete OSM extract scores about 0.9 in Shanghai (courtyards and water are far from ways).
@@ -266,7 +280,9 @@ def completeness(net: WalkNetwork, boundary, radius_m: float = settings.COMPLETE
 
 
 def data_completeness(
-    ways: Sequence[OsmWay], boundary, radius_m: float = settings.COMPLETENESS_RADIUS_M,
+    ways: Sequence[OsmWay],
+    boundary,
+    radius_m: float = settings.COMPLETENESS_RADIUS_M,
     crs: str = settings.PROJECTED_CRS,
 ) -> float:
     """Share of the area within ``radius_m`` of any walk-class ``highway=*`` way in the data (0-1).
@@ -294,8 +310,9 @@ def check_network(net: WalkNetwork, sources: Sequence[str]) -> None:
     """Raise if a network built from declared sources is empty or fully disconnected."""
     where = ", ".join(sources) or "(no files)"
     if net.n_edges == 0:
-        raise LifeCircleError(f"no walkable ways inside area '{net.area}' (+ clip buffer)",
-                              path=where)
+        raise LifeCircleError(
+            f"no walkable ways inside area '{net.area}' (+ clip buffer)", path=where
+        )
     labels = component_labels(net)
     if np.bincount(labels).max() <= 2:
         raise LifeCircleError(
@@ -315,13 +332,16 @@ def network_sources(registry: Registry, area: Area) -> list[Path]:
         # only the user's and the project's folders hold downloads; the mirror is listed as is
         if not folder.is_dir() or folder.resolve().is_relative_to(settings.MIRROR_DIR.resolve()):
             continue
-        fetched = [p for p in folder.iterdir()
-                   if p.is_file() and p.name.lower().endswith(OSM_SUFFIXES)
-                   and not p.name.startswith(".")]
+        fetched = [
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.name.lower().endswith(OSM_SUFFIXES) and not p.name.startswith(".")
+        ]
         fetched.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         found.extend(fetched)
-    declared = [registry.resolve(rel, what=f"network file of area '{area.id}'")
-                for rel in area.network]
+    declared = [
+        registry.resolve(rel, what=f"network file of area '{area.id}'") for rel in area.network
+    ]
     out: list[Path] = []
     for p in [*found, *declared]:
         if p.resolve() not in [q.resolve() for q in out]:
@@ -340,8 +360,10 @@ def cache_key(sources: Sequence[Path], boundary, buffer_m: float) -> str:
     """Hash of input contents and the settings that shape a network."""
     h = hashlib.sha256()
     h.update(settings.CACHE_VERSION.encode())
-    h.update(f"{buffer_m}|{sorted(settings.WALK_HIGHWAYS)}|{settings.PROJECTED_CRS}|"
-             f"{settings.SIMPLIFY_NETWORK}".encode())
+    h.update(
+        f"{buffer_m}|{sorted(settings.WALK_HIGHWAYS)}|{settings.PROJECTED_CRS}|"
+        f"{settings.SIMPLIFY_NETWORK}".encode()
+    )
     h.update(shapely.to_wkb(boundary))
     for p in sources:
         h.update(_file_fingerprint(p).encode())
@@ -409,8 +431,11 @@ def build_area_network(
 
 def _cache_paths(cache_dir: Path, area: str, key: str) -> tuple[Path, Path, Path]:
     base = cache_dir / f"{area}-{key}"
-    return (base.with_suffix(".nodes.parquet"), base.with_suffix(".edges.parquet"),
-            base.with_suffix(".info.json"))
+    return (
+        base.with_suffix(".nodes.parquet"),
+        base.with_suffix(".edges.parquet"),
+        base.with_suffix(".info.json"),
+    )
 
 
 def save_network(net: WalkNetwork, cache_dir: Path, key: str) -> None:
@@ -439,25 +464,39 @@ def network_status(registry: Registry, area: Area, net: WalkNetwork | None) -> d
     """One status row: ``area, nodes, edges, completeness, largest_component_share, sources``."""
     if net is None:
         return {
-            "area": area.id, "name_zh": area.name_zh, "name_en": area.name_en,
-            "nodes": 0, "edges": 0, "completeness": 0.0, "largest_component_share": 0.0,
+            "area": area.id,
+            "name_zh": area.name_zh,
+            "name_en": area.name_en,
+            "nodes": 0,
+            "edges": 0,
+            "completeness": 0.0,
+            "largest_component_share": 0.0,
             "routable_share": 0.0,
-            "sources": [], "basis": "none", "note": "no walking-network data / 无步行路网数据",
+            "sources": [],
+            "basis": "none",
+            "note": "no walking-network data / 无步行路网数据",
         }
     info = net.info
     comp = float(info.get("completeness", 0.0))
     return {
-        "area": area.id, "name_zh": area.name_zh, "name_en": area.name_en,
-        "nodes": net.n_nodes, "edges": net.n_edges, "completeness": comp,
+        "area": area.id,
+        "name_zh": area.name_zh,
+        "name_en": area.name_en,
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "completeness": comp,
         "largest_component_share": float(info.get("largest_component_share", 0.0)),
         "routable_share": float(info.get("routable_share", 0.0)),
-        "sources": [os.path.relpath(s, settings.PROJECT_ROOT) if s.startswith("/") else s
-                    for s in info.get("sources", [])],
+        "sources": [
+            os.path.relpath(s, settings.PROJECT_ROOT) if s.startswith("/") else s
+            for s in info.get("sources", [])
+        ],
         "data_timestamps": info.get("timestamps", []),
         "basis": basis_for(comp),
-        "note": "" if comp >= COMPLETE_THRESHOLD else
-        f"incomplete network ({comp:.0%} of area within {settings.COMPLETENESS_RADIUS_M:.0f} m "
-        "of a way) / 路网数据不完整",
+        "note": ""
+        if comp >= COMPLETE_THRESHOLD
+        else f"incomplete network ({comp:.0%} of area within "
+        f"{settings.COMPLETENESS_RADIUS_M:.0f} m of a way) / 路网数据不完整",
     }
 
 

@@ -102,10 +102,8 @@ def read_osm(
         Only ways and nodes with at least one of these tag keys are kept.
     """
     fmt = osm_format(path)
-    if fmt == "json":
-        data = read_overpass_json(path, keys=keys)
-    else:
-        data = read_osmium(path, keys=keys)
+    reader = read_overpass_json if fmt == "json" else read_osmium
+    data = reader(path, keys=keys)
     if bbox is not None:
         data = _filter_bbox(data, bbox)
     return data
@@ -131,7 +129,7 @@ def read_osmium(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS
         if ts:
             out.timestamps.append(str(ts))
         for obj in proc:
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 if not obj.tags:
                     continue
                 tags = {t.k: t.v for t in obj.tags}
@@ -140,7 +138,7 @@ def read_osmium(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS
                 out.points.append(
                     OsmPoint("node", obj.id, tags, obj.location.lon, obj.location.lat)
                 )
-            elif obj.is_way():
+            elif isinstance(obj, osmium.osm.Way):
                 tags = {t.k: t.v for t in obj.tags}
                 if keyset.isdisjoint(tags):
                     continue
@@ -154,8 +152,12 @@ def read_osmium(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS
                 if len(coords) < 2:
                     continue
                 out.ways.append(
-                    OsmWay(obj.id, tags, np.asarray(coords, dtype=float),
-                           np.asarray(refs, dtype=np.int64))
+                    OsmWay(
+                        obj.id,
+                        tags,
+                        np.asarray(coords, dtype=float),
+                        np.asarray(refs, dtype=np.int64),
+                    )
                 )
     except LifeCircleError:
         raise
@@ -201,39 +203,79 @@ def read_overpass_json(path: str | os.PathLike[str], keys: Iterable[str] = FEATU
         ts = (doc.get("osm3s") or {}).get("timestamp_osm_base")
         if ts:
             out.timestamps.append(str(ts))
+    elements = list(_find_elements(doc))
+    # `out body` / `out;` responses carry way node ids and (untagged) nodes with coordinates
+    node_xy: dict[int, tuple[float, float]] = {}
+    for el in elements:
+        if el.get("type") == "node" and "lat" in el and "lon" in el:
+            try:
+                node_xy[int(el["id"])] = (float(el["lon"]), float(el["lat"]))
+            except (TypeError, ValueError):
+                raise LifeCircleError(
+                    "node with non-numeric id or coordinates",
+                    path=path,
+                    record=f"node/{el.get('id')}",
+                ) from None
     found_any = False
-    for i, el in enumerate(_find_elements(doc)):
+    for i, el in enumerate(elements):
         found_any = True
         etype = el.get("type")
         tags = el.get("tags") or {}
         if not isinstance(tags, dict):
-            raise LifeCircleError("element tags are not an object", path=path,
-                                  record=f"element {i} {etype}/{el.get('id')}")
+            raise LifeCircleError(
+                "element tags are not an object",
+                path=path,
+                record=f"element {i} {etype}/{el.get('id')}",
+            )
         if keyset.isdisjoint(tags):
             continue
         try:
             if etype == "node" and "lat" in el:
-                out.points.append(OsmPoint("node", int(el["id"]), tags, float(el["lon"]),
-                                           float(el["lat"])))
+                out.points.append(
+                    OsmPoint("node", int(el["id"]), tags, float(el["lon"]), float(el["lat"]))
+                )
             elif etype in ("way", "relation"):
                 geom = el.get("geometry")
                 if etype == "way" and isinstance(geom, list) and len(geom) >= 2:
                     pts = [(float(g["lon"]), float(g["lat"])) for g in geom if g]
                     refs = el.get("nodes")
-                    ref_arr = (np.asarray(refs, dtype=np.int64)
-                               if isinstance(refs, list) and len(refs) == len(pts) else None)
+                    ref_arr = (
+                        np.asarray(refs, dtype=np.int64)
+                        if isinstance(refs, list) and len(refs) == len(pts)
+                        else None
+                    )
                     out.ways.append(OsmWay(int(el["id"]), tags, np.asarray(pts), ref_arr))
+                elif etype == "way" and isinstance(el.get("nodes"), list):
+                    refs = [int(r) for r in el["nodes"] if int(r) in node_xy]
+                    if len(refs) >= 2:
+                        pts = [node_xy[r] for r in refs]
+                        out.ways.append(
+                            OsmWay(
+                                int(el["id"]),
+                                tags,
+                                np.asarray(pts),
+                                np.asarray(refs, dtype=np.int64),
+                            )
+                        )
                 center = el.get("center")
                 if center is None and etype == "relation" and el.get("bounds"):
                     b = el["bounds"]
-                    center = {"lon": (b["minlon"] + b["maxlon"]) / 2,
-                              "lat": (b["minlat"] + b["maxlat"]) / 2}
+                    center = {
+                        "lon": (b["minlon"] + b["maxlon"]) / 2,
+                        "lat": (b["minlat"] + b["maxlat"]) / 2,
+                    }
                 if center is not None and (etype == "relation" or not geom):
-                    out.points.append(OsmPoint(etype, int(el["id"]), tags,
-                                               float(center["lon"]), float(center["lat"])))
+                    out.points.append(
+                        OsmPoint(
+                            etype, int(el["id"]), tags, float(center["lon"]), float(center["lat"])
+                        )
+                    )
         except (KeyError, TypeError, ValueError) as exc:
-            raise LifeCircleError(f"malformed element: {exc!r}", path=path,
-                                  record=f"element {i} {etype}/{el.get('id')}") from None
+            raise LifeCircleError(
+                f"malformed element: {exc!r}",
+                path=path,
+                record=f"element {i} {etype}/{el.get('id')}",
+            ) from None
     if not found_any and not (isinstance(doc, dict) and "elements" in doc):
         raise LifeCircleError("no Overpass 'elements' list found", path=path)
     return out

@@ -20,8 +20,9 @@ MIRROR_DIR: Path = PROJECT_ROOT.parent / "shared" / "data"
 #: The project's own data folder (committed registry files + git-ignored downloads).
 PROJECT_DATA_DIR: Path = PROJECT_ROOT / "data"
 
-#: Study-area registry.
+#: Study-area registry (``$LIFECIRCLE_AREAS`` names another registry file).
 AREAS_FILE: Path = PROJECT_DATA_DIR / "osm" / "areas.yaml"
+AREAS_ENV: str = "LIFECIRCLE_AREAS"
 
 #: Default results folder (git-ignored).
 DEFAULT_OUT: Path = PROJECT_ROOT / "out"
