@@ -93,8 +93,10 @@ def clip_pbf(src: Path, dest: Path, polygon: Any) -> Path:
 
     way_nodes: set[int] = set()
     try:
-        for w in osmium.FileProcessor(str(src), osmium.osm.WAY).with_locations():
-            if isinstance(w, osmium.osm.Way) and any(n.location.valid() and inside(n.lon, n.lat) for n in w.nodes):
+        for w in osmium.FileProcessor(str(src)).with_locations():
+            if isinstance(w, osmium.osm.Way) and any(
+                n.location.valid() and inside(n.lon, n.lat) for n in w.nodes
+            ):
                 way_nodes.update(n.ref for n in w.nodes)
 
         def write(tmp: Path) -> None:
@@ -105,7 +107,11 @@ def clip_pbf(src: Path, dest: Path, polygon: Any) -> Path:
                         loc = obj.location
                         if obj.id in way_nodes or (loc.valid() and inside(loc.lon, loc.lat)):
                             writer.add_node(obj)
-                    elif isinstance(obj, osmium.osm.Way) and obj.nodes and obj.nodes[0].ref in way_nodes:
+                    elif (
+                        isinstance(obj, osmium.osm.Way)
+                        and obj.nodes
+                        and obj.nodes[0].ref in way_nodes
+                    ):
                         writer.add_way(obj)
             finally:
                 writer.close()

@@ -59,8 +59,11 @@ def write_overpass_geom(path: Path, nodes=NODES, ways=WAYS) -> Path:
     for wid, refs, tags in ways:
         geom = [{"lat": nodes[r][1], "lon": nodes[r][0]} for r in refs]
         elements.append({"type": "way", "id": wid, "geometry": geom, "tags": tags})
-    doc = {"version": 0.6, "osm3s": {"timestamp_osm_base": "2026-01-01T00:00:00Z"},
-           "elements": elements}
+    doc = {
+        "version": 0.6,
+        "osm3s": {"timestamp_osm_base": "2026-01-01T00:00:00Z"},
+        "elements": elements,
+    }
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -74,8 +77,9 @@ def write_pbf(path: Path, nodes=NODES, ways=WAYS) -> Path:
     writer = osmium.SimpleWriter(str(path))
     try:
         for nid, (lon, lat) in nodes.items():
-            writer.add_node(osmium.osm.mutable.Node(id=nid, location=(lon, lat),
-                                                    tags=POINT_TAGS.get(nid, {})))
+            writer.add_node(
+                osmium.osm.mutable.Node(id=nid, location=(lon, lat), tags=POINT_TAGS.get(nid, {}))
+            )
         for wid, refs, tags in ways:
             writer.add_way(osmium.osm.mutable.Way(id=wid, nodes=refs, tags=tags))
     finally:

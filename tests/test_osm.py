@@ -14,8 +14,11 @@ from tests._osmfiles import write_overpass_geom, write_pbf, write_xml
 
 @pytest.fixture(params=["xml", "json", "pbf"])
 def osm_file(request, tmp_path):
-    writers = {"xml": (write_xml, "t.osm"), "json": (write_overpass_geom, "t.json"),
-               "pbf": (write_pbf, "t.osm.pbf")}
+    writers = {
+        "xml": (write_xml, "t.osm"),
+        "json": (write_overpass_geom, "t.json"),
+        "pbf": (write_pbf, "t.osm.pbf"),
+    }
     writer, name = writers[request.param]
     return writer(tmp_path / name)
 
@@ -41,11 +44,13 @@ def test_xml_and_pbf_keep_node_ids_json_geom_has_none(tmp_path):
 
 
 def test_overpass_json_with_node_refs_resolves_coordinates(tmp_path):
-    doc = {"elements": [
-        {"type": "node", "id": 1, "lat": 31.2, "lon": 121.42},
-        {"type": "node", "id": 2, "lat": 31.201, "lon": 121.42},
-        {"type": "way", "id": 9, "nodes": [1, 2], "tags": {"highway": "footway"}},
-    ]}
+    doc = {
+        "elements": [
+            {"type": "node", "id": 1, "lat": 31.2, "lon": 121.42},
+            {"type": "node", "id": 2, "lat": 31.201, "lon": 121.42},
+            {"type": "way", "id": 9, "nodes": [1, 2], "tags": {"highway": "footway"}},
+        ]
+    }
     path = tmp_path / "refs.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     (way,) = read_osm(path).ways
@@ -55,11 +60,15 @@ def test_overpass_json_with_node_refs_resolves_coordinates(tmp_path):
 
 def test_read_many_keeps_first_file_on_duplicate_way_id(tmp_path):
     first = write_xml(tmp_path / "new.osm", ways=[(100, [2, 1], {"highway": "footway"})])
-    second = write_xml(tmp_path / "old.osm", ways=[(100, [2, 1, 3], {"highway": "primary"}),
-                                                   (101, [4, 1], {"highway": "path"})])
+    second = write_xml(
+        tmp_path / "old.osm",
+        ways=[(100, [2, 1, 3], {"highway": "primary"}), (101, [4, 1], {"highway": "path"})],
+    )
     merged = read_many([first, second])
-    assert sorted((w.id, w.tags["highway"]) for w in merged.ways) == [(100, "footway"),
-                                                                     (101, "path")]
+    assert sorted((w.id, w.tags["highway"]) for w in merged.ways) == [
+        (100, "footway"),
+        (101, "path"),
+    ]
 
 
 def test_bbox_drops_ways_outside(tmp_path):
@@ -69,8 +78,10 @@ def test_bbox_drops_ways_outside(tmp_path):
 
 def test_malformed_xml_names_the_file(tmp_path):
     bad = tmp_path / "broken.osm"
-    bad.write_text('<osm version="0.6"><node id="1" lat="31" lon="121"><tag k="a" v="b"></osm>',
-                   encoding="utf-8")
+    bad.write_text(
+        '<osm version="0.6"><node id="1" lat="31" lon="121"><tag k="a" v="b"></osm>',
+        encoding="utf-8",
+    )
     with pytest.raises(LifeCircleError, match=r"broken\.osm: malformed OSM file"):
         read_osm(bad)
 
@@ -84,8 +95,10 @@ def test_malformed_json_names_file_line_and_column(tmp_path):
 
 def test_gbk_encoded_xml_is_reported_as_gbk(tmp_path):
     bad = tmp_path / "gbk.osm"
-    text = ('<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">'
-            '<node id="1" version="1" lat="31.2" lon="121.4"><tag k="name" v="新华路"/></node></osm>')
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">'
+        '<node id="1" version="1" lat="31.2" lon="121.4"><tag k="name" v="新华路"/></node></osm>'
+    )
     bad.write_bytes(text.encode("gbk"))
     with pytest.raises(LifeCircleError, match=r"gbk\.osm: not valid UTF-8 at byte 122.*GBK"):
         read_osm(bad)
@@ -93,8 +106,10 @@ def test_gbk_encoded_xml_is_reported_as_gbk(tmp_path):
 
 def test_gbk_encoded_json_is_reported_as_gbk(tmp_path):
     bad = tmp_path / "gbk.json"
-    bad.write_bytes('{"elements": [{"type": "node", "id": 1, "lat": 31.2, "lon": 121.4, '
-                    '"tags": {"name": "新华路"}}]}'.encode("gbk"))
+    bad.write_bytes(
+        '{"elements": [{"type": "node", "id": 1, "lat": 31.2, "lon": 121.4, '
+        '"tags": {"name": "新华路"}}]}'.encode("gbk")
+    )
     with pytest.raises(LifeCircleError, match=r"gbk\.json: not valid UTF-8 .*GBK"):
         read_osm(bad)
 
