@@ -174,6 +174,64 @@ def data_fetch(ctx: RunContext, area_id: str, pbf: Path | None, overpass_url: st
 
 
 # -------------------------------------------------------------------------------------------
+# demand (population) -- geo/population.py, geo/neighbourhoods.py
+# -------------------------------------------------------------------------------------------
+def demand_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Population options shared by ``demand`` and ``coverage``."""
+    func = click.option("--raster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        default=None, help="Population GeoTIFF (WorldPop/GHS-POP style), "
+                        "used instead of census totals.")(func)
+    func = click.option("--population-total", "population_totals", multiple=True,
+                        metavar="AREA=N", help="Newer total for an area (repeatable); "
+                        "replaces the 2010 census total.")(func)
+    func = click.option("--population-csv", type=click.Path(exists=True, dir_okay=False,
+                                                            path_type=Path), default=None,
+                        help="CSV of totals: columns area, population.")(func)
+    func = click.option("--neighbourhoods", "neighbourhood_file",
+                        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        default=None, help="居委 polygons (GeoPackage/GeoJSON) instead of "
+                        "the hexagon grid.")(func)
+    return click.option("--hex-m", type=float, default=None,
+                        help="Hexagon width across flats in metres (default 400).")(func)
+
+
+def make_demand_from_options(ctx: RunContext, raster: Path | None,
+                             population_totals: tuple[str, ...], population_csv: Path | None,
+                             neighbourhood_file: Path | None, hex_m: float | None) -> dict:
+    """Run the demand stage for the chosen areas with the CLI's population options."""
+    from geo.population import make_demand, parse_population_totals
+
+    totals = parse_population_totals(population_totals, population_csv)
+    return make_demand(ctx.registry, ctx.areas, ctx.out, raster=raster, totals=totals,
+                       neighbourhood_file=neighbourhood_file, hex_m=hex_m,
+                       progress=lambda it, desc: progress(ctx, it, desc))
+
+
+@main.command("demand")
+@common_options
+@demand_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def demand(ctx: RunContext, raster: Path | None, population_totals: tuple[str, ...],
+           population_csv: Path | None, neighbourhood_file: Path | None, hex_m: float | None,
+           as_json: bool) -> None:
+    """Demand units and population per area / 人口需求单元 (out/demand/<area>.gpkg)."""
+    if as_json:
+        ctx.progress = False
+    results = make_demand_from_options(ctx, raster, population_totals, population_csv,
+                                       neighbourhood_file, hex_m)
+    rows = [{"area": a, "units": len(r.units), "population": float(r.units["population"].sum()),
+             "buildings": r.info["n_buildings"], "grid_cells": r.info["n_grid"],
+             "method": r.info["method"]} for a, r in results.items()]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['area']:<16}{r['units']:>7} units {r['population']:>12,.0f} people  "
+                   f"({r['buildings']} buildings, {r['grid_cells']} grid cells; {r['method']})")
+    click.echo(f"wrote {ctx.out / 'demand'} and {ctx.out / 'neighbourhoods.gpkg'}")
+
+
+# -------------------------------------------------------------------------------------------
 # run
 # -------------------------------------------------------------------------------------------
 @main.command("run")
