@@ -1,0 +1,790 @@
+"""Accessibility engine: walking distance from demand units to the nearest facility.
+
+The walk network is compiled once into CSR arrays (:class:`AccessEngine`); demand units and
+facilities are snapped to their nearest *edge* (:meth:`AccessEngine.snap`), and a unit's
+distance to a facility is
+
+    unit access leg + along its edge to an end node + network path
+    + along the facility's edge from an end node + facility access leg,
+
+or, when both lie on the same edge, the direct walk along that edge (whichever is shorter).
+
+Offsets are measured along the edge geometry in the projected CRS and scaled so that a full
+edge measures its ``length_m`` (geodesic). Access legs are plain projected metres.
+
+Searches are compiled (numba, :mod:`geo._dijkstra`); categories and facility chunks run in
+threads. Memory is linear in nodes + edges + units: nothing is dense in units x facilities.
+
+Example
+-------
+>>> eng = AccessEngine.from_network(net)                       # doctest: +SKIP
+>>> units = eng.snap(ux, uy); shops = eng.snap(fx, fy)          # doctest: +SKIP
+>>> dist_m, which = eng.nearest(units, shops, max_m=1000.0)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import _dijkstra as _dj
+from geo import settings
+from geo._errors import LifeCircleError
+
+if TYPE_CHECKING:
+    from geo.network import WalkNetwork
+
+#: Threshold (m) used for a category the taxonomy does not know (15 min at 4 km/h).
+DEFAULT_THRESHOLD_M: float = 1000.0
+
+#: Nearest distances are searched up to this multiple of a category's threshold by default,
+#: so ``nearest_m`` says how far beyond the threshold the nearest facility is.
+SEARCH_FACTOR: float = 2.0
+
+#: Worker threads for independent searches (categories, facility chunks).
+THREADS: int = max(1, min(8, os.cpu_count() or 1))
+
+_T = TypeVar("_T")
+
+
+@dataclass
+class Snapped:
+    """Points snapped to the nearest edge of an :class:`AccessEngine`.
+
+    Attributes
+    ----------
+    edge
+        int64 edge index (row of ``WalkNetwork.edges``).
+    offset
+        Metres from the edge's ``u`` end along the edge (0 ... ``length_m``).
+    access
+        Perpendicular access distance point -> edge, metres.
+    """
+
+    edge: np.ndarray
+    offset: np.ndarray
+    access: np.ndarray
+    _by_edge: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False,
+                                                             compare=False)
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+    def subset(self, index: np.ndarray | Sequence[int]) -> Snapped:
+        """The snapped points at ``index`` (positions or a boolean mask)."""
+        idx = np.asarray(index)
+        return Snapped(self.edge[idx], self.offset[idx], self.access[idx])
+
+    def by_edge(self, n_edges: int) -> tuple[np.ndarray, np.ndarray]:
+        """CSR of point indices grouped by edge: ``(ptr[n_edges + 1], order)`` (cached)."""
+        if self._by_edge is None or len(self._by_edge[0]) != n_edges + 1:
+            order = np.argsort(self.edge, kind="stable").astype(np.int64)
+            ptr = np.zeros(n_edges + 1, np.int64)
+            np.cumsum(np.bincount(self.edge, minlength=n_edges), out=ptr[1:])
+            self._by_edge = (ptr, order)
+        return self._by_edge
+
+    @classmethod
+    def concat(cls, parts: Sequence[Snapped]) -> Snapped:
+        """Concatenate snapped point sets (in order)."""
+        if not parts:
+            return _empty_snapped()
+        return cls(np.concatenate([p.edge for p in parts]),
+                   np.concatenate([p.offset for p in parts]),
+                   np.concatenate([p.access for p in parts]))
+
+
+def _empty_snapped() -> Snapped:
+    return Snapped(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.float64))
+
+
+class AccessEngine:
+    """A walk network compiled to CSR arrays, with edge snapping and bounded searches.
+
+    Build it with :meth:`from_network` (or :meth:`from_arrays`). Node ``i`` is row ``i`` of
+    ``net.nodes``; edge ``e`` is row ``e`` of ``net.edges``.
+    """
+
+    def __init__(
+        self,
+        node_x: np.ndarray,
+        node_y: np.ndarray,
+        edge_u: np.ndarray,
+        edge_v: np.ndarray,
+        edge_len: np.ndarray,
+        segments: tuple[np.ndarray, ...] | None = None,
+    ) -> None:
+        """Compile arrays (node indices, not ids). See :meth:`from_arrays`."""
+        self.node_x = np.ascontiguousarray(node_x, np.float64)
+        self.node_y = np.ascontiguousarray(node_y, np.float64)
+        self.edge_u = np.ascontiguousarray(edge_u, np.int64)
+        self.edge_v = np.ascontiguousarray(edge_v, np.int64)
+        self.edge_len = np.ascontiguousarray(edge_len, np.float64)
+        n, m = len(self.node_x), len(self.edge_u)
+        if len(self.edge_v) != m or len(self.edge_len) != m or len(self.node_y) != n:
+            raise LifeCircleError("edge/node arrays differ in length", record="AccessEngine")
+        if m and (self.edge_u.min() < 0 or self.edge_v.min() < 0
+                  or max(self.edge_u.max(), self.edge_v.max()) >= n):
+            raise LifeCircleError("edge end node index out of range", record="AccessEngine")
+        if m and not (np.isfinite(self.edge_len).all() and (self.edge_len >= 0).all()):
+            bad = int(np.flatnonzero(~(np.isfinite(self.edge_len) & (self.edge_len >= 0)))[0])
+            raise LifeCircleError(f"edge {bad} has length {self.edge_len[bad]!r}; expected a "
+                                  "finite non-negative length_m", record=f"edge {bad}")
+        # CSR over arcs (both directions of every edge)
+        src = np.concatenate([self.edge_u, self.edge_v])
+        order = np.argsort(src, kind="stable")
+        self.indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(src, minlength=n), out=self.indptr[1:])
+        self.adj = np.concatenate([self.edge_v, self.edge_u])[order]
+        self.arc_w = np.concatenate([self.edge_len, self.edge_len])[order]
+        self.arc_edge = np.concatenate([np.arange(m), np.arange(m)])[order]
+        # snapping segments: (edge, x0, y0, x1, y1, projected offset of (x0, y0) along the
+        # edge, projected segment length); straight edges are one segment each
+        self._straight = segments is None
+        if segments is None:
+            proj = np.hypot(self.node_x[self.edge_v] - self.node_x[self.edge_u],
+                            self.node_y[self.edge_v] - self.node_y[self.edge_u])
+            segments = (np.arange(m), self.node_x[self.edge_u], self.node_y[self.edge_u],
+                        self.node_x[self.edge_v], self.node_y[self.edge_v], np.zeros(m), proj)
+        self._seg = segments
+        self._edge_plen = np.bincount(segments[0], weights=segments[6], minlength=m)
+        self._tree: shapely.STRtree | None = None
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_arrays(
+        cls,
+        node_x: np.ndarray,
+        node_y: np.ndarray,
+        edge_u: np.ndarray,
+        edge_v: np.ndarray,
+        edge_len: np.ndarray,
+    ) -> AccessEngine:
+        """Compile straight-segment edges given by node indices.
+
+        Parameters
+        ----------
+        node_x, node_y
+            Node coordinates, projected metres.
+        edge_u, edge_v
+            End node indices (0-based rows of ``node_x``) per undirected edge.
+        edge_len
+            Edge lengths, metres (offsets are scaled to them).
+
+        Returns
+        -------
+        AccessEngine
+        """
+        return cls(node_x, node_y, edge_u, edge_v, edge_len)
+
+    @classmethod
+    def from_network(cls, net: WalkNetwork) -> AccessEngine:
+        """Compile a :class:`geo.network.WalkNetwork` (nodes ``x, y`` in ``net.crs``).
+
+        Straight 2-point edges use the node coordinates; other edge geometries are projected
+        and split into their segments for snapping.
+
+        Parameters
+        ----------
+        net
+            The walk network.
+
+        Returns
+        -------
+        AccessEngine
+        """
+        nodes, edges = net.nodes, net.edges
+        index = pd.Index(nodes["node_id"].to_numpy())
+        if not index.is_unique:
+            raise LifeCircleError(f"network '{net.area}': node_id values are not unique",
+                                  record="nodes.node_id")
+        u = index.get_indexer(edges["u"].to_numpy())
+        v = index.get_indexer(edges["v"].to_numpy())
+        if len(u) and (u.min() < 0 or v.min() < 0):
+            bad = int(np.flatnonzero((u < 0) | (v < 0))[0])
+            raise LifeCircleError(f"network '{net.area}': edge {bad} names a node missing from "
+                                  "the nodes table", record=f"edge {bad}")
+        x = nodes["x"].to_numpy(np.float64)
+        y = nodes["y"].to_numpy(np.float64)
+        length = edges["length_m"].to_numpy(np.float64)
+        segments = None
+        if len(edges) and "geometry" in edges:
+            ncoord = shapely.get_num_coordinates(edges.geometry.values)
+            if (ncoord != 2).any():
+                segments = _polyline_segments(net, u, v, x, y)
+        return cls(x, y, u, v, length, segments)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_x)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected edges."""
+        return len(self.edge_u)
+
+    # -- snapping -----------------------------------------------------------------------------
+    def _strtree(self) -> shapely.STRtree:
+        if self._tree is None:
+            _, x0, y0, x1, y1, _, _ = self._seg
+            coords = np.empty((2 * len(x0), 2))
+            coords[0::2, 0], coords[0::2, 1] = x0, y0
+            coords[1::2, 0], coords[1::2, 1] = x1, y1
+            lines = shapely.linestrings(coords, indices=np.repeat(np.arange(len(x0)), 2))
+            self._tree = shapely.STRtree(lines)
+        return self._tree
+
+    def snap(self, x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float]) -> Snapped:
+        """Snap points to their nearest edge.
+
+        Parameters
+        ----------
+        x, y
+            Point coordinates in the network's projected CRS (EPSG:32651 metres).
+
+        Returns
+        -------
+        Snapped
+            Edge index, offset along the edge from its ``u`` end (scaled to ``length_m``) and
+            the perpendicular access distance (m) per point.
+        """
+        px = np.atleast_1d(np.asarray(x, np.float64))
+        py = np.atleast_1d(np.asarray(y, np.float64))
+        if px.shape != py.shape:
+            raise LifeCircleError("snap: x and y differ in length", record="AccessEngine.snap")
+        if len(px) == 0:
+            return _empty_snapped()
+        if self.n_edges == 0:
+            raise LifeCircleError("cannot snap points to a network without edges",
+                                  record="AccessEngine.snap")
+        if not (np.isfinite(px).all() and np.isfinite(py).all()):
+            bad = int(np.flatnonzero(~(np.isfinite(px) & np.isfinite(py)))[0])
+            raise LifeCircleError(f"point {bad} has no finite coordinates ({px[bad]}, "
+                                  f"{py[bad]})", record=f"point {bad}")
+        seg_edge, x0, y0, x1, y1, off0, proj_len = self._seg
+        pts = shapely.points(px, py)
+        qi, si = self._strtree().query_nearest(pts, all_matches=True)
+        # among equally near segments keep the lowest index (deterministic)
+        order = np.lexsort((si, qi))
+        qi, si = qi[order], si[order]
+        first = np.ones(len(qi), bool)
+        first[1:] = qi[1:] != qi[:-1]
+        seg = np.empty(len(px), np.int64)
+        seg[qi[first]] = si[first]
+        t, acc = _dj.segment_project(px, py, x0[seg], y0[seg], x1[seg], y1[seg])
+        e = seg_edge[seg]
+        if self._straight:
+            offset = t * self.edge_len[e]
+        else:
+            plen = self._edge_plen[e]
+            along = off0[seg] + t * proj_len[seg]
+            offset = np.divide(along * self.edge_len[e], plen, out=np.zeros(len(e)),
+                               where=plen > 0)
+            offset = np.minimum(np.maximum(offset, 0.0), self.edge_len[e])
+        return Snapped(e.astype(np.int64), offset, acc)
+
+    def snap_nodes(self, nodes: np.ndarray | Sequence[int]) -> Snapped:
+        """Place points exactly on nodes (row indices): zero access, offset 0 or ``length_m``.
+
+        Parameters
+        ----------
+        nodes
+            Node row indices.
+
+        Returns
+        -------
+        Snapped
+        """
+        idx = np.asarray(nodes, np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.n_nodes):
+            raise LifeCircleError("snap_nodes: node index out of range",
+                                  record="AccessEngine.snap_nodes")
+        deg = np.diff(self.indptr)
+        if len(idx) and (deg[idx] == 0).any():
+            bad = int(idx[deg[idx] == 0][0])
+            raise LifeCircleError(f"node {bad} has no edge to snap to", record=f"node {bad}")
+        arc = self.indptr[idx]
+        e = self.arc_edge[arc].astype(np.int64)
+        offset = np.where(self.edge_u[e] == idx, 0.0, self.edge_len[e])
+        return Snapped(e, offset, np.zeros(len(idx)))
+
+    # -- queries ------------------------------------------------------------------------------
+    def _unit_args(self, units: Snapped) -> tuple[np.ndarray, ...]:
+        ptr, order = units.by_edge(self.n_edges)
+        return (np.ascontiguousarray(units.edge, np.int64),
+                np.ascontiguousarray(units.offset, np.float64),
+                np.ascontiguousarray(units.access, np.float64), ptr, order)
+
+    @staticmethod
+    def _fac_args(fac: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.ascontiguousarray(fac.edge, np.int64),
+                np.ascontiguousarray(fac.offset, np.float64),
+                np.ascontiguousarray(fac.access, np.float64))
+
+    def _check(self, pts: Snapped, what: str) -> None:
+        if len(pts) and (pts.edge.min() < 0 or pts.edge.max() >= self.n_edges):
+            raise LifeCircleError(f"{what}: edge index out of range for this network",
+                                  record=what)
+
+    def nearest(self, units: Snapped, facilities: Snapped,
+                max_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Walking distance from each unit to its nearest facility (one multi-source search).
+
+        Parameters
+        ----------
+        units, facilities
+            Snapped points (see :meth:`snap`).
+        max_m
+            Search bound, metres.
+
+        Returns
+        -------
+        distance_m, facility
+            Per unit: metres and the facility's index; ``inf`` and ``-1`` beyond ``max_m``.
+        """
+        return self.nearest_many(units, [facilities], [max_m])[0]
+
+    def nearest_many(self, units: Snapped, facilities: Sequence[Snapped],
+                     max_m: Sequence[float] | float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`nearest` for several facility sets (categories), run in parallel threads.
+
+        Parameters
+        ----------
+        units
+            Snapped demand units.
+        facilities
+            One snapped facility set per category.
+        max_m
+            Search bound per category (or one for all), metres.
+
+        Returns
+        -------
+        list of (distance_m, facility)
+            As :meth:`nearest`, one pair per facility set.
+        """
+        if isinstance(max_m, int | float | np.integer | np.floating):
+            bounds = [float(max_m)] * len(facilities)
+        else:
+            bounds = [float(b) for b in max_m]
+        if len(bounds) != len(facilities):
+            raise LifeCircleError("nearest_many: one bound per facility set expected",
+                                  record="AccessEngine.nearest_many")
+        self._check(units, "units")
+        ua = self._unit_args(units)
+        g = (self.indptr, self.adj, self.arc_w, self.edge_u, self.edge_v, self.edge_len)
+
+        def job(k: int) -> tuple[np.ndarray, np.ndarray]:
+            self._check(facilities[k], "facilities")
+            return _dj.nearest_kernel(*g, *ua, *self._fac_args(facilities[k]), bounds[k])
+
+        return _run_threads(job, range(len(facilities)))
+
+    def count_within(self, units: Snapped, facilities: Snapped, radius_m: float) -> np.ndarray:
+        """Number of facilities within ``radius_m`` walking metres of each unit.
+
+        Runs one bounded search per facility (cost: the sum of the facilities' reaches).
+
+        Parameters
+        ----------
+        units, facilities
+            Snapped points.
+        radius_m
+            Walking radius, metres (inclusive).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 count per unit.
+        """
+        counts, _ = self._counts(units, facilities, radius_m, 0.0, -1.0)
+        return counts
+
+    def gravity(self, units: Snapped, facilities: Snapped, beta: float,
+                max_m: float) -> np.ndarray:
+        """Gravity access: sum of ``exp(-beta * d)`` over facilities within ``max_m`` metres.
+
+        Parameters
+        ----------
+        units, facilities
+            Snapped points.
+        beta
+            Decay per metre (e.g. ``ln 2 / 500`` halves the weight every 500 m).
+        max_m
+            Facilities further than this (walking metres) add nothing.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 score per unit.
+        """
+        _, grav = self._counts(units, facilities, -1.0, float(beta), float(max_m))
+        return grav
+
+    def _counts(self, units: Snapped, facilities: Snapped, radius: float, beta: float,
+                gmax: float) -> tuple[np.ndarray, np.ndarray]:
+        self._check(units, "units")
+        self._check(facilities, "facilities")
+        ua = self._unit_args(units)
+        fa = self._fac_args(facilities)
+        g = (self.indptr, self.adj, self.arc_w, self.arc_edge, self.edge_u, self.edge_v,
+             self.edge_len)
+        chunks = [c for c in np.array_split(np.arange(len(facilities)), THREADS) if len(c)]
+
+        def job(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return _dj.count_kernel(*g, *ua, *fa, c.astype(np.int64), float(radius), beta, gmax)
+
+        parts = _run_threads(job, chunks)
+        counts = np.zeros(len(units), np.int64)
+        grav = np.zeros(len(units), np.float64)
+        for c, w in parts:
+            counts += c
+            grav += w
+        return counts, grav
+
+    def whatif(self, units: Snapped, facilities: Snapped, radius_m: float,
+               max_m: float) -> WhatIf:
+        """Incremental state for one category: add or remove facilities and update in place.
+
+        Parameters
+        ----------
+        units, facilities
+            Snapped points; facility handles start as their positions ``0 .. len - 1``.
+        radius_m
+            Radius for ``n_within``, metres.
+        max_m
+            Search bound for ``nearest_m``, metres.
+
+        Returns
+        -------
+        WhatIf
+        """
+        return WhatIf(self, units, facilities, radius_m, max_m)
+
+
+class WhatIf:
+    """Nearest distances and counts for one category, updated incrementally.
+
+    Attributes
+    ----------
+    nearest_m
+        Per unit, metres to the nearest active facility (``inf`` beyond ``max_m``).
+    nearest_fac
+        Per unit, the handle of that facility (``-1`` when none).
+    n_within
+        Per unit, number of active facilities within ``radius_m``.
+
+    Notes
+    -----
+    Besides the unit arrays, the state keeps each node's distance to (and label of) its nearest
+    facility. ``add`` runs one search from the new facility bounded by
+    ``max(radius_m, max_m)`` and merges it; ``remove`` runs one search bounded by
+    ``radius_m`` for the counts, re-grows only the removed facility's catchment (nodes that
+    it labelled, seeded from their neighbours) and recomputes only the units whose nearest it
+    was. Results equal a full recomputation exactly (see :mod:`geo._dijkstra`).
+    """
+
+    def __init__(self, engine: AccessEngine, units: Snapped, facilities: Snapped,
+                 radius_m: float, max_m: float) -> None:
+        """Compute the initial state (see :meth:`AccessEngine.whatif`)."""
+        engine._check(units, "units")
+        engine._check(facilities, "facilities")
+        self.engine = engine
+        self.units = units
+        self.radius_m = float(radius_m)
+        self.max_m = float(max_m)
+        self._ua = engine._unit_args(units)
+        e, o, a = engine._fac_args(facilities)
+        self._fe, self._fo, self._fa = e.copy(), o.copy(), a.copy()
+        self._active = np.ones(len(e), np.bool_)
+        self._n = len(e)
+        self._token = 0
+        g = engine
+        self._node_d, self._node_f = _dj.nodes_kernel(
+            g.indptr, g.adj, g.arc_w, g.edge_u, g.edge_v, g.edge_len, self._fe, self._fo,
+            self._fa, self._active, self.max_m)
+        n_units, n_nodes = len(units), g.n_nodes
+        self.nearest_m = np.empty(n_units, np.float64)
+        self.nearest_fac = np.empty(n_units, np.int64)
+        _dj.units_refresh(np.arange(n_units), *self._ua[:3], g.edge_u, g.edge_v, g.edge_len,
+                        self._node_d, self._node_f, self._fe, self._fo, self._fa, self._active,
+                        self.max_m, self.nearest_m, self.nearest_fac)
+        self.n_within = g.count_within(units, facilities, self.radius_m)
+        self._dist = np.full(n_nodes, np.inf)
+        self._lab = np.full(n_nodes, -1, np.int64)
+        self._touched = np.empty(n_nodes, np.int64)
+        self._stamp = np.full(n_units, -1, np.int64)
+        self._out_i = np.empty(n_units, np.int64)
+        self._out_d = np.empty(n_units, np.float64)
+
+    @property
+    def handles(self) -> np.ndarray:
+        """Handles of the active facilities."""
+        return np.flatnonzero(self._active[: self._n])
+
+    def facilities(self) -> Snapped:
+        """The active facilities (in handle order; see :attr:`handles`)."""
+        h = self.handles
+        return Snapped(self._fe[h].copy(), self._fo[h].copy(), self._fa[h].copy())
+
+    def _reach(self, h: int, bound: float, reset: bool) -> tuple[np.ndarray, np.ndarray, int]:
+        """Units within ``bound`` of facility ``h`` (indices, metres) and the touched count."""
+        g = self.engine
+        self._token += 1
+        n = self._n
+        cnt, nt = _dj.facility_reach(
+            g.indptr, g.adj, g.arc_w, g.arc_edge, g.edge_u, g.edge_v, g.edge_len, *self._ua,
+            self._fe[:n], self._fo[:n], self._fa[:n], h, self._token, bound, self._dist,
+            self._lab, self._touched, self._stamp, self._out_i, self._out_d, reset)
+        return self._out_i[:cnt].copy(), self._out_d[:cnt].copy(), nt
+
+    def _grow(self) -> None:
+        if self._n == len(self._fe):
+            cap = max(8, 2 * len(self._fe))
+            for name in ("_fe", "_fo", "_fa", "_active"):
+                old = getattr(self, name)
+                new = np.zeros(cap, old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+
+    def add(self, x: float, y: float) -> int:
+        """Add a facility at projected ``(x, y)`` (EPSG:32651 m); arrays update in place.
+
+        Parameters
+        ----------
+        x, y
+            Facility position, projected metres.
+
+        Returns
+        -------
+        int
+            The new facility's handle (for :meth:`remove`).
+        """
+        return self.add_snapped(self.engine.snap([x], [y]))
+
+    def add_snapped(self, point: Snapped) -> int:
+        """Add one already snapped facility; returns its handle."""
+        if len(point) != 1:
+            raise LifeCircleError("WhatIf.add_snapped: expected exactly one point",
+                                  record="WhatIf")
+        self.engine._check(point, "facility")
+        self._grow()
+        h = self._n
+        self._fe[h], self._fo[h], self._fa[h] = point.edge[0], point.offset[0], point.access[0]
+        self._active[h] = True
+        self._n += 1
+        ui, ud, nt = self._reach(h, max(self.radius_m, self.max_m), reset=False)
+        # merge node state (values within max_m only, as the full search would hold)
+        t = self._touched[:nt]
+        dt = self._dist[t]
+        better = (dt < self._node_d[t]) & (dt <= self.max_m)
+        self._node_d[t[better]] = dt[better]
+        self._node_f[t[better]] = h
+        self._dist[t] = np.inf
+        self._lab[t] = -1
+        # merge unit state
+        closer = (ud < self.nearest_m[ui]) & (ud <= self.max_m)
+        self.nearest_m[ui[closer]] = ud[closer]
+        self.nearest_fac[ui[closer]] = h
+        self.n_within[ui[ud <= self.radius_m]] += 1
+        return h
+
+    def remove(self, handle: int) -> None:
+        """Remove facility ``handle``; recomputes only the units whose nearest it was.
+
+        Parameters
+        ----------
+        handle
+            A handle from :meth:`add` or an initial facility's position.
+        """
+        h = int(handle)
+        if not (0 <= h < self._n) or not self._active[h]:
+            raise LifeCircleError(f"no active facility with handle {h}", record="WhatIf")
+        ui, ud, _ = self._reach(h, self.radius_m, reset=True)
+        self.n_within[ui[ud <= self.radius_m]] -= 1
+        self._active[h] = False
+        g = self.engine
+        n = self._n
+        fe, fo, fa, active = self._fe[:n], self._fo[:n], self._fa[:n], self._active[:n]
+        _dj.repair_kernel(g.indptr, g.adj, g.arc_w, g.arc_edge, g.edge_u, g.edge_v, g.edge_len,
+                        fe, fo, fa, active, h, self.max_m, self._node_d, self._node_f)
+        affected = np.flatnonzero(self.nearest_fac == h)
+        if len(affected):
+            _dj.units_refresh(affected, *self._ua[:3], g.edge_u, g.edge_v, g.edge_len,
+                            self._node_d, self._node_f, fe, fo, fa, active, self.max_m,
+                            self.nearest_m, self.nearest_fac)
+
+
+def _run_threads(fn: Callable[[Any], _T], items: Sequence[Any] | range) -> list[_T]:
+    items = list(items)
+    if len(items) <= 1 or THREADS == 1:
+        return [fn(it) for it in items]
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def _polyline_segments(net: WalkNetwork, u: np.ndarray, v: np.ndarray, x: np.ndarray,
+                       y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Split projected edge geometries into segments oriented from ``u`` to ``v``."""
+    from geo.network import to_projected
+
+    geoms = net.edges.geometry.values
+    coords, gi = shapely.get_coordinates(geoms, return_index=True)
+    px, py = to_projected(coords[:, 0], coords[:, 1], net.crs)
+    px, py = np.asarray(px), np.asarray(py)
+    counts = np.bincount(gi, minlength=len(geoms))
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    end = start + counts - 1
+    # orient each geometry from u to v (reverse where its first vertex is nearer v)
+    d_u = np.hypot(px[start] - x[u], py[start] - y[u])
+    d_v = np.hypot(px[start] - x[v], py[start] - y[v])
+    rev = d_v < d_u
+    pos = np.arange(len(px)) - start[gi]
+    src = np.where(rev[gi], end[gi] - pos, start[gi] + pos)
+    px, py = px[src], py[src]
+    keep = np.ones(len(px), bool)
+    keep[end] = False  # a segment starts at every vertex but the last of its edge
+    i0 = np.flatnonzero(keep)
+    seg_edge = gi[i0].astype(np.int64)
+    sx0, sy0, sx1, sy1 = px[i0], py[i0], px[i0 + 1], py[i0 + 1]
+    seg_len = np.hypot(sx1 - sx0, sy1 - sy0)
+    cum = np.cumsum(seg_len)
+    edge_first = np.searchsorted(seg_edge, np.arange(len(geoms)))
+    before = cum - seg_len
+    off0 = before - before[edge_first[seg_edge]]
+    return seg_edge, sx0, sy0, sx1, sy1, off0, seg_len
+
+
+# ---------------------------------------------------------------------------------------------
+# the access table
+# ---------------------------------------------------------------------------------------------
+def compute_access(
+    net: WalkNetwork,
+    units: pd.DataFrame,
+    facilities: pd.DataFrame,
+    thresholds: Mapping[str, float],
+    speed_kmh: float = settings.WALK_SPEEDS_KMH["default"],
+    max_m: float | None = None,
+    *,
+    engine: AccessEngine | None = None,
+    gravity_beta: float | None = None,
+) -> pd.DataFrame:
+    """The DESIGN "access" table: nearest facility and counts per demand unit and category.
+
+    Parameters
+    ----------
+    net
+        Walk network of the area.
+    units
+        ``unit_id, x, y`` (EPSG:32651 metres).
+    facilities
+        ``category, x, y`` (EPSG:32651 metres).
+    thresholds
+        Walking threshold (m) per category; ``n_within`` counts facilities within it. A
+        facility category missing here uses :data:`DEFAULT_THRESHOLD_M`. Every category named
+        here gets rows, even without facilities.
+    speed_kmh
+        Walking speed for ``nearest_min`` (default 4 km/h; elderly 3 km/h,
+        ``settings.WALK_SPEEDS_KMH``).
+    max_m
+        Search bound for ``nearest_m`` (m). Default: ``SEARCH_FACTOR`` x the category threshold.
+    engine
+        A compiled engine of ``net`` to reuse.
+    gravity_beta
+        When given, add a ``gravity`` column: sum of ``exp(-beta * d)`` over facilities within
+        the search bound.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, category, nearest_m, nearest_min, n_within, threshold_m, search_m``
+        (+ ``gravity``); one row per unit and category, category-major. ``nearest_m`` is
+        ``inf`` (and ``nearest_min`` too) when no facility is within ``search_m``.
+    """
+    for col in ("unit_id", "x", "y"):
+        if col not in units.columns:
+            raise LifeCircleError(f"units table lacks column '{col}' (expected unit_id, x, y)",
+                                  record="units")
+    for col in ("category", "x", "y"):
+        if col not in facilities.columns:
+            raise LifeCircleError(f"facilities table lacks column '{col}' (expected category, "
+                                  "x, y)", record="facilities")
+    if speed_kmh <= 0:
+        raise LifeCircleError(f"walking speed must be positive, got {speed_kmh} km/h",
+                              record="speed_kmh")
+    eng = engine if engine is not None else AccessEngine.from_network(net)
+    us = eng.snap(units["x"].to_numpy(float), units["y"].to_numpy(float))
+    cats = list(thresholds)
+    cats += sorted(c for c in facilities["category"].dropna().unique() if c not in thresholds)
+    thr = {c: float(thresholds.get(c, DEFAULT_THRESHOLD_M)) for c in cats}
+    bound = {c: max(thr[c], float(max_m) if max_m is not None else SEARCH_FACTOR * thr[c])
+             for c in cats}
+    fac_sets = []
+    for c in cats:
+        sub = facilities[facilities["category"] == c]
+        fac_sets.append(eng.snap(sub["x"].to_numpy(float), sub["y"].to_numpy(float)))
+    near = eng.nearest_many(us, fac_sets, [bound[c] for c in cats])
+    m_per_min = speed_kmh * 1000.0 / 60.0
+    frames = []
+    for c, fs, (d, _) in zip(cats, fac_sets, near, strict=True):
+        part = {
+            "unit_id": units["unit_id"].to_numpy(),
+            "category": np.full(len(us), c, dtype=object),
+            "nearest_m": d,
+            "nearest_min": d / m_per_min,
+            "n_within": eng.count_within(us, fs, thr[c]),
+            "threshold_m": np.full(len(us), thr[c]),
+            "search_m": np.full(len(us), bound[c]),
+        }
+        if gravity_beta is not None:
+            part["gravity"] = eng.gravity(us, fs, gravity_beta, bound[c])
+        frames.append(pd.DataFrame(part))
+    if not frames:
+        cols = ["unit_id", "category", "nearest_m", "nearest_min", "n_within", "threshold_m",
+                "search_m"]
+        return pd.DataFrame({c: [] for c in cols})
+    return pd.concat(frames, ignore_index=True)
+
+
+def category_thresholds(default_m: float = DEFAULT_THRESHOLD_M) -> dict[str, float]:
+    """Walking threshold (m) per category from ``geo.taxonomy`` when that module exists.
+
+    Accepts a taxonomy whose categories are a mapping or a sequence of objects/dicts with an
+    ``id``/``category``/``key`` and a ``threshold_m``/``threshold`` value. Returns ``{}`` when
+    there is no taxonomy module yet (callers then use ``default_m`` per category).
+    """
+    try:
+        from geo import taxonomy  # type: ignore[attr-defined]
+    except ImportError:
+        return {}
+    loader = getattr(taxonomy, "load_taxonomy", None)
+    if loader is None:
+        return {}
+    tax = loader()
+    cats = getattr(tax, "categories", tax)
+    if isinstance(cats, Mapping):
+        items: list[tuple[Any, Any]] = list(cats.items())
+    else:
+        items = [(None, c) for c in cats]
+    out: dict[str, float] = {}
+    for key, c in items:
+        name = key
+        for attr in ("id", "category", "key", "name"):
+            val = c.get(attr) if isinstance(c, Mapping) else getattr(c, attr, None)
+            if name is None and val is not None:
+                name = val
+        thr = None
+        for attr in ("threshold_m", "threshold"):
+            val = c.get(attr) if isinstance(c, Mapping) else getattr(c, attr, None)
+            if thr is None and val is not None:
+                thr = val
+        if name is not None:
+            out[str(name)] = float(thr) if thr is not None else default_m
+    return out
