@@ -1,0 +1,789 @@
+"""Coverage, gaps and reconciliation: who is covered, where the gaps are, what the map lacks.
+
+Coverage table (``out/coverage.csv``; DESIGN contract ``area, unit, category, tier,
+threshold_m, population, covered_population, share``) has, per area, neighbourhood (``unit``;
+plus ``unit = "ALL"`` for the whole area), category, walking profile and tier, the residents
+whose nearest facility of the category is within the threshold:
+
+* ``tier`` 5 / 10 / 15 minutes; ``threshold_m`` = tier × walking speed of the ``profile``
+  (default 4 km/h: 333 / 667 / 1000 m; elderly 3 km/h: 250 / 500 / 750 m), rounded to metres.
+  At the category's own tier (``is_standard_tier``) the threshold is the taxonomy's
+  ``threshold_m`` (its cited standard), scaled by the profile's speed for the elderly
+  (``threshold_source = "taxonomy"``; otherwise ``"tier"``).
+* ``category = "composite"``: the life-circle score, the population-weighted share of
+  categories reachable. With ``is_standard_tier = True`` (``tier`` empty) each category is
+  judged at its own standard threshold; the rows with a tier judge every category at that
+  tier's threshold. ``covered_population`` is Σ population × share of categories reached.
+* ``basis`` (network | estimate | none), ``completeness`` (share of the area near a mapped
+  way), ``note``: an estimate is never shown as a network number; ``none`` rows have empty
+  ``covered_population`` and ``share``.
+* ``scenario`` (baseline unless given) and, on area rows, the plan-vs-OSM counts of
+  ``out/inventory_reconciliation.csv`` (``plan_existing, plan_new, plan_upgrade, osm_count,
+  plan_minus_osm``) when that file exists.
+
+Gaps (``out/gaps.gpkg``, layer ``gaps``, WGS-84): per area and category, the populated units
+not covered at the category's standard threshold (default profile), dissolved into polygons
+(grid cells union directly; buildings are buffered :data:`GAP_BUILDING_BUFFER_M` first, so a
+block of uncovered buildings becomes one polygon). Each polygon has ``population, area_m2``
+and ``rank`` (1 = most people, within area and category).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import settings
+from geo._errors import LifeCircleError
+from geo._io import write_atomic, write_text_atomic
+
+#: Tiers of the life circle (minutes).
+TIERS: tuple[int, ...] = (5, 10, 15)
+
+#: Walking profiles reported.
+PROFILES: tuple[str, ...] = ("default", "elderly")
+
+#: Buffer (m) around uncovered buildings before dissolving them into gap polygons.
+GAP_BUILDING_BUFFER_M: float = 25.0
+
+#: Category label of the composite life-circle score rows.
+COMPOSITE: str = "composite"
+
+#: Row label of the whole area.
+ALL: str = "ALL"
+
+#: Columns of ``out/coverage.csv`` (DESIGN contract first).
+COLUMNS: tuple[str, ...] = (
+    "area", "unit", "category", "tier", "threshold_m", "population", "covered_population",
+    "share", "basis", "completeness", "profile", "scenario", "is_standard_tier",
+    "threshold_source", "n_units", "note",
+)  # fmt: skip
+
+#: Reconciliation columns joined into the area rows when present.
+RECONCILIATION_COLUMNS: tuple[str, ...] = ("plan_existing", "plan_new", "plan_upgrade", "osm_count")
+
+#: Gap table columns.
+GAP_COLUMNS: tuple[str, ...] = (
+    "gap_id",
+    "area",
+    "category",
+    "population",
+    "area_m2",
+    "rank",
+    "basis",
+    "n_units",
+    "threshold_m",
+    "scenario",
+    "geometry",
+)
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    """A category's standard tier and threshold (default walking profile)."""
+
+    category: str
+    tier: int
+    threshold_m: float
+    name_zh: str = ""
+    name_en: str = ""
+
+
+def tier_threshold_m(tier: float, speed_kmh: float) -> float:
+    """Distance (m) walked in ``tier`` minutes at ``speed_kmh``, rounded to the metre."""
+    return float(round(tier * speed_kmh * 1000.0 / 60.0))
+
+
+def profile_speed(profile: str) -> float:
+    """Walking speed (km/h) of a profile from ``settings.WALK_SPEEDS_KMH``."""
+    try:
+        return settings.WALK_SPEEDS_KMH[profile]
+    except KeyError:
+        raise LifeCircleError(
+            f"unknown walking profile '{profile}'; known: {', '.join(settings.WALK_SPEEDS_KMH)}"
+        ) from None
+
+
+def _field(obj: Any, names: Sequence[str]) -> Any:
+    for n in names:
+        val = obj.get(n) if isinstance(obj, Mapping) else getattr(obj, n, None)
+        if val is not None:
+            return val
+    return None
+
+
+def _tier_of(value: Any) -> int | None:
+    """Tier minutes from 5 / "5" / "5min" / "5-min" / "15分钟"."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value) if math.isfinite(value) else None
+    digits = "".join(ch for ch in str(value) if ch.isdigit())
+    return int(digits) if digits else None
+
+
+def category_specs(taxonomy: Any = None, fallback: Iterable[str] = ()) -> dict[str, CategorySpec]:
+    """Standard tier and threshold per category, from the taxonomy.
+
+    Parameters
+    ----------
+    taxonomy
+        The result of ``geo.taxonomy.load_taxonomy()`` (default: loaded here when that module
+        exists): an object with ``categories`` (mapping or sequence) or the categories
+        themselves; each has an id (``id|category|key|name``), ``tier`` (minutes) and
+        ``threshold_m``. A missing tier is the smallest tier whose default-speed distance
+        reaches the threshold; a missing threshold is the tier's distance.
+    fallback
+        Categories to use when there is no taxonomy at all: tier 15, 1000 m each.
+
+    Returns
+    -------
+    dict
+        ``{category: CategorySpec}``.
+    """
+    if taxonomy is None:
+        taxonomy = _load_taxonomy()
+    if taxonomy is None:
+        t = TIERS[-1]
+        t_m = tier_threshold_m(t, settings.WALK_SPEEDS_KMH["default"])
+        return {c: CategorySpec(c, t, t_m) for c in fallback}
+    cats = getattr(taxonomy, "categories", taxonomy)
+    items: list[tuple[Any, Any]] = (
+        list(cats.items()) if isinstance(cats, Mapping) else [(None, c) for c in cats]
+    )
+    speed = settings.WALK_SPEEDS_KMH["default"]
+    out: dict[str, CategorySpec] = {}
+    for key, c in items:
+        cid = _field(c, ("id", "category", "key")) or key or _field(c, ("name",))
+        if cid is None:
+            continue
+        tier = _tier_of(_field(c, ("tier", "tier_min", "tier_minutes", "minutes")))
+        raw_thr = _field(c, ("threshold_m", "threshold"))
+        thr = float(raw_thr) if raw_thr is not None else None
+        if tier is None and thr is None:
+            tier = TIERS[-1]
+        if tier is None:
+            assert thr is not None
+            tier = next((t for t in TIERS if tier_threshold_m(t, speed) >= thr), TIERS[-1])
+        if thr is None:
+            thr = tier_threshold_m(tier, speed)
+        out[str(cid)] = CategorySpec(
+            str(cid),
+            int(tier),
+            float(thr),
+            str(_field(c, ("name_zh", "label_zh", "zh")) or ""),
+            str(_field(c, ("name_en", "label_en", "en")) or ""),
+        )
+    return out
+
+
+def _load_taxonomy() -> Any:
+    try:
+        from geo import taxonomy  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return None
+    loader = getattr(taxonomy, "load_taxonomy", None)
+    return loader() if loader is not None else None
+
+
+# --------------------------------------------------------------------------------------------
+# coverage
+# --------------------------------------------------------------------------------------------
+def _nearest_matrix(units: pd.Series, access: pd.DataFrame, cats: Sequence[str]) -> np.ndarray:
+    """(n_units, n_cats) nearest distances; inf where the access table has no value."""
+    if access.empty:
+        return np.full((len(units), len(cats)), np.inf)
+    acc = access[access["category"].isin(cats)]
+    dup = acc.duplicated(["unit_id", "category"])
+    if dup.any():
+        first = acc[dup].iloc[0]
+        raise LifeCircleError(
+            f"access table has two rows for unit '{first['unit_id']}' and "
+            f"category '{first['category']}'"
+        )
+    piv = acc.pivot(index="unit_id", columns="category", values="nearest_m")
+    piv = piv.reindex(index=units.to_numpy(), columns=list(cats))
+    mat = piv.to_numpy(dtype=float)
+    mat[np.isnan(mat)] = np.inf
+    return mat
+
+
+def coverage_table(
+    demand: pd.DataFrame,
+    access: pd.DataFrame,
+    categories: Mapping[str, CategorySpec],
+    *,
+    neighbourhoods: gpd.GeoDataFrame | None = None,
+    basis: str = "network",
+    completeness: float = float("nan"),
+    scenario: str = "baseline",
+    profiles: Sequence[str] = PROFILES,
+    tiers: Sequence[int] = TIERS,
+    note: str = "",
+    search_m: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Covered population per area, neighbourhood, category, profile and tier (in memory).
+
+    Parameters
+    ----------
+    demand
+        ``unit_id, area, population`` and ``neighbourhood`` (or ``x, y`` in EPSG:32651 when
+        ``neighbourhoods`` is given).
+    access
+        ``unit_id, category, nearest_m`` (DESIGN *access*); units or categories without rows
+        count as not covered.
+    categories
+        ``{category: CategorySpec}`` (see :func:`category_specs`).
+    neighbourhoods
+        Neighbourhood polygons to assign units to (default: the ``neighbourhood`` column).
+    basis
+        ``network``, ``estimate`` or ``none`` (``none``: coverage unknown, left empty).
+    completeness
+        Network completeness of the area (0-1), copied to every row.
+    scenario, note
+        Copied to every row.
+    profiles, tiers
+        Walking profiles and tiers (minutes) reported.
+    search_m
+        Optional ``{category: bound}`` of the access search; a threshold beyond it is noted.
+
+    Returns
+    -------
+    DataFrame
+        :data:`COLUMNS`, area rows (``unit = "ALL"``) first within each area.
+    """
+    if basis not in ("network", "estimate", "none"):
+        raise LifeCircleError(f"basis must be network, estimate or none, got '{basis}'")
+    for col in ("unit_id", "area", "population"):
+        if col not in demand.columns:
+            raise LifeCircleError(f"demand table lacks column '{col}'")
+    cats = list(categories)
+    pop = demand["population"].to_numpy(dtype=float)
+    if neighbourhoods is not None:
+        from geo.neighbourhoods import assign_neighbourhood
+
+        hood = np.empty(len(demand), dtype=object)
+        for area_id, idx in demand.groupby("area").indices.items():
+            sub = neighbourhoods[neighbourhoods["area"] == area_id]
+            hood[idx] = assign_neighbourhood(
+                demand["x"].to_numpy(float)[idx], demand["y"].to_numpy(float)[idx], sub
+            )
+    elif "neighbourhood" in demand.columns:
+        hood = demand["neighbourhood"].to_numpy(dtype=object)
+    else:
+        hood = np.full(len(demand), None, dtype=object)
+    near = _nearest_matrix(demand["unit_id"], access, cats)
+    area = demand["area"].to_numpy(dtype=object)
+    keys = pd.DataFrame({"area": area, "unit": hood})
+    groups: list[tuple[str, str, np.ndarray]] = []
+    for a, ix in keys.groupby("area").indices.items():
+        idx = np.asarray(ix, dtype=np.int64)
+        groups.append((str(a), ALL, idx))
+        sub = keys.iloc[idx]
+        for u, jdx in sub[sub["unit"].notna()].groupby("unit").indices.items():
+            groups.append((str(a), str(u), idx[np.asarray(jdx, dtype=np.int64)]))
+    default_speed = settings.WALK_SPEEDS_KMH["default"]
+    known = basis != "none"
+    rows: list[dict[str, Any]] = []
+
+    def emit(
+        category: str,
+        tier: float,
+        thr: float,
+        reach: np.ndarray,
+        profile: str,
+        standard: bool,
+        source: str,
+        row_note: str,
+    ) -> None:
+        for a, u, idx in groups:
+            p = float(pop[idx].sum())
+            cov = float((pop[idx] * reach[idx]).sum()) if known else math.nan
+            rows.append(
+                {
+                    "area": a,
+                    "unit": u,
+                    "category": category,
+                    "tier": tier,
+                    "threshold_m": thr,
+                    "population": p,
+                    "covered_population": cov,
+                    "share": cov / p if known and p > 0 else math.nan,
+                    "profile": profile,
+                    "is_standard_tier": standard,
+                    "threshold_source": source,
+                    "n_units": len(idx),
+                    "note": row_note,
+                }
+            )
+
+    for profile in profiles:
+        speed = profile_speed(profile)
+        std_thr = np.array([categories[c].threshold_m * speed / default_speed for c in cats])
+        for tier in tiers:
+            t_thr = tier_threshold_m(tier, speed)
+            thr_row = np.array(
+                [std_thr[k] if categories[c].tier == tier else t_thr for k, c in enumerate(cats)]
+            )
+            for k, c in enumerate(cats):
+                is_std = categories[c].tier == tier
+                row_note = note
+                if search_m is not None and c in search_m and thr_row[k] > search_m[c]:
+                    row_note = (f"{note}; " if note else "") + (
+                        f"access searched only to {search_m[c]:.0f} m: lower bound"
+                    )
+                emit(
+                    c,
+                    tier,
+                    round(float(thr_row[k]), 1),
+                    (near[:, k] <= thr_row[k]).astype(float),
+                    profile,
+                    is_std,
+                    "taxonomy" if is_std else "tier",
+                    row_note,
+                )
+            if cats:
+                frac = (near <= t_thr).mean(axis=1)
+                emit(COMPOSITE, tier, t_thr, frac, profile, False, "tier", note)
+        if cats:
+            frac = (near <= std_thr[None, :]).mean(axis=1)
+            emit(COMPOSITE, math.nan, math.nan, frac, profile, True, "taxonomy", note)
+    out = pd.DataFrame(
+        rows, columns=[c for c in COLUMNS if c not in ("basis", "completeness", "scenario")]
+    )
+    out["basis"] = basis
+    out["completeness"] = completeness
+    out["scenario"] = scenario
+    return out[list(COLUMNS)]
+
+
+def join_reconciliation(
+    coverage: pd.DataFrame, reconciliation: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Add plan-vs-OSM counts to the area rows (``unit = "ALL"``) of a coverage table.
+
+    Parameters
+    ----------
+    coverage
+        Output of :func:`coverage_table`.
+    reconciliation
+        ``area, category`` and any of ``plan_existing, plan_new, plan_upgrade, osm_count``
+        (``out/inventory_reconciliation.csv``); None leaves the table unchanged.
+
+    Returns
+    -------
+    DataFrame
+        ``coverage`` plus those columns and ``plan_minus_osm`` (facilities the plan says exist
+        that the map lacks, when positive); empty on neighbourhood and composite rows.
+    """
+    if reconciliation is None or reconciliation.empty:
+        return coverage
+    for col in ("area", "category"):
+        if col not in reconciliation.columns:
+            raise LifeCircleError(f"reconciliation table lacks column '{col}'")
+    cols = [c for c in RECONCILIATION_COLUMNS if c in reconciliation.columns]
+    rec = reconciliation[["area", "category", *cols]].copy()
+    rec = rec.groupby(["area", "category"], as_index=False)[cols].sum(min_count=1)
+    if "plan_existing" in cols and "osm_count" in cols:
+        rec["plan_minus_osm"] = rec["plan_existing"] - rec["osm_count"]
+        cols.append("plan_minus_osm")
+    base = coverage.drop(columns=[c for c in cols if c in coverage.columns])
+    area_rows = (base["unit"] == ALL) & (base["category"] != COMPOSITE)
+    joined = base[area_rows].reset_index().merge(rec, on=["area", "category"], how="left")
+    joined = joined.set_index("index")
+    out = base.copy()
+    for c in cols:
+        out[c] = np.nan
+        out.loc[joined.index, c] = joined[c].to_numpy(dtype=float)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# gaps
+# --------------------------------------------------------------------------------------------
+def gap_polygons(
+    demand: gpd.GeoDataFrame,
+    access: pd.DataFrame,
+    categories: Mapping[str, CategorySpec],
+    *,
+    basis: str = "network",
+    scenario: str = "baseline",
+    buffer_m: float = GAP_BUILDING_BUFFER_M,
+) -> gpd.GeoDataFrame:
+    """Uncovered populated units per category, dissolved and ranked (see the module docstring).
+
+    Parameters
+    ----------
+    demand
+        Demand units (``unit_id, area, population``, ``unit_type`` building|grid, geometry in
+        any CRS; ``x, y`` EPSG:32651 representative points if present).
+    access
+        ``unit_id, category, nearest_m``.
+    categories
+        ``{category: CategorySpec}``; a unit is uncovered when its nearest facility is beyond
+        the category's standard ``threshold_m``.
+    basis
+        Basis of the access numbers; ``none`` gives no gaps (coverage unknown).
+    scenario
+        Copied to every row.
+    buffer_m
+        Buffer (m) around buildings before dissolving.
+
+    Returns
+    -------
+    GeoDataFrame
+        :data:`GAP_COLUMNS` in WGS-84, sorted by area, category, rank.
+    """
+    empty = gpd.GeoDataFrame(
+        {c: [] for c in GAP_COLUMNS if c != "geometry"},
+        geometry=gpd.GeoSeries([], crs=settings.STORAGE_CRS),
+    )
+    if basis == "none" or demand.empty:
+        return empty
+    proj = demand.to_crs(settings.PROJECTED_CRS) if demand.crs is not None else demand
+    geoms = proj.geometry.values
+    if "unit_type" in proj.columns:
+        is_b = (proj["unit_type"] == "building").to_numpy()
+        geoms = geoms.copy()
+        geoms[is_b] = shapely.buffer(geoms[is_b], buffer_m, quad_segs=4)
+    if {"x", "y"} <= set(proj.columns):
+        reps = shapely.points(proj["x"].to_numpy(float), proj["y"].to_numpy(float))
+    else:
+        reps = shapely.point_on_surface(proj.geometry.values)
+    cats = list(categories)
+    near = _nearest_matrix(proj["unit_id"], access, cats)
+    pop = proj["population"].to_numpy(dtype=float)
+    area = proj["area"].to_numpy(dtype=object)
+    rows: list[dict[str, Any]] = []
+    for k, c in enumerate(cats):
+        thr = categories[c].threshold_m
+        gap = (near[:, k] > thr) & (pop > 0)
+        for a in pd.unique(area[gap]):
+            idx = np.flatnonzero(gap & (area == a))
+            merged = shapely.union_all(shapely.buffer(geoms[idx], 0))
+            parts = shapely.get_parts(merged)
+            parts = parts[shapely.area(parts) > 0]
+            if len(parts) == 0:
+                continue
+            tree = shapely.STRtree(parts)
+            ui, pi = tree.query(reps[idx], predicate="intersects")
+            # a point on a shared edge belongs to the first part only
+            first = pd.Series(pi).groupby(ui).first()
+            owner = np.full(len(idx), -1)
+            owner[first.index.to_numpy()] = first.to_numpy()
+            lost = owner < 0
+            if lost.any():  # rep point off its buffered polygon: nearest part
+                nn = tree.query_nearest(reps[idx][lost], all_matches=False)
+                owner[np.flatnonzero(lost)[nn[0]]] = nn[1]
+            part_pop = np.bincount(owner, weights=pop[idx], minlength=len(parts))
+            part_n = np.bincount(owner, minlength=len(parts))
+            for j, g in enumerate(parts):
+                if part_n[j] == 0:
+                    continue
+                rows.append(
+                    {
+                        "area": a,
+                        "category": c,
+                        "population": float(part_pop[j]),
+                        "area_m2": float(shapely.area(g)),
+                        "basis": basis,
+                        "n_units": int(part_n[j]),
+                        "threshold_m": thr,
+                        "scenario": scenario,
+                        "geometry": g,
+                    }
+                )
+    if not rows:
+        return empty
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=settings.PROJECTED_CRS)
+    gdf = gdf.sort_values(
+        ["area", "category", "population", "area_m2"],
+        ascending=[True, True, False, False],
+        kind="stable",
+    )
+    gdf["rank"] = gdf.groupby(["area", "category"]).cumcount() + 1
+    gdf["gap_id"] = [
+        f"{a}-{c}-{r:03d}"
+        for a, c, r in zip(gdf["area"], gdf["category"], gdf["rank"], strict=True)
+    ]
+    gdf = gdf.reset_index(drop=True)[list(GAP_COLUMNS)]
+    return gdf.to_crs(settings.STORAGE_CRS)
+
+
+# --------------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------------
+def access_path(
+    out: str | os.PathLike[str], area_id: str, basis: str = "network", scenario: str = "baseline"
+) -> Path:
+    """Where an area's access table lives.
+
+    ``<out>/access/<area>.parquet`` (network, baseline; written by ``lifecircle access``),
+    ``<out>/access/<area>.estimate.parquet`` (straight-line estimate); other scenarios under
+    ``<out>/scenarios/<scenario>/access/``.
+    """
+    folder = (
+        Path(out) / "access"
+        if scenario == "baseline"
+        else (Path(out) / "scenarios" / scenario / "access")
+    )
+    name = f"{area_id}.parquet" if basis == "network" else f"{area_id}.estimate.parquet"
+    return folder / name
+
+
+def read_reconciliation(out: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """``<out>/inventory_reconciliation.csv`` or None."""
+    path = Path(out) / "inventory_reconciliation.csv"
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path, encoding="utf-8")
+    except Exception as exc:
+        raise LifeCircleError(f"cannot read reconciliation table: {exc}", path=path) from None
+
+
+def write_coverage(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``coverage.csv`` (UTF-8 with BOM so Excel reads the Chinese), keeping the rows of
+    other areas and scenarios already in the file."""
+    path = Path(path)
+    if path.exists():
+        try:
+            old = pd.read_csv(path, encoding="utf-8-sig")
+            keys = set(zip(table["area"], table["scenario"], strict=True))
+            keep = [k not in keys for k in zip(old["area"], old["scenario"], strict=True)]
+            table = pd.concat([old[keep], table], ignore_index=True)
+        except Exception:  # unreadable old file: rewrite from this run only
+            pass
+    return write_atomic(path, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
+
+
+def write_gaps(
+    gaps: gpd.GeoDataFrame,
+    path: str | os.PathLike[str],
+    replace_areas: Iterable[str],
+    scenario: str = "baseline",
+) -> Path:
+    """Write ``gaps.gpkg`` (layer ``gaps``, WGS-84), keeping other areas/scenarios in the file."""
+    path = Path(path)
+    areas = set(replace_areas)
+    frames = [gaps.to_crs(settings.STORAGE_CRS)]
+    if path.exists():
+        try:
+            old = gpd.read_file(path, layer="gaps")
+            drop = old["area"].isin(areas) & (old["scenario"] == scenario)
+            frames.insert(0, old[~drop].to_crs(settings.STORAGE_CRS))
+        except Exception:
+            pass
+    frames = [f for f in frames if not f.empty]
+    merged = (
+        gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.STORAGE_CRS)
+        if frames
+        else gaps.to_crs(settings.STORAGE_CRS)
+    )
+    return write_atomic(path, lambda p: merged.to_file(p, layer="gaps", driver="GPKG"))
+
+
+# --------------------------------------------------------------------------------------------
+# the stage
+# --------------------------------------------------------------------------------------------
+@dataclass
+class AreaAccess:
+    """The access table of one area and how it was obtained."""
+
+    area: str
+    access: pd.DataFrame
+    basis: str
+    completeness: float
+    note: str = ""
+
+
+def area_access(
+    registry: Any,
+    area: Any,
+    out: str | os.PathLike[str],
+    net: Any,
+    categories: Mapping[str, CategorySpec],
+    demand: pd.DataFrame,
+    *,
+    calibration_area: str = "xinhualu",
+    cache_dir: Path | None = None,
+    scenario: str = "baseline",
+) -> AreaAccess:
+    """Access for one area: the network table where the network is complete, else an estimate.
+
+    Parameters
+    ----------
+    registry, area
+        The study area.
+    out
+        Results folder (reads ``access/<area>.parquet``, ``facilities.gpkg``,
+        ``detour_calibration.json``; writes the estimate and the calibration).
+    net
+        The area's WalkNetwork, or None when it has no network data.
+    categories
+        ``{category: CategorySpec}``.
+    demand
+        Demand units with ``unit_id, x, y``.
+    calibration_area
+        Complete area whose network calibrates the detour factor.
+
+    Returns
+    -------
+    AreaAccess
+    """
+    from geo import estimate
+    from geo.network import basis_for
+
+    comp = float(net.info.get("completeness", 0.0)) if net is not None else 0.0
+    basis = basis_for(comp)
+    if basis == "network":
+        path = access_path(out, area.id, "network", scenario)
+        if not path.exists():
+            raise LifeCircleError(
+                f"no access table for area '{area.id}'; run `lifecircle "
+                f"access --area {area.id}` first",
+                path=path,
+            )
+        acc = pd.read_parquet(path)
+        for col in ("unit_id", "category", "nearest_m"):
+            if col not in acc.columns:
+                raise LifeCircleError(f"access table lacks column '{col}'", path=path)
+        return AreaAccess(area.id, acc, "network", comp, "")
+    fac_path = Path(out) / "facilities.gpkg"
+    if not fac_path.exists():
+        raise LifeCircleError(
+            f"no facilities table for the estimate of area '{area.id}'; "
+            "run `lifecircle facilities build` first",
+            path=fac_path,
+        )
+    fac = gpd.read_file(fac_path, layer="facilities")
+    pts = estimate.facility_points(fac, registry.boundary(area))
+    if pts.empty:
+        note = (
+            "no network data and no facilities / 无路网与设施数据"
+            if net is None
+            else ("incomplete network and no facilities / 路网不完整且无设施数据")
+        )
+        return AreaAccess(
+            area.id, pd.DataFrame(columns=["unit_id", "category", "nearest_m"]), "none", comp, note
+        )
+    cal = estimate.read_calibration(out)
+    if cal is None or cal.area != calibration_area:
+        from geo.network import build_area_network
+
+        cal_net = build_area_network(registry, calibration_area, cache_dir=cache_dir)
+        if cal_net is None:
+            raise LifeCircleError(f"calibration area '{calibration_area}' has no network")
+        cal = estimate.calibrate_detour(cal_net, boundary=registry.boundary(calibration_area))
+        estimate.write_calibration(cal, out)
+    note = (estimate.NO_NETWORK_NOTE if net is None else estimate.ESTIMATE_NOTE) + (
+        f" (factor {cal.factor:.3f}, MAE {cal.mae_m:.0f} m, calibrated on {cal.area})"
+    )
+    thresholds = {c: s.threshold_m for c, s in categories.items()}
+    acc = estimate.estimate_access(demand, pts, thresholds, cal.factor, note=note)
+    target = access_path(out, area.id, "estimate", scenario)
+    write_atomic(target, lambda p: acc.to_parquet(p, index=False))
+    return AreaAccess(area.id, acc, "estimate", comp, note)
+
+
+def run_coverage(
+    registry: Any,
+    areas: Sequence[Any],
+    out: str | os.PathLike[str],
+    *,
+    nets: Mapping[str, Any],
+    scenario: str = "baseline",
+    taxonomy: Any = None,
+    cache_dir: Path | None = None,
+    progress: Any = None,
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """The coverage stage: ``coverage.csv`` and ``gaps.gpkg`` for the chosen areas.
+
+    Reads ``<out>/demand/<area>.gpkg`` (built first when absent), ``<out>/neighbourhoods.gpkg``,
+    the access table or an estimate (:func:`area_access`), the taxonomy and, when present,
+    ``<out>/inventory_reconciliation.csv``.
+
+    Returns
+    -------
+    (DataFrame, GeoDataFrame)
+        The coverage rows and gap polygons of these areas (the files also keep other areas).
+    """
+    from geo.population import demand_path, make_demand, read_demand
+
+    out = Path(out)
+    missing = [a for a in areas if not demand_path(out, a.id).exists()]
+    if missing:
+        make_demand(registry, missing, out)
+    tables, gap_frames = [], []
+    specs: dict[str, CategorySpec] | None = (
+        category_specs(taxonomy) if taxonomy is not None else None
+    )
+    it = progress(areas, "coverage / 覆盖率") if progress is not None else areas
+    for area in it:
+        demand = read_demand(out, area.id)
+        if specs is None:
+            specs = category_specs()
+        if not specs:  # no taxonomy: categories of the access table (tier 15)
+            path = access_path(out, area.id, "network", scenario)
+            cats: list[str] = (
+                [str(c) for c in pd.read_parquet(path)["category"].unique()]
+                if path.exists()
+                else []
+            )
+            specs = category_specs(None, fallback=cats)
+        acc = area_access(
+            registry,
+            area,
+            out,
+            nets.get(area.id),
+            specs,
+            demand,
+            cache_dir=cache_dir,
+            scenario=scenario,
+        )
+        search: dict[str, float] | None = None
+        if "search_m" in acc.access.columns and not acc.access.empty:
+            bounds = acc.access.groupby("category")["search_m"].min()
+            search = {str(k): float(v) for k, v in bounds.items()}
+        tables.append(
+            coverage_table(
+                demand,
+                acc.access,
+                specs,
+                basis=acc.basis,
+                completeness=acc.completeness,
+                scenario=scenario,
+                note=acc.note,
+                search_m=search,
+            )
+        )
+        gap_frames.append(
+            gap_polygons(demand, acc.access, specs, basis=acc.basis, scenario=scenario)
+        )
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
+    table = join_reconciliation(table, read_reconciliation(out))
+    gaps = gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), crs=settings.STORAGE_CRS)
+    write_coverage(table, out / "coverage.csv")
+    write_gaps(gaps, out / "gaps.gpkg", [a.id for a in areas], scenario)
+    write_text_atomic(out / "coverage_README.txt", README_TEXT)
+    return table, gaps
+
+
+README_TEXT = """coverage.csv / gaps.gpkg — 15分钟社区生活圈 coverage (lifecircle coverage)
+basis: network = walking distance on the OSM network; estimate = straight-line distance x a
+detour factor calibrated on a complete network (see detour_calibration.json), NOT network
+distance; none = no data, coverage unknown.
+tier thresholds: default 4 km/h (5/10/15 min = 333/667/1000 m), elderly 3 km/h (250/500/750 m);
+at a category's own tier (is_standard_tier) its taxonomy threshold is used.
+Population: 2010 census by subdistrict unless stated in out/demand/<area>.gpkg pop_source.
+Map data © OpenStreetMap contributors (ODbL).
+"""
