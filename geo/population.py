@@ -209,6 +209,12 @@ def residential_buildings(osm: OsmData, boundary) -> gpd.GeoDataFrame:
             keep &= ~generic | hit
         else:
             keep &= ~generic
+    # the same way can come twice (nested Overpass results): keep its first copy
+    seen: set[int] = set()
+    for i in np.flatnonzero(keep):
+        if cands[i].id in seen:
+            keep[i] = False
+        seen.add(cands[i].id)
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
         return empty
@@ -593,6 +599,13 @@ def distribute_total(units: gpd.GeoDataFrame, total: PopulationTotal) -> gpd.Geo
     return out
 
 
+def _apply_affine(t: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply an affine transform to coordinate arrays."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
+
+
 def raster_cell_population(
     raster: str | os.PathLike[str],
     area_poly,
@@ -642,8 +655,7 @@ def raster_cell_population(
     gx, gy = gx[inside], gy[inside]
     to_src = Transformer.from_crs(settings.PROJECTED_CRS, src_crs, always_xy=True)
     sx, sy = to_src.transform(gx, gy)
-    inv = ~transform
-    col_f, row_f = inv * (np.asarray(sx), np.asarray(sy))
+    col_f, row_f = _apply_affine(~transform, np.asarray(sx), np.asarray(sy))
     col = np.floor(col_f).astype(np.int64)
     row = np.floor(row_f).astype(np.int64)
     ok = (row >= 0) & (row < data.shape[0]) & (col >= 0) & (col < data.shape[1])
@@ -655,7 +667,7 @@ def raster_cell_population(
     corners = [(0, 0), (1, 0), (1, 1), (0, 1)]
     cx, cy = [], []
     for dc, dr in corners:
-        px, py = transform * (pix[:, 1] + dc, pix[:, 0] + dr)
+        px, py = _apply_affine(transform, pix[:, 1] + dc, pix[:, 0] + dr)
         mx, my = to_m.transform(np.asarray(px), np.asarray(py))
         cx.append(mx)
         cy.append(my)
