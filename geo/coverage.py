@@ -12,8 +12,9 @@ whose nearest facility of the category is within the threshold:
   (``threshold_source = "taxonomy"``; otherwise ``"tier"``).
 * ``category = "composite"``: the life-circle score, the population-weighted share of
   categories reachable. With ``is_standard_tier = True`` (``tier`` empty) each category is
-  judged at its own standard threshold; the rows with a tier judge every category at that
-  tier's threshold. ``covered_population`` is Σ population × share of categories reached.
+  judged at its own standard threshold; the rows with a tier judge every category at the
+  threshold of its row for that tier. ``covered_population`` is Σ population × share of
+  categories reached.
 * ``basis`` (network | estimate | none), ``completeness`` (share of the area near a mapped
   way), ``note``: an estimate is never shown as a network number; ``none`` rows have empty
   ``covered_population`` and ``share``.
@@ -65,8 +66,11 @@ ALL: str = "ALL"
 COLUMNS: tuple[str, ...] = (
     "area", "unit", "category", "tier", "threshold_m", "population", "covered_population",
     "share", "basis", "completeness", "profile", "scenario", "is_standard_tier",
-    "threshold_source", "n_units", "note",
+    "threshold_source", "n_units", "note", "category_zh", "category_en",
 )  # fmt: skip
+
+#: Bilingual label of the composite rows.
+COMPOSITE_LABEL: tuple[str, str] = ("生活圈综合得分", "Life-circle composite score")
 
 #: Reconciliation columns joined into the area rows when present.
 RECONCILIATION_COLUMNS: tuple[str, ...] = ("plan_existing", "plan_new", "plan_upgrade", "osm_count")
@@ -212,7 +216,7 @@ def _nearest_matrix(units: pd.Series, access: pd.DataFrame, cats: Sequence[str])
         )
     piv = acc.pivot(index="unit_id", columns="category", values="nearest_m")
     piv = piv.reindex(index=units.to_numpy(), columns=list(cats))
-    mat = piv.to_numpy(dtype=float)
+    mat = piv.to_numpy(dtype=float, copy=True)
     mat[np.isnan(mat)] = np.inf
     return mat
 
@@ -352,7 +356,7 @@ def coverage_table(
                     row_note,
                 )
             if cats:
-                frac = (near <= t_thr).mean(axis=1)
+                frac = (near <= thr_row[None, :]).mean(axis=1)
                 emit(COMPOSITE, tier, t_thr, frac, profile, False, "tier", note)
         if cats:
             frac = (near <= std_thr[None, :]).mean(axis=1)
@@ -363,6 +367,10 @@ def coverage_table(
     out["basis"] = basis
     out["completeness"] = completeness
     out["scenario"] = scenario
+    labels = {c: (s.name_zh, s.name_en) for c, s in categories.items()}
+    labels[COMPOSITE] = COMPOSITE_LABEL
+    out["category_zh"] = out["category"].map(lambda c: labels.get(c, ("", ""))[0])
+    out["category_en"] = out["category"].map(lambda c: labels.get(c, ("", ""))[1])
     return out[list(COLUMNS)]
 
 
