@@ -139,12 +139,40 @@ def strip_district(name: str) -> str:
     return name
 
 
-def specific_part(name: str) -> str:
-    """What is left of a normalised name after removing generic facility words."""
+def specific_part(name: str, terms: Iterable[str] = GENERIC_TERMS) -> str:
+    """What is left of a normalised name after removing generic facility words (longest first).
+
+    Parameters
+    ----------
+    name
+        A normalised name (:func:`normalise_name`).
+    terms
+        Generic words; :func:`generic_terms` adds the taxonomy keywords.
+
+    Returns
+    -------
+    str
+    """
     s = name
-    for term in GENERIC_TERMS:
-        s = s.replace(term, "")
+    for term in sorted({normalise_name(t) for t in terms}, key=len, reverse=True):
+        if term:
+            s = s.replace(term, "")
     return re.sub(r"[()\d]+", "", s)
+
+
+def generic_terms(taxonomy=None) -> tuple[str, ...]:
+    """:data:`GENERIC_TERMS` plus every category keyword of the taxonomy (if it loads)."""
+    terms = list(GENERIC_TERMS)
+    try:
+        if taxonomy is None:
+            from geo.taxonomy import load_taxonomy
+
+            taxonomy = load_taxonomy()
+        for cat in taxonomy.categories.values():
+            terms.extend(cat.keywords)
+    except (ImportError, LifeCircleError):
+        pass
+    return tuple(dict.fromkeys(terms))
 
 
 def name_score(a: str, b: str) -> float:
@@ -165,7 +193,9 @@ def load_gazetteer(path: str | Path | None = None, registry=None):
     path
         CSV file (default ``data/facilities/gazetteer.csv``). UTF-8; one row per location with
         ``id, area, name, category, lon, lat, crs, source`` and optional ``aliases`` (names as
-        written in plans, ``|``-separated), ``osm_element`` (e.g. ``way/123``), ``checked``.
+        written in plans, ``|``-separated), ``osm_element`` (e.g. ``way/123``), ``checked``,
+        ``note``, ``precision`` (exact|poi|street, default exact: a row that only knows the
+        compound or street a facility is in says so) and ``confidence`` (0-1, default 0.95).
     registry
         When given, every row's area must exist and its point must lie within
         ``GAZETTEER_BUFFER_M`` of the area (catches swapped or unconverted coordinates).
@@ -201,7 +231,7 @@ def load_gazetteer(path: str | Path | None = None, registry=None):
             f"missing column(s) {', '.join(missing)}; expected {', '.join(GAZETTEER_COLUMNS)}",
             path=path,
         )
-    for col in ("aliases", "osm_element", "checked", "note"):
+    for col in ("aliases", "osm_element", "checked", "note", "precision", "confidence"):
         if col not in df.columns:
             df[col] = ""
     df = df.map(lambda v: v.strip() if isinstance(v, str) else v)
@@ -217,6 +247,23 @@ def load_gazetteer(path: str | Path | None = None, registry=None):
             if not row[col]:
                 raise LifeCircleError(f"empty '{col}'; every row needs it", path=path, record=rec)
         crs = normalise_crs(row.crs, path=path, record=rec)
+        if row.precision and row.precision not in ("exact", "poi", "street"):
+            raise LifeCircleError(
+                f"precision '{row.precision}'; expected exact, poi or street (empty = exact)",
+                path=path,
+                record=rec,
+            )
+        if row.confidence:
+            try:
+                ok = 0.0 <= float(row.confidence) <= 1.0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise LifeCircleError(
+                    f"confidence '{row.confidence}'; expected a number from 0 to 1 (empty = 0.95)",
+                    path=path,
+                    record=rec,
+                )
         try:
             x, y = float(row.lon), float(row.lat)
         except ValueError:
@@ -579,22 +626,26 @@ def _match_gazetteer(mention, gaz) -> Resolution | None:
     if best is None:
         return None
     score, row = best
+    precision = row.precision or "exact"
+    confidence = float(row.confidence) if row.confidence else CONFIDENCE["gazetteer"]
     return Resolution(
-        "exact", "gazetteer", CONFIDENCE["gazetteer"], row.geometry, match_name=row.name,
+        precision, "gazetteer", confidence, row.geometry, match_name=row.name,
         match_ref=f"gazetteer:{row.id}" + (f" ({row.osm_element})" if row.osm_element else ""),
         match_score=score, uncertainty_m=0.0, osm_id=row.osm_element or None,
         note=f"source: {row.source}",
     )  # fmt: skip
 
 
-def _match_poi(mention, cands: PoiCandidates) -> Resolution | None:
+def _match_poi(
+    mention, cands: PoiCandidates, terms: Iterable[str] = GENERIC_TERMS
+) -> Resolution | None:
     from rapidfuzz import fuzz
 
     category = mention.get("category")
     norm = normalise_name(mention["name"])
     if _missing(category) or not norm or not cands.names:
         return None
-    spec = specific_part(norm)
+    spec = specific_part(norm, terms)
     if len(spec) < 2:
         return None  # a generic name cannot single out one facility
     best: tuple[float, int] | None = None
@@ -668,6 +719,7 @@ def resolve_mention(
     geocoders: Sequence[Any] = (),
     search_area=None,
     online_zone=None,
+    terms: Iterable[str] = GENERIC_TERMS,
 ) -> Resolution:
     """Resolve one named mention through gazetteer -> poi -> (online) -> street -> area.
 
@@ -685,6 +737,9 @@ def resolve_mention(
         Optional online :class:`geo.providers.Geocoder` objects (off by default).
     search_area, online_zone
         Passed to the online geocoders / polygon their answers must fall in.
+    terms
+        Generic facility words (:func:`generic_terms`); a name made only of them is not
+        matched to a single POI.
 
     Returns
     -------
@@ -695,7 +750,7 @@ def resolve_mention(
                           note="outside the area according to the plan (in_area=no)")  # fmt: skip
     steps = [
         lambda: _match_gazetteer(mention, gazetteer),
-        lambda: _match_poi(mention, candidates) if candidates is not None else None,
+        lambda: _match_poi(mention, candidates, terms) if candidates is not None else None,
         lambda: _match_online(mention, geocoders, search_area, online_zone) if geocoders
         else None,
         lambda: _match_street(mention, roads),
@@ -782,6 +837,7 @@ def geocode_mentions(
         gazetteer = load_gazetteer(registry=registry) if GAZETTEER_FILE.exists() else None
     elif isinstance(gazetteer, str | Path):
         gazetteer = load_gazetteer(gazetteer, registry=registry)
+    terms = generic_terms()
     named = mentions_df[mentions_df["kind"].astype(str).str.strip().str.lower() == "named"]
     roads = dict(roads or {})
     rows: list[dict[str, Any]] = []
@@ -800,7 +856,7 @@ def geocode_mentions(
             mention = {str(k): v for k, v in m.items()}
             res = resolve_mention(mention, gazetteer=gazetteer, candidates=cands,
                                   roads=roads[area_id], geocoders=geocoders, search_area=search,
-                                  online_zone=online_zone)  # fmt: skip
+                                  online_zone=online_zone, terms=terms)  # fmt: skip
             rows.append({**mention, "facility_id": plan_facility_id(mention),
                          "precision": res.precision, "method": res.method,
                          "confidence": res.confidence, "match_name": res.match_name,

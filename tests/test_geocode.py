@@ -384,3 +384,26 @@ def test_mentions_keep_numpy_types_out_of_ids(reg, roads, inventory, mentions):
     mentions = mentions.astype({"start": np.int64})
     out = geocode_mentions(reg, mentions, inventory, gazetteer=False, roads=roads)
     assert out["facility_id"].iloc[2] == "plan:synth_plan:200"
+
+
+def test_gazetteer_row_may_declare_lower_precision_and_confidence(tmp_path, reg, roads, inventory):
+    path = tmp_path / "g.csv"
+    path.write_text(
+        "id,area,name,category,lon,lat,crs,source,precision,confidence\n"
+        "g2,synth,合成小区睦邻中心,community_centre,121.426,31.197,wgs84,synthetic,poi,0.6\n",
+        encoding="utf-8",
+    )
+    res = resolve(reg, roads, inventory, load_gazetteer(path, registry=reg),
+                  name="合成小区睦邻中心", category="community_centre")  # fmt: skip
+    assert (res.precision, res.method, res.confidence) == ("poi", "gazetteer", 0.6)
+
+
+def test_gazetteer_rejects_area_precision(tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text(
+        "id,area,name,category,lon,lat,crs,source,precision\n"
+        "g3,synth,x,health,121.43,31.20,wgs84,src,area\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(LifeCircleError, match=r"id g3\): precision 'area'; expected exact, poi"):
+        load_gazetteer(path)
