@@ -232,6 +232,54 @@ def demand(ctx: RunContext, raster: Path | None, population_totals: tuple[str, .
 
 
 # -------------------------------------------------------------------------------------------
+# coverage (gaps, reconciliation) -- geo/coverage.py, geo/estimate.py
+# -------------------------------------------------------------------------------------------
+def print_coverage_summary(table: Any) -> None:
+    """Area-level coverage at each category's standard threshold (default profile)."""
+    sel = table[(table["unit"] == "ALL") & table["is_standard_tier"].astype(bool)
+                & (table["profile"] == "default")]
+    click.echo(f"{'area 区域':<16}{'category 类别':<22}{'tier':>5}{'thr m':>7}"
+               f"{'population':>12}{'covered':>12}{'share':>8}  basis")
+    for r in sel.itertuples():
+        tier = "" if r.tier != r.tier else f"{r.tier:.0f}"
+        thr = "" if r.threshold_m != r.threshold_m else f"{r.threshold_m:.0f}"
+        share = "  n/a" if r.share != r.share else f"{r.share:.1%}"
+        cov = "n/a" if r.covered_population != r.covered_population else (
+            f"{r.covered_population:,.0f}")
+        click.echo(f"{r.area:<16}{r.category:<22}{tier:>5}{thr:>7}{r.population:>12,.0f}"
+                   f"{cov:>12}{share:>8}  {r.basis}")
+    click.echo("Map data © OpenStreetMap contributors (ODbL); population: 2010 census unless "
+               "stated.")
+
+
+@main.command("coverage")
+@common_options
+@click.option("--scenario", default="baseline", show_default=True,
+              help="Scenario whose access tables are read.")
+@click.option("--json", "as_json", is_flag=True, help="Print the area rows as JSON.")
+def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
+    """Covered population by area, neighbourhood, category and tier; gaps / 覆盖率与缺口.
+
+    Writes out/coverage.csv and out/gaps.gpkg. Areas with an incomplete or missing walking
+    network get a labelled straight-line × detour-factor estimate (basis = estimate).
+    """
+    from geo.coverage import run_coverage
+
+    if as_json:
+        ctx.progress = False
+    nets = build_networks(ctx)
+    table, gaps = run_coverage(ctx.registry, ctx.areas, ctx.out, nets=nets, scenario=scenario,
+                               cache_dir=ctx.cache_dir,
+                               progress=lambda it, desc: progress(ctx, it, desc))
+    if as_json:
+        echo_json(table[table["unit"] == "ALL"].to_dict(orient="records"))
+        return
+    print_coverage_summary(table)
+    click.echo(f"wrote {ctx.out / 'coverage.csv'} ({len(table)} rows) and "
+               f"{ctx.out / 'gaps.gpkg'} ({len(gaps)} gap polygons)")
+
+
+# -------------------------------------------------------------------------------------------
 # run
 # -------------------------------------------------------------------------------------------
 @main.command("run")
