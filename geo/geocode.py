@@ -100,6 +100,10 @@ SHANGHAI_DISTRICTS: tuple[str, ...] = (
 
 #: A lane or house number right after a road name: 121弄, 217 弄, 600号, 2065弄12号.
 _NUMBER_RE = re.compile(r"^\s*(\d+)\s*(支弄|弄|号|巷)?")
+#: A road name ends like a road (五角场, 五角场广场 and 复兴东路隧道(上层) are not roads).
+_ROAD_NAME_RE = re.compile(r"(?:路|街|大道|公路|巷|弄|道)$")
+#: Subdistrict names (新华路街道) are removed from hint text before roads are looked for.
+_SUBDISTRICT_RE = re.compile(r"[\u4e00-\u9fff]{2,4}街道")
 #: Road-like names in free text (used only when no road data is available, for the report).
 _ROAD_RE = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:大道|公路|支路|路|街)")
 
@@ -129,6 +133,23 @@ def normalise_name(text: object) -> str:
     s = re.sub(r"\s+", "", s).translate(_DROP_TABLE)
     s = s.removeprefix("上海市").removeprefix("上海")
     return s.replace("街道", "").replace("社区", "")
+
+
+def road_norm(text: object) -> str:
+    """Normalise a road or place-hint text: NFKC, lower case, no spaces, quotes or separators.
+
+    Unlike :func:`normalise_name` it keeps 街道/社区, so a subdistrict name such as 新华路街道
+    can be recognised (and dropped by :meth:`RoadIndex.find_road`) instead of read as 新华路.
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    s = unicodedata.normalize("NFKC", str(text)).lower()
+    return re.sub(r"\s+", "", s).translate(_DROP_TABLE)
+
+
+def is_road_name(name: str) -> bool:
+    """True for names that read as a road or lane (…路, …街, …大道, …公路, …巷, …弄, …道)."""
+    return bool(_ROAD_NAME_RE.search(name))
 
 
 def strip_district(name: str) -> str:
@@ -317,8 +338,11 @@ class RoadIndex:
         return bool(self.roads)
 
     def find_road(self, text: str) -> tuple[str, int | None] | None:
-        """The longest known road name occurring in ``text`` and a number right after it."""
-        s = normalise_name(text)
+        """The longest known road name occurring in ``text`` and a number right after it.
+
+        Subdistrict names (新华路街道) are removed first, so they are not read as roads.
+        """
+        s = _SUBDISTRICT_RE.sub("|", road_norm(text))
         best: tuple[str, int | None] | None = None
         for road in self.roads:
             pos = s.find(road)
@@ -331,7 +355,7 @@ class RoadIndex:
 
 def _lane_key(text: str) -> tuple[str, int] | None:
     """Split '番禺路 222 弄 50 支弄' / '国定路140弄' into ('番禺路', 222)."""
-    s = normalise_name(text)
+    s = road_norm(text)
     m = re.match(r"^(.+?(?:大道|公路|支路|路|街|巷))(\d+)(?:弄|号|支弄)?", s)
     return (m.group(1), int(m.group(2))) if m else None
 
@@ -365,12 +389,14 @@ def build_road_index(area_id: str, boundary, data, *, sources: Sequence[str] = (
         names = [tags[k] for k in ("name", "name:zh") if tags.get(k)]
         if "highway" in tags and names:
             line = shapely.LineString(way.coords)
-            for name in dict.fromkeys(normalise_name(n) for n in names):
+            for name in dict.fromkeys(road_norm(n) for n in names):
                 lane = _lane_key(name)
                 if lane is not None:
                     if line.intersects(lane_zone) and lane not in idx.lanes:
                         mid = line.interpolate(0.5, normalized=True)
                         idx.lanes[lane] = LanePoint(lane[0], lane[1], mid, f"way/{way.id}")
+                    continue
+                if not is_road_name(name):
                     continue
                 inside = line.intersection(boundary)
                 if not inside.is_empty:
@@ -399,7 +425,7 @@ def _add_address(idx: RoadIndex, tags: Mapping[str, str], geom_fn, ref: str, zon
         elif number:
             m = _NUMBER_RE.match(unicodedata.normalize("NFKC", number))
             if m:
-                keys.append((normalise_name(street), int(m.group(1))))
+                keys.append((road_norm(street), int(m.group(1))))
     name = tags.get("name")
     if name and "highway" not in tags:
         lane = _lane_key(name)
@@ -763,7 +789,7 @@ def resolve_mention(
     hint = " ".join(
         str(mention.get(k)) for k in ("place_hint", "name") if not _missing(mention.get(k))
     )
-    road_words = list(dict.fromkeys(_ROAD_RE.findall(normalise_name(hint))))
+    road_words = list(dict.fromkeys(_ROAD_RE.findall(_SUBDISTRICT_RE.sub("|", road_norm(hint)))))
     if roads is not None and not roads.available:
         note += f"; {roads.note}"
         if road_words:

@@ -47,6 +47,8 @@ ROADS = {
          "geometry": [{"lon": 121.425, "lat": 31.2005}, {"lon": 121.425, "lat": 31.203}]},
         {"type": "way", "id": 4, "tags": {"highway": "tertiary", "name": "外部路"},
          "geometry": [{"lon": 121.41, "lat": 31.25}, {"lon": 121.45, "lat": 31.25}]},
+        {"type": "way", "id": 5, "tags": {"highway": "pedestrian", "name": "合成广场"},
+         "geometry": [{"lon": 121.422, "lat": 31.208}, {"lon": 121.424, "lat": 31.208}]},
         {"type": "node", "id": 10, "lon": 121.435, "lat": 31.2002,
          "tags": {"building": "yes", "addr:street": "合成路", "addr:housenumber": "121号"}},
     ]
@@ -407,3 +409,13 @@ def test_gazetteer_rejects_area_precision(tmp_path):
     )
     with pytest.raises(LifeCircleError, match=r"id g3\): precision 'area'; expected exact, poi"):
         load_gazetteer(path)
+
+
+def test_subdistrict_name_is_not_read_as_its_road(reg, roads, inventory):
+    res = resolve(reg, roads, inventory, name="合成路街道卫生服务中心", category="health")
+    assert res.precision == "area"
+
+
+def test_named_pedestrian_plaza_is_not_a_road(roads):
+    assert "合成广场" not in roads["synth"].roads
+    assert sorted(roads["synth"].roads) == ["合成路", "测试东路"]
