@@ -293,3 +293,149 @@ def test_gaps_gpkg_has_layer_gaps_and_crs(tmp_path):
     back = gpd.read_file(path, layer="gaps")
     assert back.crs.to_epsg() == 4326
     assert len(back) == len(gaps)
+
+
+# -- integration: the command and the analyst script on the real areas -----------------------
+@pytest.fixture(scope="module")
+def coverage_run(registry, tmp_path_factory):
+    """`lifecircle coverage` for xinhualu (network) and changbaixincun (no network) with a
+    synthetic access table and one synthetic market facility."""
+    from click.testing import CliRunner
+
+    from geo.cli import main
+    from geo.network import project_geom
+    from geo.population import make_demand, read_demand
+
+    out = tmp_path_factory.mktemp("coverage_out")
+    areas = [registry.get("xinhualu"), registry.get("changbaixincun")]
+    make_demand(registry, areas, out)
+    units = read_demand(out, "xinhualu")
+    (out / "access").mkdir()
+    pd.DataFrame(
+        {
+            "unit_id": units["unit_id"],
+            "category": "market",
+            "nearest_m": 100.0,
+            "nearest_min": 1.5,
+            "n_within": 1,
+        }
+    ).to_parquet(out / "access" / "xinhualu.parquet")
+    centre = project_geom(registry.boundary("changbaixincun").representative_point())
+    gpd.GeoDataFrame(
+        {
+            "facility_id": ["synthetic-1"],
+            "area": "changbaixincun",
+            "name": "synthetic market",
+            "category": "market",
+            "source": "osm",
+            "status": "existing",
+            "precision": "exact",
+        },
+        geometry=[centre],
+        crs=settings.PROJECTED_CRS,
+    ).to_crs(4326).to_file(out / "facilities.gpkg", layer="facilities", driver="GPKG")
+    res = CliRunner().invoke(
+        main,
+        [
+            "coverage",
+            "--out",
+            str(out),
+            "--area",
+            "xinhualu",
+            "--area",
+            "changbaixincun",
+            "--no-progress",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _area_row(table, area, category):
+    sel = (
+        (table["area"] == area)
+        & (table["unit"] == ALL)
+        & (table["category"] == category)
+        & table["is_standard_tier"]
+        & (table["profile"] == "default")
+    )
+    return table[sel].iloc[0]
+
+
+@pytest.mark.integration
+def test_cli_coverage_reports_network_basis_for_xinhualu(coverage_run):
+    table = pd.read_csv(coverage_run / "coverage.csv", encoding="utf-8-sig")
+    r = _area_row(table, "xinhualu", "market")
+    assert (r["basis"], r["population"], r["share"]) == ("network", 73230.0, 1.0)
+    assert _area_row(table, "xinhualu", "health")["share"] == 0.0
+
+
+@pytest.mark.integration
+def test_cli_coverage_labels_changbaixincun_as_an_estimate(coverage_run):
+    table = pd.read_csv(coverage_run / "coverage.csv", encoding="utf-8-sig")
+    r = _area_row(table, "changbaixincun", "market")
+    assert (r["basis"], r["completeness"], r["population"]) == ("estimate", 0.0, 70195.0)
+    assert r["note"].startswith("no network data — straight-line × detour factor")
+    assert 0.0 < r["share"] < 1.0
+
+
+@pytest.mark.integration
+def test_cli_coverage_writes_the_detour_calibration(coverage_run):
+    import json
+
+    cal = json.loads((coverage_run / "detour_calibration.json").read_text(encoding="utf-8"))
+    assert cal["area"] == "xinhualu"
+    assert 1.1 < cal["factor"] < 1.6
+
+
+@pytest.mark.integration
+def test_cli_coverage_gaps_exclude_covered_categories(coverage_run):
+    gaps = gpd.read_file(coverage_run / "gaps.gpkg", layer="gaps")
+    assert gaps.crs.to_epsg() == 4326
+    xin = gaps[gaps["area"] == "xinhualu"]
+    assert "market" not in set(xin["category"])
+    assert xin[xin["category"] == "health"]["population"].sum() == 73230.0
+
+
+@pytest.mark.integration
+def test_cli_coverage_without_access_table_fails_with_one_line(registry, coverage_run):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    (coverage_run / "access" / "xinhualu.parquet").rename(coverage_run / "moved.parquet")
+    try:
+        res = CliRunner().invoke(
+            main, ["coverage", "--out", str(coverage_run), "--area", "xinhualu", "--no-progress"]
+        )
+    finally:
+        (coverage_run / "moved.parquet").rename(coverage_run / "access" / "xinhualu.parquet")
+    assert res.exit_code == 2
+    assert "run `lifecircle access --area xinhualu` first" in res.output
+
+
+@pytest.mark.integration
+def test_gap_analysis_script_writes_layers_with_crs(coverage_run):
+    import importlib.util
+
+    import pyogrio
+
+    spec = importlib.util.spec_from_file_location(
+        "gap_analysis", settings.PROJECT_ROOT / "scripts" / "gap_analysis.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert (
+        mod.main(["--area", "changbaixincun", "--category", "market", "--out", str(coverage_run)])
+        == 0
+    )
+    gpkg = coverage_run / "analysis" / "changbaixincun_market_baseline.gpkg"
+    assert sorted(name for name, _ in pyogrio.list_layers(gpkg)) == [
+        "gaps",
+        "neighbourhoods",
+        "units",
+    ]
+    assert pyogrio.read_info(gpkg, layer="gaps")["crs"] == "EPSG:4326"
+    sheets = pd.read_excel(gpkg.with_suffix(".xlsx"), sheet_name=None)
+    assert list(sheets) == ["coverage", "gaps", "units", "about"]
