@@ -191,19 +191,24 @@ def demand_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         type=click.Path(exists=True, dir_okay=False, path_type=Path),
                         default=None, help="居委 polygons (GeoPackage/GeoJSON) instead of "
                         "the hexagon grid.")(func)
+    func = click.option("--building-rule", type=click.Choice(["cell", "pool"]), default="cell",
+                        show_default=True, help="How census totals reach OSM buildings: within "
+                        "each 100 m cell, or pooled across cells by floor area.")(func)
     return click.option("--hex-m", type=float, default=None,
                         help="Hexagon width across flats in metres (default 400).")(func)
 
 
 def make_demand_from_options(ctx: RunContext, raster: Path | None,
                              population_totals: tuple[str, ...], population_csv: Path | None,
-                             neighbourhood_file: Path | None, hex_m: float | None) -> dict:
+                             neighbourhood_file: Path | None, hex_m: float | None,
+                             building_rule: str = "cell") -> dict:
     """Run the demand stage for the chosen areas with the CLI's population options."""
     from geo.population import make_demand, parse_population_totals
 
     totals = parse_population_totals(population_totals, population_csv)
     return make_demand(ctx.registry, ctx.areas, ctx.out, raster=raster, totals=totals,
                        neighbourhood_file=neighbourhood_file, hex_m=hex_m,
+                       building_rule=building_rule,
                        progress=lambda it, desc: progress(ctx, it, desc))
 
 
@@ -213,12 +218,12 @@ def make_demand_from_options(ctx: RunContext, raster: Path | None,
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def demand(ctx: RunContext, raster: Path | None, population_totals: tuple[str, ...],
            population_csv: Path | None, neighbourhood_file: Path | None, hex_m: float | None,
-           as_json: bool) -> None:
+           building_rule: str, as_json: bool) -> None:
     """Demand units and population per area / 人口需求单元 (out/demand/<area>.gpkg)."""
     if as_json:
         ctx.progress = False
     results = make_demand_from_options(ctx, raster, population_totals, population_csv,
-                                       neighbourhood_file, hex_m)
+                                       neighbourhood_file, hex_m, building_rule)
     rows = [{"area": a, "units": len(r.units), "population": float(r.units["population"].sum()),
              "buildings": r.info["n_buildings"], "grid_cells": r.info["n_grid"],
              "method": r.info["method"]} for a, r in results.items()]

@@ -25,10 +25,15 @@ land (water, parks) are spread over the units in proportion, so the units hold e
 raster's total inside the area. ``pop_source = "raster:<file name>"``. Float counts.
 
 *Census totals* (default): the 2010 census total of the subdistrict (``registry.defaults
-["population"]``), or a user total. Each cell's residential land area weighs it; the
-building-covered cells together take their land share and hand it out to their buildings by
-residential floor area (footprint × ``building:levels``, or :data:`DEFAULT_LEVELS`). Counts are
-whole people, rounded by largest remainder so the area total is kept exactly.
+["population"]``), or a user total. Each 100 m cell's residential land area weighs it
+(uniform density at the 100 m scale); a building-covered cell hands its share to its
+buildings by residential floor area (footprint × ``building:levels``, or
+:data:`DEFAULT_LEVELS`). Keeping floor area inside the cell (``building_rule="cell"``, the
+default) is robust to partial building data: a cell where OSM maps one house of a block does
+not lose its residents to better-mapped cells a kilometre away. ``building_rule="pool"``
+instead gives all covered cells' land share to their buildings by floor area across cells
+(the better choice when the buildings are mapped completely). Counts are whole people,
+rounded by largest remainder so the area total is kept exactly.
 ``pop_source = "<label>:floor_area"`` for buildings, ``"<label>:uniform_grid"`` for cells,
 with ``label`` ``census2010`` or ``user``.
 
@@ -568,31 +573,74 @@ def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     return base
 
 
-def census_weights(units: pd.DataFrame) -> np.ndarray:
-    """Census weights: cell land area, shared among a covered zone's buildings by floor area.
+#: How a building-covered cell's land weight reaches its buildings (see the module docstring).
+BUILDING_RULES: tuple[str, ...] = ("cell", "pool")
 
-    Grid units weigh their land area. The building-covered cells together weigh the sum of
-    their land (``weight_land`` per cell), handed to the buildings by floor area.
+
+def census_weights(units: pd.DataFrame, building_rule: str = "cell") -> np.ndarray:
+    """Census weights: cell land area, handed to a covered cell's buildings by floor area.
+
+    Parameters
+    ----------
+    units
+        Output of :func:`demand_units`.
+    building_rule
+        ``cell``: a covered cell's land weight (``weight_land``) is shared among its own
+        buildings by floor area. ``pool``: the covered cells' land weights are summed and
+        shared among all their buildings by floor area.
+
+    Returns
+    -------
+    ndarray
+        One weight per unit (m² of residential land).
     """
+    if building_rule not in BUILDING_RULES:
+        raise LifeCircleError(
+            f"building rule must be one of {', '.join(BUILDING_RULES)}, got '{building_rule}'"
+        )
     w = np.zeros(len(units))
     is_b = (units["unit_type"] == "building").to_numpy()
     w[~is_b] = units.loc[~is_b, "land_m2"].to_numpy(dtype=float)
-    if is_b.any():
-        b = units[is_b]
+    if not is_b.any():
+        return w
+    b = units[is_b]
+    floor = b["floor_area_m2"].fillna(0.0).to_numpy(dtype=float)
+    if building_rule == "pool":
         pool = float(b.groupby("cell")["weight_land"].first().sum())
-        floor = b["floor_area_m2"].to_numpy(dtype=float)
         w[is_b] = pool * floor / floor.sum() if floor.sum() > 0 else pool / is_b.sum()
+        return w
+    cell = b["cell"].to_numpy()
+    cell_floor = pd.Series(floor).groupby(cell).transform("sum").to_numpy()
+    n_in_cell = pd.Series(1.0, index=range(len(b))).groupby(cell).transform("sum").to_numpy()
+    share = np.where(
+        cell_floor > 0, floor / np.where(cell_floor > 0, cell_floor, 1.0), 1.0 / n_in_cell
+    )
+    w[is_b] = b["weight_land"].to_numpy(dtype=float) * share
     return w
 
 
-def distribute_total(units: gpd.GeoDataFrame, total: PopulationTotal) -> gpd.GeoDataFrame:
+def distribute_total(
+    units: gpd.GeoDataFrame, total: PopulationTotal, building_rule: str = "cell"
+) -> gpd.GeoDataFrame:
     """Share a total over the units (largest remainder; sum equals ``total.total`` exactly).
 
-    Returns a copy with ``population`` (int) and ``pop_source`` (``<label>:floor_area`` or
-    ``<label>:uniform_grid``).
+    Parameters
+    ----------
+    units
+        Output of :func:`demand_units`.
+    total
+        The total and its label.
+    building_rule
+        ``cell`` (default) or ``pool``; see :func:`census_weights`.
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy with ``population`` (int) and ``pop_source`` (``<label>:floor_area`` or
+        ``<label>:uniform_grid``).
     """
     out = units.copy()
-    out["population"] = largest_remainder(census_weights(units), total.total)
+    out["population"] = largest_remainder(census_weights(units, building_rule), total.total)
     out["pop_source"] = np.where(
         out["unit_type"] == "building", f"{total.label}:floor_area", f"{total.label}:uniform_grid"
     )
@@ -748,6 +796,7 @@ def build_demand(
     total: PopulationTotal | None = None,
     osm: OsmData | None = None,
     cell_m: float = CELL_M,
+    building_rule: str = "cell",
 ) -> DemandResult:
     """Demand units with population for one area (see the module docstring for the rules).
 
@@ -765,6 +814,8 @@ def build_demand(
         Pre-read OSM data (default: the area's network and feature files).
     cell_m
         Grid cell size (m).
+    building_rule
+        ``cell`` or ``pool`` (census totals only; see :func:`census_weights`).
 
     Returns
     -------
@@ -797,8 +848,10 @@ def build_demand(
         info.update(method="raster", source=str(raster), total=float(cell_pop.sum()))
     else:
         total = total if total is not None else census_total(registry, area)
-        units = distribute_total(units, total)
-        info.update(method=total.label, total=total.total, note=total.note)
+        units = distribute_total(units, total, building_rule)
+        info.update(
+            method=total.label, total=total.total, note=total.note, building_rule=building_rule
+        )
     if neighbourhoods is not None:
         from geo.neighbourhoods import assign_neighbourhood
 
@@ -851,6 +904,7 @@ def make_demand(
     totals: dict[str, PopulationTotal] | None = None,
     neighbourhood_file: str | os.PathLike[str] | None = None,
     hex_m: float | None = None,
+    building_rule: str = "cell",
     progress: Any = None,
 ) -> dict[str, DemandResult]:
     """Build and write neighbourhoods and demand units for several areas.
@@ -872,6 +926,8 @@ def make_demand(
         User 居委 polygons (replace the hexagon grid).
     hex_m
         Hexagon width across flats (m); default :data:`geo.neighbourhoods.DEFAULT_HEX_M`.
+    building_rule
+        ``cell`` (default) or ``pool``: how census totals reach buildings.
     progress
         Optional wrapper ``progress(iterable, desc)`` for a progress bar.
 
@@ -900,7 +956,12 @@ def make_demand(
     it = progress(areas, "demand / 人口需求") if progress is not None else areas
     for area in it:
         res = build_demand(
-            registry, area, neighbourhoods=hoods, raster=raster, total=totals.get(area.id)
+            registry,
+            area,
+            neighbourhoods=hoods,
+            raster=raster,
+            total=totals.get(area.id),
+            building_rule=building_rule,
         )
         write_demand(res.units, out, area.id)
         results[area.id] = res

@@ -145,6 +145,36 @@ def test_census_weights_split_land_then_floor_area():
     assert w.drop(["t-w1", "t-w2"]).tolist() == pytest.approx([10_000.0] * 5)
 
 
+def _two_covered_cells():
+    grid = residential_grid(_area())
+    b1 = _square(X0 + 10, Y0 + 10, X0 + 30, Y0 + 30)  # cell (0, 0): 400 m² x 3 levels
+    b2 = _square(X0 + 110, Y0 + 10, X0 + 130, Y0 + 30)  # cell (1, 0): 400 m² x 1 level
+    osm = OsmData(
+        ways=[
+            _way(1, b1, building="apartments", **{"building:levels": "3"}),
+            _way(2, b2, building="apartments", **{"building:levels": "1"}),
+        ]
+    )
+    return demand_units("t", grid, residential_buildings(osm, _boundary_ll()))
+
+
+def test_cell_rule_keeps_each_cells_land_weight_in_that_cell():
+    units = _two_covered_cells()
+    w = pd.Series(census_weights(units, "cell"), index=units["unit_id"])
+    assert (w["t-w1"], w["t-w2"]) == pytest.approx((10_000.0, 10_000.0))
+
+
+def test_pool_rule_shares_covered_land_by_floor_area_across_cells():
+    units = _two_covered_cells()
+    w = pd.Series(census_weights(units, "pool"), index=units["unit_id"])
+    assert (w["t-w1"], w["t-w2"]) == pytest.approx((15_000.0, 5_000.0))
+
+
+def test_unknown_building_rule_is_rejected():
+    with pytest.raises(LifeCircleError, match="building rule"):
+        census_weights(_two_covered_cells(), "nearest")
+
+
 def test_census_total_is_preserved_exactly():
     units = distribute_total(_mixed_units(), PopulationTotal(1001, "census2010"))
     assert int(units["population"].sum()) == 1001
