@@ -309,3 +309,71 @@ def test_xinhualu_demand_totals_the_2010_census(registry, tmp_path):
     assert units.crs.to_epsg() == 4326
     assert units["unit_id"].is_unique
     assert set(units["pop_source"]) <= {"census2010:floor_area", "census2010:uniform_grid"}
+
+
+@pytest.mark.integration
+def test_cli_demand_with_a_user_total_writes_units_and_neighbourhoods(registry, tmp_path):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+    from geo.neighbourhoods import read_neighbourhoods
+    from geo.population import read_demand
+
+    res = CliRunner().invoke(
+        main,
+        [
+            "demand",
+            "--out",
+            str(tmp_path),
+            "--area",
+            "xinhualu",
+            "--population-total",
+            "xinhualu=85000",
+            "--no-progress",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    units = read_demand(tmp_path, "xinhualu")
+    assert int(units["population"].sum()) == 85000
+    hoods = read_neighbourhoods(tmp_path / "neighbourhoods.gpkg")
+    assert set(units["neighbourhood"]) <= set(hoods["neighbourhood"])
+
+
+@pytest.mark.integration
+def test_cli_demand_from_a_raster_labels_the_source(registry, tmp_path):
+    from affine import Affine
+    from click.testing import CliRunner
+
+    from geo.cli import main
+    from geo.population import read_demand
+
+    lon0, lat0, lon1, lat1 = registry.boundary("xinhualu").bounds
+    tif = tmp_path / "synthetic_worldpop.tif"
+    n = 40
+    step = max(lon1 - lon0, lat1 - lat0) / (n - 4)
+    _write_tif(
+        tif,
+        np.full((n, n), 50.0),
+        Affine(step, 0.0, lon0 - 2 * step, 0.0, -step, lat1 + 2 * step),
+        "EPSG:4326",
+    )
+    res = CliRunner().invoke(
+        main,
+        [
+            "demand",
+            "--out",
+            str(tmp_path),
+            "--area",
+            "xinhualu",
+            "--raster",
+            str(tif),
+            "--no-progress",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    units = read_demand(tmp_path, "xinhualu")
+    assert set(units["pop_source"]) == {"raster:synthetic_worldpop.tif"}
+    # 50 people per pixel over the 2.196 km² area
+    pix_m2 = shapely.area(project_geom(shapely.box(lon0, lat0, lon0 + step, lat0 + step)))
+    area_m2 = shapely.area(project_geom(registry.boundary("xinhualu")))
+    assert units["population"].sum() == pytest.approx(50.0 * area_m2 / pix_m2, rel=5e-3)
