@@ -18,6 +18,8 @@ whose nearest facility of the category is within the threshold:
 * ``basis`` (network | estimate | none), ``completeness`` (share of the area near a mapped
   way), ``note``: an estimate is never shown as a network number; ``none`` rows have empty
   ``covered_population`` and ``share``.
+* ``pop_source`` (e.g. ``census2010``) and ``population_note`` (a caveat of the census
+  figure, e.g. 五角场's 2010 boundary) from the demand units.
 * ``scenario`` (baseline unless given) and, on area rows, the plan-vs-OSM counts of
   ``out/inventory_reconciliation.csv`` (``plan_existing, plan_new, plan_upgrade, osm_count,
   plan_minus_osm``) when that file exists.
@@ -762,18 +764,22 @@ def run_coverage(
         if "search_m" in acc.access.columns and not acc.access.empty:
             bounds = acc.access.groupby("category")["search_m"].min()
             search = {str(k): float(v) for k, v in bounds.items()}
-        tables.append(
-            coverage_table(
-                demand,
-                acc.access,
-                specs,
-                basis=acc.basis,
-                completeness=acc.completeness,
-                scenario=scenario,
-                note=acc.note,
-                search_m=search,
-            )
+        cov = coverage_table(
+            demand,
+            acc.access,
+            specs,
+            basis=acc.basis,
+            completeness=acc.completeness,
+            scenario=scenario,
+            note=acc.note,
+            search_m=search,
         )
+        # where the people come from, and any caveat of the census figure
+        sources = sorted({str(s).split(":")[0] for s in demand["pop_source"].dropna()})
+        census = any(s.startswith("census") for s in sources)
+        cov["pop_source"] = "+".join(sources)
+        cov["population_note"] = (area.census_note or "") if census else ""
+        tables.append(cov)
         gap_frames.append(
             gap_polygons(demand, acc.access, specs, basis=acc.basis, scenario=scenario)
         )
