@@ -1,0 +1,110 @@
+"""The Dash app factory and a threaded server (waitress).
+
+``create_app(out_dir)`` reads the results once (:class:`dashboard.data.DashboardData`),
+compiles the what-if engines, and returns a ``dash.Dash`` whose callbacks only look things
+up. All JavaScript and CSS (Dash, dash-leaflet with Leaflet inlined, our assets) are served
+by the app itself: no CDN, so the dashboard works offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import dash
+from flask import Response, abort
+
+from dashboard.callbacks import register
+from dashboard.data import DashboardData
+from dashboard.layout import make_layout
+from dashboard.whatif import WhatIfService
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+STREETS_ROUTE = "/lifecircle/streets/"
+
+log = logging.getLogger("lifecircle.dashboard")
+
+
+def create_app(
+    out_dir: str | Path,
+    *,
+    registry: Any = None,
+    taxonomy: Any = None,
+    preload: bool = True,
+    max_sessions: int = 128,
+) -> dash.Dash:
+    """Build the dashboard for the results in ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir
+        Results folder (``out/``); missing files give a visible notice, not an error.
+    registry
+        Study-area registry (names, boundaries, cached networks); default the project's.
+    taxonomy
+        Category records; default ``geo.taxonomy.load_taxonomy()``.
+    preload
+        Build every area's layers and what-if engine at start (callbacks then never wait).
+    max_sessions
+        What-if sessions kept in memory (least recently used dropped).
+
+    Returns
+    -------
+    dash.Dash
+        The app; ``app.server`` is the Flask WSGI app. ``app.lifecircle`` holds the data and
+        the what-if service.
+    """
+    data = DashboardData.load(out_dir, registry=registry, taxonomy=taxonomy, preload=preload)
+    service = WhatIfService(data, max_sessions=max_sessions)
+    if preload:
+        service.preload()
+    app = dash.Dash(
+        __name__,
+        assets_folder=str(ASSETS),
+        title="15分钟社区生活圈 · life circle",
+        serve_locally=True,
+        suppress_callback_exceptions=False,
+        update_title=None,  # type: ignore[arg-type]
+    )
+    app.config.include_assets_files = True
+    versions = (
+        {a: hashlib.sha1(data.streets_json(a)).hexdigest()[:10] for a in data.results.areas}
+        if preload
+        else {}
+    )
+
+    def streets_url(area: str) -> str:
+        v = versions.get(area) or hashlib.sha1(data.streets_json(area)).hexdigest()[:10]
+        return f"{STREETS_ROUTE}{area}.geojson?v={v}"
+
+    @app.server.route(f"{STREETS_ROUTE}<area>.geojson")
+    def streets(area: str) -> Response:
+        # only known area ids: the URL never names a file
+        if area not in data.results.areas:
+            abort(404)
+        resp = Response(data.streets_json(area), mimetype="application/geo+json")
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
+    app.layout = make_layout(data, streets_url=streets_url)
+    register(app, data, service, streets_url)
+    app.lifecircle = {"data": data, "whatif": service}  # type: ignore[attr-defined]
+    return app
+
+
+def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, threads: int = 8) -> None:
+    """Serve ``app`` with waitress (multi-threaded), blocking until interrupted."""
+    from waitress import serve as waitress_serve
+
+    log.info("serving on http://%s:%d", host, port)
+    waitress_serve(
+        app.server,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="lifecircle",
+        connection_limit=200,
+        channel_timeout=60,
+    )

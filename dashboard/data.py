@@ -1,0 +1,328 @@
+"""The dashboard's data: ``out/`` read once at start, with per-area arrays ready for callbacks.
+
+Nothing here reruns the pipeline. Callbacks only look things up in memory (and the what-if
+panel asks the access engine for an incremental update, see :mod:`dashboard.whatif`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import settings
+from geo._errors import LifeCircleError
+from geo.export import COMPOSITE, PROFILES, SCENARIOS, TIERS, Results, load_results
+
+
+@dataclass
+class AreaArrays:
+    """Demand units of one area as arrays (projected metres), with their neighbourhood."""
+
+    unit_id: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    population: np.ndarray
+    cell_idx: np.ndarray  # index into ``cells`` (-1 = none)
+    cells: list[str]
+
+
+class DashboardData:
+    """Results plus derived per-area structures (GeoJSON geometry, unit arrays, quartiles).
+
+    Parameters
+    ----------
+    results
+        From :func:`geo.export.load_results`.
+    preload
+        Build every area's structures (and street GeoJSON) now, so that no callback waits.
+    """
+
+    def __init__(self, results: Results, *, preload: bool = True) -> None:
+        self.results = results
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        if preload:
+            for area in results.areas:
+                self.cell_features(area)
+                self.streets_json(area)
+                self.area_arrays(area)
+                self.nearest_quartiles(area)
+            self.boundary_features()
+
+    @classmethod
+    def load(
+        cls,
+        out_dir: str | Path,
+        *,
+        registry: Any = None,
+        taxonomy: Any = None,
+        preload: bool = True,
+    ) -> DashboardData:
+        """Read ``out_dir`` (see :func:`geo.export.load_results`) and prepare the dashboard."""
+        return cls(load_results(out_dir, registry=registry, taxonomy=taxonomy), preload=preload)
+
+    # -- validation (bad callback input becomes a LifeCircleError with a clear message) -----
+    def check(
+        self,
+        area: Any,
+        category: Any | None = None,
+        tier: Any = 15,
+        scenario: Any = "baseline",
+        profile: Any = "default",
+    ) -> tuple[str, str, int, str, str]:
+        """Validate callback input; returns ``(area, category, tier, scenario, profile)``."""
+        if not isinstance(area, str) or area not in self.results.areas:
+            known = ", ".join(self.results.areas) or "(none)"
+            raise LifeCircleError(f"unknown area '{area}'; known areas: {known}")
+        cat = str(category) if category is not None else ""
+        if category is not None and (
+            not isinstance(category, str) or category not in self.results.category_keys()
+        ):
+            known = ", ".join(self.results.category_keys()) or "(none)"
+            raise LifeCircleError(f"unknown category '{category}'; known categories: {known}")
+        try:
+            tier_i = int(tier)
+        except (TypeError, ValueError):
+            tier_i = -1
+        if tier_i not in TIERS:
+            raise LifeCircleError(f"unknown tier '{tier}'; expected one of 5, 10, 15")
+        if scenario not in SCENARIOS:
+            raise LifeCircleError(
+                f"unknown scenario '{scenario}'; expected one of {', '.join(SCENARIOS)}"
+            )
+        if profile not in PROFILES:
+            raise LifeCircleError(
+                f"unknown walking profile '{profile}'; expected one of {', '.join(PROFILES)}"
+            )
+        return area, cat, tier_i, str(scenario), str(profile)
+
+    # -- cached builders -----------------------------------------------------------------
+    def _cached(self, key: tuple[Any, ...], build: Any) -> Any:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = build()
+        with self._lock:
+            return self._cache.setdefault(key, value)
+
+    def cell_features(self, area: str) -> list[dict[str, Any]]:
+        """GeoJSON features (geometry + ``unit``, ``name``) of the area's neighbourhood cells."""
+
+        def build() -> list[dict[str, Any]]:
+            hoods = self.results.neighbourhoods
+            sel = hoods[hoods["area"] == area]
+            names = sel["name"].astype(str).tolist() if "name" in sel else [""] * len(sel)
+            return [
+                {
+                    "type": "Feature",
+                    "id": unit,
+                    "geometry": _geojson_geom(geom),
+                    "properties": {"unit": unit, "name": name},
+                }
+                for unit, name, geom in zip(sel["unit"], names, sel.geometry, strict=True)
+            ]
+
+        return self._cached(("cells", area), build)
+
+    def boundary_features(self) -> list[dict[str, Any]]:
+        """GeoJSON features of every area's boundary (``area``, ``basis``, ``completeness``)."""
+
+        def build() -> list[dict[str, Any]]:
+            feats = []
+            for a in self.results.areas.values():
+                if a.boundary is None:
+                    continue
+                feats.append(
+                    {
+                        "type": "Feature",
+                        "id": a.id,
+                        "geometry": _geojson_geom(a.boundary),
+                        "properties": {
+                            "area": a.id,
+                            "basis": a.basis,
+                            "completeness": a.completeness,
+                            "name_zh": a.name_zh,
+                            "name_en": a.name_en,
+                        },
+                    }
+                )
+            return feats
+
+        return self._cached(("boundaries",), build)
+
+    def bounds(self, area: str) -> list[list[float]]:
+        """Leaflet bounds ``[[south, west], [north, east]]`` of an area."""
+        info = self.results.areas[area]
+        geom = info.boundary
+        if geom is None:
+            cells = self.results.neighbourhoods
+            cells = cells[cells["area"] == area]
+            if cells.empty:
+                return [[31.1, 121.3], [31.4, 121.6]]
+            minx, miny, maxx, maxy = cells.total_bounds
+        else:
+            minx, miny, maxx, maxy = geom.bounds
+        return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
+
+    def streets_json(self, area: str) -> bytes:
+        """The area's streets as GeoJSON bytes (one MultiLineString per road class)."""
+
+        def build() -> bytes:
+            streets = self.results.streets(area)
+            feats = []
+            if not streets.empty:
+                for hw, grp in streets.groupby(streets["highway"].astype(str)):
+                    merged = shapely.line_merge(shapely.union_all(grp.geometry.values))
+                    cls = _road_class(hw)
+                    feats.append(
+                        {
+                            "type": "Feature",
+                            "geometry": _geojson_geom(merged),
+                            "properties": {"highway": hw, "style": _STREET_STYLES[cls]},
+                        }
+                    )
+            fc = {"type": "FeatureCollection", "features": feats}
+            return json.dumps(fc, separators=(",", ":")).encode("utf-8")
+
+        return self._cached(("streets", area), build)
+
+    def area_arrays(self, area: str) -> AreaArrays:
+        """Demand units as projected arrays with their neighbourhood cell index."""
+
+        def build() -> AreaArrays:
+            cells = [f["properties"]["unit"] for f in self.cell_features(area)]
+            dem = self.results.demand(area)
+            if dem.empty:
+                z = np.zeros(0)
+                return AreaArrays(np.zeros(0, object), z, z, z, np.zeros(0, np.int64), cells)
+            if {"x", "y"} <= set(dem.columns):
+                x = dem["x"].to_numpy(float)
+                y = dem["y"].to_numpy(float)
+            else:
+                pts = dem.to_crs(settings.PROJECTED_CRS).geometry.representative_point()
+                x, y = pts.x.to_numpy(), pts.y.to_numpy()
+            if "neighbourhood" in dem.columns:
+                hood = dem["neighbourhood"].astype(str).to_numpy()
+            else:
+                from geo.neighbourhoods import assign_neighbourhood
+
+                hoods = self.results.neighbourhoods
+                hoods = hoods[hoods["area"] == area].rename(columns={"unit": "neighbourhood"})
+                hood = assign_neighbourhood(x, y, hoods).astype(str)
+            index = {c: i for i, c in enumerate(cells)}
+            cell_idx = np.array([index.get(h, -1) for h in hood], np.int64)
+            pop = pd.to_numeric(dem["population"], errors="coerce").fillna(0).to_numpy(float)
+            return AreaArrays(dem["unit_id"].astype(str).to_numpy(), x, y, pop, cell_idx, cells)
+
+        return self._cached(("arrays", area), build)
+
+    def nearest_quartiles(self, area: str) -> dict[tuple[str, str], tuple[float, float, float]]:
+        """``{(unit, category): (p25, median, p75)}`` of nearest-facility metres (baseline)."""
+
+        def build() -> dict[tuple[str, str], tuple[float, float, float]]:
+            acc = self.results.access(area)
+            arr = self.area_arrays(area)
+            if acc.empty or len(arr.unit_id) == 0 or "nearest_m" not in acc:
+                return {}
+            if "scenario" in acc:
+                acc = acc[acc["scenario"] == "baseline"]
+            if "profile" in acc:
+                acc = acc[acc["profile"] == "default"]
+            cell_of = pd.Series(
+                [arr.cells[i] if i >= 0 else None for i in arr.cell_idx], index=arr.unit_id
+            )
+            df = acc[["unit_id", "category", "nearest_m"]].assign(cell=acc["unit_id"].map(cell_of))
+            df = df.dropna(subset=["cell"])
+            out: dict[tuple[str, str], tuple[float, float, float]] = {}
+            values = df["nearest_m"].to_numpy(float)
+            groups: Any = df.groupby(["cell", "category"]).indices
+            for (cell, cat), idx in groups.items():
+                v = values[idx]
+                q = np.quantile(
+                    np.where(np.isfinite(v), v, np.inf), [0.25, 0.5, 0.75], method="lower"
+                )
+                out[str(cell), str(cat)] = (float(q[0]), float(q[1]), float(q[2]))
+            return out
+
+        return self._cached(("quartiles", area), build)
+
+    # -- queries -------------------------------------------------------------------------
+    def unit_table(
+        self, area: str, unit: str, *, tier: int, scenario: str, profile: str
+    ) -> list[dict[str, Any]]:
+        """Per-category figures of one neighbourhood: ``coverage.csv`` rows plus ``in_gaps``
+        (uncovered population) and ``q`` (nearest-distance quartiles in metres, or None)."""
+        from geo.export import coverage_rows
+
+        rows = coverage_rows(self.results, area, tier=tier, scenario=scenario, profile=profile)
+        rows = rows[rows["unit"] == unit]
+        order = {k: i for i, k in enumerate(self.results.category_keys())}
+        rows = rows.assign(_o=rows["category"].map(order).fillna(len(order)))
+        rows = rows.sort_values("_o").drop(columns="_o")
+        quart = self.nearest_quartiles(area)
+        records = [{str(k): v for k, v in r.items()} for r in rows.to_dict("records")]
+        for r in records:
+            r["in_gaps"] = r["population"] - r["covered_population"]
+            r["q"] = quart.get((unit, str(r["category"])))
+        return records
+
+    def unit_ids(self, area: str) -> set[str]:
+        """Neighbourhood ids of an area."""
+        return {f["properties"]["unit"] for f in self.cell_features(area)}
+
+    def category_label(self, key: str, lang: str) -> str:
+        """A category's label in ``lang``."""
+        try:
+            cat = self.results.category(key)
+        except LifeCircleError:
+            return key
+        return cat.label(lang) or key
+
+    def category_options(self, lang: str) -> list[dict[str, str]]:
+        """Dropdown options for the categories (composite last)."""
+        return [
+            {
+                "label": self.category_label(k, lang)
+                if k != COMPOSITE
+                else ("综合得分" if lang == "zh" else "Composite score"),
+                "value": k,
+            }
+            for k in self.results.category_keys()
+        ]
+
+
+_STREET_STYLES = {
+    "major": {"color": "#404040", "weight": 2.4, "opacity": 0.9},
+    "minor": {"color": "#5e5e5e", "weight": 1.3, "opacity": 0.8},
+    "path": {"color": "#7a7a7a", "weight": 1.0, "opacity": 0.8, "dashArray": "3 2"},
+}
+
+
+def _road_class(highway: str) -> str:
+    if highway.startswith(("primary", "secondary", "tertiary", "trunk")):
+        return "major"
+    if highway in (
+        "footway",
+        "path",
+        "steps",
+        "pedestrian",
+        "track",
+        "corridor",
+        "cycleway",
+        "bridleway",
+    ):
+        return "path"
+    return "minor"
+
+
+def _geojson_geom(geom: Any, ndigits: int = 6) -> dict[str, Any]:
+    """GeoJSON geometry dict with coordinates rounded to ``ndigits`` (~0.1 m at 6)."""
+    rounded = shapely.transform(geom, lambda c: np.round(c, ndigits))
+    return json.loads(shapely.to_geojson(rounded))

@@ -1,0 +1,238 @@
+"""Map layers as GeoJSON dicts for dash-leaflet (styles and popups in feature properties).
+
+Every text that comes from data (facility names, plan sentences) is HTML-escaped before it
+goes into a popup or tooltip.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+
+from dashboard.data import DashboardData, _geojson_geom
+from dashboard.i18n import t
+from dashboard.whatif import Added, Evaluation
+from geo.export import (
+    COMPOSITE,
+    FACILITY_CLASSES,
+    area_gaps,
+    cell_shares,
+    facility_popup_html,
+    scenario_facilities,
+    share_colour,
+)
+
+HATCH = "url(#lc-hatch)"
+WHATIF_COLOUR = "#e7298a"
+
+
+def _fc(features: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": features}
+
+
+def basis_label(basis: str, completeness: float | None, lang: str) -> str:
+    """Badge text for an area's network basis, e.g. ``路网数据不完整 estimate 65%``."""
+    comp = f"{completeness:.0%}" if completeness is not None else ""
+    if lang == "en":
+        text = {"network": "complete network", "estimate": "incomplete network: estimate"}
+        return f"{text.get(basis, 'no network data')} {comp}".strip()
+    key = {"network": "complete", "estimate": "incomplete"}.get(basis, "nonet")
+    word = {"network": "network", "estimate": "estimate"}.get(basis, "none")
+    return f"{t(key, lang)} {word} {comp}".strip()
+
+
+def cell_style(share: float, basis: str) -> dict[str, Any]:
+    """Leaflet path style of a neighbourhood cell (thin-data areas dashed / hatched)."""
+    if not np.isfinite(share):
+        return {
+            "fillColor": HATCH,
+            "color": "#7f7f7f",
+            "weight": 1,
+            "fillOpacity": 0.9,
+            "dashArray": "4 3",
+        }
+    style = {"fillColor": share_colour(share), "color": "#ffffff", "weight": 1, "fillOpacity": 0.62}
+    if basis != "network":
+        style.update({"color": "#4d4d4d", "dashArray": "5 4", "fillOpacity": 0.45})
+    return style
+
+
+def cells_geojson(
+    data: DashboardData,
+    area: str,
+    category: str,
+    *,
+    tier: int,
+    scenario: str,
+    profile: str,
+    lang: str,
+    evaluation: Evaluation | None = None,
+) -> dict[str, Any]:
+    """Neighbourhood cells coloured by share covered (or by the what-if share)."""
+    shares = cell_shares(
+        data.results, area, category, tier=tier, scenario=scenario, profile=profile
+    ).set_index("unit")
+    after: dict[str, float] = {}
+    if evaluation is not None:
+        after = dict(zip(evaluation.cells, evaluation.after.tolist(), strict=True))
+    area_basis = data.results.areas[area].basis
+    feats = []
+    for base in data.cell_features(area):
+        unit = base["properties"]["unit"]
+        row = shares.loc[unit] if unit in shares.index else None
+        share = float(row["share"]) if row is not None and np.isfinite(row["share"]) else np.nan
+        pop = float(row["population"]) if row is not None else np.nan
+        basis = (
+            str(row["basis"]) if row is not None and isinstance(row["basis"], str) else area_basis
+        )
+        label = f"{share:.1%}" if np.isfinite(share) else t("legend_nodata", lang)
+        if unit in after and np.isfinite(after[unit]):
+            label = f"{label} → {after[unit]:.1%}"
+            share = after[unit]
+        name = base["properties"].get("name") or ""
+        tip = (
+            f"<b>{html.escape(unit)}</b> {html.escape(name)}<br>{t('share', lang)}: {label}"
+            f"<br>{t('population', lang)}: {pop:,.0f}"
+            if np.isfinite(pop)
+            else f"<b>{html.escape(unit)}</b><br>{t('share', lang)}: {label}"
+        )
+        feats.append(
+            {
+                "type": "Feature",
+                "id": unit,
+                "geometry": base["geometry"],
+                "properties": {
+                    "unit": unit,
+                    "share": share if np.isfinite(share) else None,
+                    "style": cell_style(share, basis),
+                    "tooltip": tip,
+                    "cls": f"lc-cell lc-cell-{unit}",
+                },
+            }
+        )
+    return _fc(feats)
+
+
+def boundaries_geojson(data: DashboardData, selected: str, lang: str) -> dict[str, Any]:
+    """Subdistrict outlines; thin-data areas hatched with a permanent completeness label."""
+    feats = []
+    for f in data.boundary_features():
+        p = f["properties"]
+        sel = p["area"] == selected
+        style: dict[str, Any] = {
+            "color": "#111111" if sel else "#555555",
+            "weight": 3 if sel else 1.5,
+            "fill": False,
+        }
+        props: dict[str, Any] = {"area": p["area"], "style": style}
+        if p["basis"] != "network":
+            style.update({"fill": True, "fillColor": HATCH, "fillOpacity": 0.35})
+            props["tooltip"] = html.escape(
+                f"{p['name_zh'] if lang == 'zh' else p['name_en']}: "
+                f"{basis_label(p['basis'], p['completeness'], lang)}"
+            )
+            props["permanent"] = True
+        feats.append(
+            {"type": "Feature", "id": p["area"], "geometry": f["geometry"], "properties": props}
+        )
+    return _fc(feats)
+
+
+_CLASS_STYLE = {k: (zh, en, colour) for k, zh, en, colour, _ in FACILITY_CLASSES}
+
+
+def facilities_geojson(
+    data: DashboardData, area: str, category: str, scenario: str
+) -> dict[str, Any]:
+    """Facilities of the scenario by source/status, each with an escaped popup."""
+    fac = scenario_facilities(
+        data.results, area, None if category == COMPOSITE else category, scenario
+    )
+    feats = []
+    for row in fac.itertuples():
+        klass = str(row.klass)
+        _, _, colour = _CLASS_STYLE.get(klass, ("", "", "#1f77b4"))
+        radius = 8 if klass == "recommended" else 6
+        name = str(getattr(row, "name", "") or "")
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(row.geometry.x, 6), round(row.geometry.y, 6)],
+                },
+                "properties": {
+                    "klass": klass,
+                    "popup": facility_popup_html(row),
+                    "tooltip": html.escape(name) if name and name != "nan" else None,
+                    "cls": f"lc-fac lc-fac-{klass}",
+                    "style": {
+                        "radius": radius,
+                        "color": "#222222",
+                        "weight": 1.2,
+                        "fillColor": colour,
+                        "fillOpacity": 0.95,
+                    },
+                },
+            }
+        )
+    return _fc(feats)
+
+
+def gaps_geojson(
+    data: DashboardData, area: str, category: str, scenario: str, lang: str
+) -> dict[str, Any]:
+    """Gap polygons (outline only, so cells stay clickable) with population labels."""
+    if category == COMPOSITE:
+        return _fc([])
+    gaps = area_gaps(data.results, area, category, scenario)
+    feats = []
+    for i, row in enumerate(gaps.itertuples()):
+        rank = (
+            int(getattr(row, "rank", i + 1)) if np.isfinite(getattr(row, "rank", i + 1)) else i + 1
+        )
+        pop = float(getattr(row, "population", np.nan))
+        txt = f"{t('gap', lang)} {rank}: {pop:,.0f} {t('people', lang)}"
+        area_m2 = getattr(row, "area_m2", None)
+        popup = txt + (f"<br>{area_m2:,.0f} m²" if isinstance(area_m2, int | float) else "")
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": _geojson_geom(row.geometry),
+                "properties": {
+                    "population": pop,
+                    "rank": rank,
+                    "popup": popup,
+                    "tooltip": txt,
+                    "permanent": i < 3,
+                    "cls": "lc-gap",
+                    "style": {"color": "#b2182b", "weight": 2.5, "dashArray": "6 4", "fill": False},
+                },
+            }
+        )
+    return _fc(feats)
+
+
+def whatif_geojson(added: list[Added], lang: str) -> dict[str, Any]:
+    """Facilities added in the what-if panel."""
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(a.lon, 6), round(a.lat, 6)]},
+            "properties": {
+                "tooltip": f"{t('legend_whatif', lang)} #{a.id}",
+                "cls": f"lc-whatif lc-whatif-{a.id}",
+                "style": {
+                    "radius": 9,
+                    "color": "#000000",
+                    "weight": 2,
+                    "fillColor": WHATIF_COLOUR,
+                    "fillOpacity": 0.95,
+                },
+            },
+        }
+        for a in added
+    ]
+    return _fc(feats)

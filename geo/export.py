@@ -1,0 +1,1508 @@
+"""Results for people: read ``out/`` once, and export maps and tables for meetings.
+
+Reads the tables the earlier stages wrote (DESIGN.md contracts) into one :class:`Results`
+object that the dashboard and the exports share, and writes:
+
+- ``png`` / ``pdf``: a titled matplotlib map (legend, scale bar, north arrow, data date,
+  walking-speed assumption, "© OpenStreetMap contributors"), A4 or A3 landscape;
+- ``html``: a standalone folium map;
+- ``xlsx``: the neighbourhood figures (openpyxl).
+
+Exports go only to ``<out>/exports/`` under generated names; nothing here reads or writes a
+path a user typed. Nothing here recomputes the pipeline.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import math
+import re
+import secrets
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import settings
+from geo._errors import LifeCircleError
+from geo._io import write_atomic
+
+#: Scenario ids, in the order the dashboard offers them.
+SCENARIOS: tuple[str, ...] = ("baseline", "plan", "plan+recommended")
+#: Walking-profile ids (speeds in ``settings.WALK_SPEEDS_KMH``).
+PROFILES: tuple[str, ...] = ("default", "elderly")
+#: Life-circle tiers (walking minutes).
+TIERS: tuple[int, ...] = (5, 10, 15)
+#: Export formats.
+FORMATS: tuple[str, ...] = ("png", "pdf", "html", "xlsx")
+#: Landscape paper sizes in inches (ISO 216).
+PAPERS: dict[str, tuple[float, float]] = {"A4": (11.69, 8.27), "A3": (16.54, 11.69)}
+#: The composite life-circle score's category key in ``coverage.csv``.
+COMPOSITE: str = "composite"
+#: Licence credit every map and table must carry (ODbL).
+OSM_CREDIT: str = "© OpenStreetMap contributors"
+#: Preferred CJK font families (Debian ``fonts-noto-cjk``), best first.
+CJK_FAMILIES: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Noto Sans CJK JP",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+)  # fmt: skip
+
+SCENARIO_LABELS: dict[str, tuple[str, str]] = {
+    "baseline": ("现状", "baseline"),
+    "plan": ("规划", "plan"),
+    "plan+recommended": ("规划+推荐选址", "plan + recommended"),
+}
+PROFILE_LABELS: dict[str, tuple[str, str]] = {
+    "default": ("一般步速", "default pace"),
+    "elderly": ("老年步速", "elderly pace"),
+}
+BASIS_LABELS: dict[str, tuple[str, str]] = {
+    "network": ("路网计算", "network"),
+    "estimate": ("路网数据不完整，估算", "estimate (incomplete network)"),
+    "none": ("无路网数据", "no network data"),
+}
+
+#: Facility display classes: (key, label_zh, label_en, colour, matplotlib marker).
+FACILITY_CLASSES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("osm", "现状(OSM)", "existing (OSM)", "#1f77b4", "o"),
+    ("gazetteer", "现状(核对)", "existing (gazetteer)", "#17becf", "D"),
+    ("plan_existing", "规划-现有", "plan: existing", "#2ca02c", "s"),
+    ("plan_new", "规划-新增", "plan: new", "#ff7f0e", "^"),
+    ("recommended", "推荐选址", "recommended site", "#9467bd", "*"),
+)
+
+_SHARE_COLOURS = ("#d73027", "#fc8d59", "#fee08b", "#d9ef8b", "#91cf60", "#1a9850")
+_SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8, 0.95)
+_NO_DATA_COLOUR = "#bdbdbd"
+_UNIT_COLUMNS = ("unit", "unit_id", "neighbourhood", "neighbourhood_id", "cell_id", "id")
+
+
+# -------------------------------------------------------------------------------------------
+# categories
+# -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Category:
+    """A facility category as the results show it (labels bilingual, Chinese first)."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    tier: int | None = None
+    threshold_m: float | None = None
+
+    def label(self, lang: str = "zh") -> str:
+        """The label in ``lang`` ("zh" or "en")."""
+        return self.label_zh if lang == "zh" else self.label_en
+
+    @property
+    def bilingual(self) -> str:
+        """``"中文 English"``."""
+        return f"{self.label_zh} {self.label_en}" if self.label_en else self.label_zh
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def categories_from_taxonomy(taxonomy: Any) -> dict[str, Category]:
+    """Adapt a taxonomy (object, mapping or list of category records) to ``{key: Category}``.
+
+    Parameters
+    ----------
+    taxonomy
+        What ``geo.taxonomy.load_taxonomy()`` returns, a mapping ``{key: record}``, or an
+        iterable of records; each record has ``key, label_zh, label_en`` and optionally
+        ``tier, threshold_m`` (attributes or mapping keys).
+
+    Returns
+    -------
+    dict
+        ``{key: Category}`` in the taxonomy's order.
+    """
+    items: Any = _get(taxonomy, "categories", taxonomy)
+    if callable(items):
+        items = items()
+    if isinstance(items, Mapping):
+        records = [(k, v) for k, v in items.items()]
+    else:
+        records = [(_get(v, "key"), v) for v in items]
+    out: dict[str, Category] = {}
+    for key, rec in records:
+        key = str(_get(rec, "key", key))
+        tier = _get(rec, "tier")
+        thr = _get(rec, "threshold_m")
+        out[key] = Category(
+            key=key,
+            label_zh=str(_get(rec, "label_zh", key) or key),
+            label_en=str(_get(rec, "label_en", "") or ""),
+            tier=int(tier) if isinstance(tier, int | float) and not math.isnan(tier) else None,
+            threshold_m=float(thr) if isinstance(thr, int | float) else None,
+        )
+    return out
+
+
+def _load_taxonomy_categories() -> tuple[dict[str, Category], str | None]:
+    try:
+        from geo.taxonomy import load_taxonomy  # type: ignore[import-not-found]
+    except ImportError:
+        return {}, "taxonomy module not available; category labels taken from the results"
+    try:
+        return categories_from_taxonomy(load_taxonomy()), None
+    except Exception as exc:  # a broken taxonomy must not take the dashboard down
+        return {}, f"taxonomy not loaded ({exc}); category labels taken from the results"
+
+
+# -------------------------------------------------------------------------------------------
+# results
+# -------------------------------------------------------------------------------------------
+@dataclass
+class AreaInfo:
+    """What the results know about one study area."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    data_date: str | None = None
+    completeness: float | None = None
+    basis: str = "none"
+    note: str = ""
+    boundary: Any = None  # shapely geometry, WGS-84
+
+    def label(self, lang: str = "zh") -> str:
+        """The area's name in ``lang``."""
+        return self.name_zh if lang == "zh" else self.name_en
+
+    @property
+    def bilingual(self) -> str:
+        """``"中文 English"``."""
+        return f"{self.name_zh} {self.name_en}"
+
+
+@dataclass
+class Results:
+    """Everything under ``out/`` the dashboard and exports show, read once.
+
+    Missing or unreadable files become empty tables plus a line in ``missing`` (shown to the
+    user), never an exception. Geometry is WGS-84; neighbourhood ids are in column ``unit``.
+    """
+
+    out_dir: Path
+    areas: dict[str, AreaInfo]
+    categories: dict[str, Category]
+    coverage: pd.DataFrame
+    neighbourhoods: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    reconciliation: pd.DataFrame
+    mentions: pd.DataFrame
+    deltas: pd.DataFrame
+    status: dict[str, dict[str, Any]]
+    missing: list[str] = field(default_factory=list)
+    registry: Any = None
+    _cache: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- validation ---------------------------------------------------------------------
+    def area(self, area_id: str) -> AreaInfo:
+        """The area, or a LifeCircleError naming the known ids."""
+        if area_id not in self.areas:
+            known = ", ".join(self.areas) or "(none: run `lifecircle run` first)"
+            raise LifeCircleError(
+                f"unknown area '{area_id}'; known areas: {known}", path=self.out_dir
+            )
+        return self.areas[area_id]
+
+    def category(self, key: str) -> Category:
+        """The category (``composite`` included), or a LifeCircleError naming known keys."""
+        if key == COMPOSITE:
+            return Category(COMPOSITE, "综合生活圈得分", "composite life-circle score")
+        if key not in self.categories:
+            known = ", ".join(self.categories) or "(none)"
+            raise LifeCircleError(
+                f"unknown category '{key}'; known categories: {known}", path=self.out_dir
+            )
+        return self.categories[key]
+
+    def category_keys(self, with_composite: bool = True) -> list[str]:
+        """Category keys present in the results (plus ``composite`` when it has rows)."""
+        keys = list(self.categories)
+        if (
+            with_composite
+            and not self.coverage.empty
+            and (self.coverage["category"] == COMPOSITE).any()
+        ):
+            keys.append(COMPOSITE)
+        return keys
+
+    # -- lazily loaded per-area tables --------------------------------------------------
+    def _cached(self, kind: str, area: str, loader: Any) -> Any:
+        key = (kind, area)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = loader()
+        with self._lock:
+            self._cache.setdefault(key, value)
+            return self._cache[key]
+
+    def demand(self, area: str) -> gpd.GeoDataFrame:
+        """Demand units of an area (``out/demand/<area>.gpkg``), WGS-84; empty when missing."""
+        self.area(area)
+        return self._cached(
+            "demand",
+            area,
+            lambda: _read_frame(
+                self.out_dir / "demand" / f"{area}.gpkg", self.missing, layer="demand", geo=True
+            ),
+        )
+
+    def access(self, area: str) -> pd.DataFrame:
+        """Per-unit access table (``out/access/<area>.parquet``); empty when missing."""
+        self.area(area)
+
+        def load() -> pd.DataFrame:
+            path = self.out_dir / "access" / f"{area}.parquet"
+            if not path.exists():
+                return pd.DataFrame(columns=["unit_id", "category", "nearest_m"])
+            try:
+                df = pd.read_parquet(path)
+            except Exception as exc:
+                self.missing.append(f"{path}: unreadable ({exc})")
+                return pd.DataFrame(columns=["unit_id", "category", "nearest_m"])
+            df["unit_id"] = df["unit_id"].astype(str)
+            return df
+
+        return self._cached("access", area, load)
+
+    def network(self, area: str) -> Any:
+        """The area's walking network from the cache (``geo.network``), or None."""
+        self.area(area)
+
+        def load() -> Any:
+            if self.registry is None:
+                return None
+            from geo.network import build_area_network
+
+            try:
+                return build_area_network(
+                    self.registry, area, cache_dir=self.out_dir / "cache" / "network"
+                )
+            except LifeCircleError as exc:
+                self.missing.append(f"network for {area}: {exc}")
+                return None
+
+        return self._cached("network", area, load)
+
+    def streets(self, area: str) -> gpd.GeoDataFrame:
+        """Street segments clipped to the area's boundary buffered by 150 m (WGS-84)."""
+
+        def load() -> gpd.GeoDataFrame:
+            net = self.network(area)
+            if net is None or net.edges.empty:
+                return gpd.GeoDataFrame({"highway": []}, geometry=[], crs=settings.STORAGE_CRS)
+            edges = net.edges[["highway", "name", "geometry"]]
+            boundary = self.areas[area].boundary
+            if boundary is not None:
+                from geo.network import clip_polygon
+
+                keep = shapely.intersects(edges.geometry.values, clip_polygon(boundary, 150.0))
+                edges = edges[keep]
+            return gpd.GeoDataFrame(edges, geometry="geometry", crs=settings.STORAGE_CRS)
+
+        return self._cached("streets", area, load)
+
+    def data_date(self, area: str) -> str:
+        """Data date of the area's OSM inputs, as the registry or network status gives it."""
+        info = self.area(area)
+        if info.data_date:
+            return str(info.data_date)
+        stamps = self.status.get(area, {}).get("data_timestamps") or []
+        return str(max(stamps))[:10] if stamps else "unknown 未知"
+
+
+def _read_frame(
+    path: Path, missing: list[str], *, layer: str | None = None, geo: bool = False
+) -> Any:
+    """Read a CSV/GPKG, or return an empty frame and note why."""
+    if not path.exists():
+        missing.append(f"{path.name}: not found (run `lifecircle run`)")
+        return gpd.GeoDataFrame(geometry=[], crs=settings.STORAGE_CRS) if geo else pd.DataFrame()
+    try:
+        if geo:
+            try:
+                gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+            except Exception:
+                if layer is None:
+                    raise
+                gdf = gpd.read_file(path)  # a single unnamed layer
+            if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+                gdf = gdf.to_crs(settings.STORAGE_CRS)
+            elif gdf.crs is None:
+                gdf = gdf.set_crs(settings.STORAGE_CRS)
+            return gdf
+        return pd.read_csv(path, dtype={"unit": str, "unit_id": str})
+    except Exception as exc:
+        missing.append(f"{path.name}: unreadable ({exc})".replace("\n", " "))
+        return gpd.GeoDataFrame(geometry=[], crs=settings.STORAGE_CRS) if geo else pd.DataFrame()
+
+
+def _unit_column(frame: pd.DataFrame) -> str | None:
+    return next((c for c in _UNIT_COLUMNS if c in frame.columns), None)
+
+
+def _normalise_coverage(cov: pd.DataFrame) -> pd.DataFrame:
+    if cov.empty:
+        return pd.DataFrame(
+            columns=[
+                "area",
+                "unit",
+                "category",
+                "tier",
+                "threshold_m",
+                "population",
+                "covered_population",
+                "share",
+                "basis",
+                "profile",
+                "scenario",
+            ]
+        )
+    cov = cov.copy()
+    cov["unit"] = cov["unit"].astype(str)
+    cov["area"] = cov["area"].astype(str)
+    cov["category"] = cov["category"].astype(str)
+    cov["tier"] = pd.to_numeric(cov["tier"], errors="coerce").fillna(15).astype(int)
+    if "scenario" not in cov:
+        cov["scenario"] = "baseline"
+    if "profile" not in cov:
+        cov["profile"] = "default"
+    if "basis" not in cov:
+        cov["basis"] = "network"
+    for col in ("population", "covered_population", "share", "threshold_m"):
+        if col in cov:
+            cov[col] = pd.to_numeric(cov[col], errors="coerce")
+    return cov
+
+
+def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = None) -> Results:
+    """Read every result table under ``out_dir`` once.
+
+    Parameters
+    ----------
+    out_dir
+        The results folder (``lifecircle --out``; default ``out/``).
+    registry
+        A ``geo.areas.Registry`` for area names, boundaries, data dates and the cached
+        walking networks. ``None`` tries ``geo.areas.load_registry()`` and otherwise works
+        without (boundaries then come from the neighbourhood cells; no streets).
+    taxonomy
+        Category records (see :func:`categories_from_taxonomy`); ``None`` loads the project's.
+
+    Returns
+    -------
+    Results
+        Tables with neighbourhood ids in column ``unit``; missing files listed in ``missing``.
+    """
+    out = Path(out_dir)
+    missing: list[str] = []
+    if not out.is_dir():
+        missing.append(f"{out}: results folder not found (run `lifecircle run`)")
+    if registry is None:
+        try:
+            from geo.areas import load_registry
+
+            registry = load_registry()
+        except LifeCircleError as exc:
+            missing.append(f"registry not loaded: {exc}")
+
+    status_rows: list[dict[str, Any]] = []
+    status_path = out / "network_status.json"
+    if status_path.exists():
+        try:
+            status_rows = list(json.loads(status_path.read_text(encoding="utf-8")))
+        except Exception as exc:
+            missing.append(f"network_status.json: unreadable ({exc})")
+    else:
+        missing.append("network_status.json: not found (run `lifecircle run`)")
+    status = {str(r["area"]): r for r in status_rows if isinstance(r, dict) and "area" in r}
+
+    coverage = _normalise_coverage(_read_frame(out / "coverage.csv", missing))
+    hoods = _read_frame(out / "neighbourhoods.gpkg", missing, geo=True)
+    ucol = _unit_column(hoods)
+    if ucol is not None:
+        hoods = hoods.rename(columns={ucol: "unit"})
+        hoods["unit"] = hoods["unit"].astype(str)
+        hoods["area"] = hoods["area"].astype(str)
+    elif not hoods.empty:
+        missing.append(
+            "neighbourhoods.gpkg: no neighbourhood id column "
+            f"(expected one of {', '.join(_UNIT_COLUMNS)})"
+        )
+        hoods = gpd.GeoDataFrame({"unit": [], "area": []}, geometry=[], crs=settings.STORAGE_CRS)
+    if hoods.empty:
+        hoods = gpd.GeoDataFrame(
+            {"unit": pd.Series(dtype=str), "area": pd.Series(dtype=str)},
+            geometry=[],
+            crs=settings.STORAGE_CRS,
+        )
+    facilities = _read_frame(out / "facilities.gpkg", missing, layer="facilities", geo=True)
+    if not facilities.empty:
+        facilities = facilities[facilities.geometry.notna() & ~facilities.geometry.is_empty]
+        facilities = facilities.assign(
+            area=facilities["area"].astype(str), category=facilities["category"].astype(str)
+        )
+    gaps = _read_frame(out / "gaps.gpkg", missing, geo=True)
+    sites = _read_frame(out / "sites.gpkg", missing, geo=True)
+    recon = _read_frame(out / "inventory_reconciliation.csv", missing)
+    mentions = _read_frame(out / "plan_mentions.csv", missing)
+    deltas = _read_frame(out / "scenario_deltas.csv", missing)
+
+    if taxonomy is not None:
+        categories, note = categories_from_taxonomy(taxonomy), None
+    else:
+        categories, note = _load_taxonomy_categories()
+    if note:
+        missing.append(note)
+    present = [c for c in coverage["category"].drop_duplicates() if c != COMPOSITE]
+    labels = {}
+    if not recon.empty and {"category", "label_zh"} <= set(recon.columns):
+        for row in recon.drop_duplicates("category").itertuples():
+            labels[str(row.category)] = (str(row.label_zh), str(getattr(row, "label_en", "")))
+    if present:  # keep the taxonomy order, restricted to categories with results
+        ordered = [k for k in categories if k in present] + [
+            k for k in present if k not in categories
+        ]
+        categories = {k: categories.get(k) or Category(k, *labels.get(k, (k, k))) for k in ordered}
+    area_ids: list[str] = []
+    for source in (list(status), coverage["area"].tolist(), hoods["area"].tolist()):
+        for a in source:
+            if a not in area_ids:
+                area_ids.append(a)
+    areas: dict[str, AreaInfo] = {}
+    for aid in area_ids:
+        row = status.get(aid, {})
+        reg_area = None
+        if registry is not None:
+            try:
+                reg_area = registry.get(aid)
+            except LifeCircleError:
+                reg_area = None
+        boundary = None
+        if reg_area is not None:
+            try:
+                boundary = registry.boundary(reg_area)
+            except LifeCircleError as exc:
+                missing.append(f"boundary of {aid}: {exc}")
+        cells = hoods[hoods["area"] == aid]
+        if boundary is None and not cells.empty:
+            boundary = shapely.union_all(cells.geometry.values)
+        comp = row.get("completeness")
+        areas[aid] = AreaInfo(
+            id=aid,
+            name_zh=str(row.get("name_zh") or (reg_area.name_zh if reg_area else aid)),
+            name_en=str(row.get("name_en") or (reg_area.name_en if reg_area else aid)),
+            data_date=(reg_area.data_date if reg_area is not None else None),
+            completeness=float(comp) if comp is not None else None,
+            basis=str(row.get("basis") or _basis_of(coverage, aid)),
+            note=str(row.get("note") or ""),
+            boundary=boundary,
+        )
+    return Results(
+        out_dir=out,
+        areas=areas,
+        categories=categories,
+        coverage=coverage,
+        neighbourhoods=hoods,
+        facilities=facilities,
+        gaps=gaps,
+        sites=sites,
+        reconciliation=recon,
+        mentions=mentions,
+        deltas=deltas,
+        status=status,
+        missing=missing,
+        registry=registry,
+    )
+
+
+def _basis_of(coverage: pd.DataFrame, area: str) -> str:
+    rows = coverage[coverage["area"] == area]
+    if rows.empty or "basis" not in rows:
+        return "none"
+    return str(rows["basis"].mode().iloc[0])
+
+
+# -------------------------------------------------------------------------------------------
+# queries shared by the dashboard and the exports
+# -------------------------------------------------------------------------------------------
+def check_choice(value: Any, allowed: Iterable[Any], what: str) -> None:
+    """Raise a LifeCircleError unless ``value`` is one of ``allowed``."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise LifeCircleError(
+            f"unknown {what} '{value}'; expected one of {', '.join(str(a) for a in allowed)}"
+        )
+
+
+def coverage_rows(
+    results: Results,
+    area: str,
+    *,
+    tier: int,
+    scenario: str,
+    profile: str,
+    category: str | None = None,
+) -> pd.DataFrame:
+    """``coverage.csv`` rows for one area and setting (optionally one category).
+
+    When the results hold no rows for the requested scenario or profile (an older run),
+    the baseline / default rows are returned with column ``fallback`` set to True.
+    """
+    cov = results.coverage
+    sel = cov[(cov["area"] == area) & (cov["tier"] == int(tier))]
+    if category is not None:
+        sel = sel[sel["category"] == category]
+    exact = sel[(sel["scenario"] == scenario) & (sel["profile"] == profile)]
+    if not exact.empty or sel.empty:
+        return exact.assign(fallback=False)
+    fb = sel[(sel["scenario"] == "baseline") & (sel["profile"] == "default")]
+    return fb.assign(fallback=True)
+
+
+def cell_shares(
+    results: Results,
+    area: str,
+    category: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> pd.DataFrame:
+    """Coverage per neighbourhood cell for one category and setting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit, population, covered_population, share, basis, threshold_m`` for every cell
+        of the area (share NaN where the results have no figure).
+    """
+    rows = coverage_rows(
+        results, area, tier=tier, scenario=scenario, profile=profile, category=category
+    )
+    rows = rows[rows["unit"] != "ALL"]
+    cells = results.neighbourhoods[results.neighbourhoods["area"] == area][["unit"]]
+    cols = ["unit", "population", "covered_population", "share", "basis", "threshold_m"]
+    for c in cols:
+        if c not in rows:
+            rows = rows.assign(**{c: np.nan})
+    merged = cells.merge(rows[cols].drop_duplicates("unit"), on="unit", how="left")
+    return merged.reset_index(drop=True)
+
+
+def area_summary(
+    results: Results,
+    area: str,
+    category: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> dict[str, Any]:
+    """Area-wide figure (unit ``ALL``) for one category: population, covered, share, basis."""
+    rows = coverage_rows(
+        results, area, tier=tier, scenario=scenario, profile=profile, category=category
+    )
+    allrow = rows[rows["unit"] == "ALL"]
+    if allrow.empty and not rows.empty:
+        pop = float(rows["population"].sum())
+        cov = float(rows["covered_population"].sum())
+        share = cov / pop if pop > 0 and rows["share"].notna().any() else float("nan")
+        basis = str(rows["basis"].iloc[0])
+        thr = float(rows["threshold_m"].iloc[0]) if "threshold_m" in rows else float("nan")
+    elif allrow.empty:
+        return {
+            "population": float("nan"),
+            "covered_population": float("nan"),
+            "share": float("nan"),
+            "basis": results.areas[area].basis,
+            "threshold_m": float("nan"),
+            "fallback": False,
+        }
+    else:
+        r = allrow.iloc[0]
+        pop, cov, share = float(r["population"]), float(r["covered_population"]), float(r["share"])
+        basis = str(r["basis"])
+        thr = float(r.get("threshold_m", float("nan")))
+    return {
+        "population": pop,
+        "covered_population": cov,
+        "share": share,
+        "basis": basis,
+        "threshold_m": thr,
+        "fallback": bool(rows["fallback"].any()) if len(rows) else False,
+    }
+
+
+def facility_class(source: str, status: str) -> str:
+    """Display class of a facility: osm | gazetteer | plan_existing | plan_new | recommended."""
+    if source == "recommended":
+        return "recommended"
+    if source == "plan":
+        return "plan_existing" if status == "existing" else "plan_new"
+    if source == "gazetteer":
+        return "gazetteer"
+    return "osm"
+
+
+#: Facility classes included in each scenario.
+SCENARIO_CLASSES: dict[str, frozenset[str]] = {
+    "baseline": frozenset({"osm", "gazetteer", "plan_existing"}),
+    "plan": frozenset({"osm", "gazetteer", "plan_existing", "plan_new"}),
+    "plan+recommended": frozenset({"osm", "gazetteer", "plan_existing", "plan_new", "recommended"}),
+}
+
+
+def scenario_facilities(
+    results: Results, area: str, category: str | None, scenario: str
+) -> gpd.GeoDataFrame:
+    """Facilities of one area (and category) that count in ``scenario``, with ``klass``.
+
+    Recommended sites come from ``facilities.gpkg`` (source ``recommended``) or, when it has
+    none, from ``sites.gpkg``.
+    """
+    fac = results.facilities
+    if fac.empty:
+        fac = gpd.GeoDataFrame(
+            {"area": [], "category": [], "source": [], "status": []},
+            geometry=[],
+            crs=settings.STORAGE_CRS,
+        )
+    sel = fac[fac["area"] == area]
+    if category is not None and category != COMPOSITE:
+        sel = sel[sel["category"] == category]
+    sel = sel.assign(
+        klass=[
+            facility_class(str(s), str(t))
+            for s, t in zip(sel["source"], sel["status"], strict=True)
+        ]
+    )
+    if (
+        scenario == "plan+recommended"
+        and not (sel["klass"] == "recommended").any()
+        and not results.sites.empty
+    ):
+        sites = results.sites[results.sites["area"].astype(str) == area]
+        if category is not None and category != COMPOSITE:
+            sites = sites[sites["category"].astype(str) == category]
+        if not sites.empty:
+            extra = gpd.GeoDataFrame(
+                {
+                    "facility_id": [
+                        f"site-{area}-{c}-{r}"
+                        for c, r in zip(sites["category"], sites["rank"], strict=True)
+                    ],
+                    "area": area,
+                    "name": "",
+                    "category": sites["category"].astype(str).values,
+                    "source": "recommended",
+                    "status": "proposed",
+                    "precision": "exact",
+                    "klass": "recommended",
+                    "gain_population": sites.get(
+                        "gain_population", pd.Series(np.nan, index=sites.index)
+                    ).values,
+                },
+                geometry=sites.geometry.values,
+                crs=settings.STORAGE_CRS,
+            )
+            sel = pd.concat([sel, extra], ignore_index=True)
+    allowed = SCENARIO_CLASSES.get(scenario, SCENARIO_CLASSES["baseline"])
+    sel = sel[sel["klass"].isin(allowed)]
+    return gpd.GeoDataFrame(sel, geometry="geometry", crs=settings.STORAGE_CRS)
+
+
+def area_gaps(
+    results: Results, area: str, category: str, scenario: str = "baseline"
+) -> gpd.GeoDataFrame:
+    """Gap polygons of one area and category (scenario-filtered when the table has one)."""
+    gaps = results.gaps
+    if gaps.empty or "area" not in gaps:
+        return gpd.GeoDataFrame(
+            {"population": [], "rank": []}, geometry=[], crs=settings.STORAGE_CRS
+        )
+    sel = gaps[(gaps["area"].astype(str) == area) & (gaps["category"].astype(str) == category)]
+    if "scenario" in sel and (sel["scenario"] == scenario).any():
+        sel = sel[sel["scenario"] == scenario]
+    elif "scenario" in sel:
+        sel = sel[sel["scenario"] == "baseline"]
+    if "rank" in sel:
+        sel = sel.sort_values("rank")
+    return sel
+
+
+def share_colour(share: float | None) -> str:
+    """Fill colour for a share covered (0-1); grey for no figure."""
+    if share is None or not np.isfinite(share):
+        return _NO_DATA_COLOUR
+    i = int(np.searchsorted(np.asarray(_SHARE_BREAKS), share, side="right"))
+    return _SHARE_COLOURS[i]
+
+
+def share_legend() -> list[tuple[str, str]]:
+    """Legend entries ``(colour, label)`` for the share classes, low to high."""
+    edges = (0.0, *_SHARE_BREAKS, 1.0)
+    return [(c, f"{edges[i]:.0%}–{edges[i + 1]:.0%}") for i, c in enumerate(_SHARE_COLOURS)]
+
+
+def neighbourhood_table(
+    results: Results,
+    area: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> pd.DataFrame:
+    """The neighbourhood figures of an area (every category) for one setting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area, unit, category, label_zh, label_en, tier, threshold_m, population,
+        covered_population, uncovered_population, share, basis, scenario, profile``.
+    """
+    rows = coverage_rows(results, area, tier=tier, scenario=scenario, profile=profile)
+    rows = rows.copy()
+    rows["label_zh"] = [
+        results.category(c).label_zh if c in results.categories or c == COMPOSITE else c
+        for c in rows["category"]
+    ]
+    rows["label_en"] = [
+        results.category(c).label_en if c in results.categories or c == COMPOSITE else c
+        for c in rows["category"]
+    ]
+    rows["uncovered_population"] = rows["population"] - rows["covered_population"]
+    cols = [
+        "area",
+        "unit",
+        "category",
+        "label_zh",
+        "label_en",
+        "tier",
+        "threshold_m",
+        "population",
+        "covered_population",
+        "uncovered_population",
+        "share",
+        "basis",
+        "scenario",
+        "profile",
+    ]
+    for c in cols:
+        if c not in rows:
+            rows[c] = np.nan
+    order = {k: i for i, k in enumerate(results.category_keys())}
+    rows["_o"] = rows["category"].map(order).fillna(len(order))
+    rows["_u"] = rows["unit"] == "ALL"
+    return rows.sort_values(["_u", "unit", "_o"])[cols].reset_index(drop=True)
+
+
+# -------------------------------------------------------------------------------------------
+# fonts and file names
+# -------------------------------------------------------------------------------------------
+def cjk_font_family() -> str:
+    """Name of an installed CJK font family matplotlib can use (Noto Sans CJK preferred).
+
+    Raises
+    ------
+    LifeCircleError
+        When no CJK font is installed (Debian: ``apt-get install fonts-noto-cjk``).
+    """
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for fam in CJK_FAMILIES:
+        if fam in names:
+            return fam
+    cjk = sorted(n for n in names if "CJK" in n or "Hei" in n or "Song" in n)
+    if cjk:
+        return cjk[0]
+    raise LifeCircleError(
+        "no CJK font found for Chinese map text; install one (Debian/Ubuntu: "
+        "`apt-get install fonts-noto-cjk`, see scripts/setup.sh)"
+    )
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", value).strip("-") or "x"
+
+
+def export_path(
+    out_dir: str | Path,
+    area: str,
+    category: str,
+    fmt: str,
+    *,
+    tier: int,
+    scenario: str,
+    profile: str,
+    paper: str | None = None,
+) -> Path:
+    """A new generated file name under ``<out_dir>/exports/`` (never user-supplied)."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    parts = [area, category, scenario.replace("+", "-"), f"{tier}min", profile]
+    if paper and fmt in ("png", "pdf"):
+        parts.append(paper)
+    name = "_".join(_slug(p) for p in parts) + f"_{stamp}_{secrets.token_hex(3)}.{fmt}"
+    return Path(out_dir) / "exports" / name
+
+
+# -------------------------------------------------------------------------------------------
+# the export entry point
+# -------------------------------------------------------------------------------------------
+def export(
+    results: Results,
+    area: str,
+    category: str,
+    fmt: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+    paper: str = "A4",
+) -> Path:
+    """Write one export for a meeting and return its path under ``<out>/exports/``.
+
+    Parameters
+    ----------
+    results
+        From :func:`load_results`.
+    area, category
+        Area id and category key (``composite`` allowed); unknown values raise.
+    fmt
+        ``png`` | ``pdf`` (map, ``paper`` landscape) | ``html`` (folium) | ``xlsx`` (table).
+    tier
+        Walking minutes: 5, 10 or 15.
+    scenario, profile
+        ``baseline|plan|plan+recommended`` and ``default|elderly``.
+    paper
+        ``A4`` or ``A3`` (png/pdf).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    results.area(area)
+    results.category(category)
+    check_choice(fmt, FORMATS, "format")
+    check_choice(int(tier), TIERS, "tier")
+    check_choice(scenario, SCENARIOS, "scenario")
+    check_choice(profile, PROFILES, "walking profile")
+    check_choice(paper, PAPERS, "paper size")
+    target = export_path(
+        results.out_dir,
+        area,
+        category,
+        fmt,
+        tier=int(tier),
+        scenario=scenario,
+        profile=profile,
+        paper=paper,
+    )
+    if fmt in ("png", "pdf"):
+        fig = map_figure(
+            results, area, category, tier=int(tier), scenario=scenario, profile=profile, paper=paper
+        )
+        dpi = 200 if fmt == "png" else 150
+        write_atomic(
+            target,
+            lambda p: fig.savefig(p, format=fmt, dpi=dpi, metadata=_pdf_meta(fmt, results, area)),
+        )
+    elif fmt == "html":
+        fmap = folium_map(
+            results, area, category, tier=int(tier), scenario=scenario, profile=profile
+        )
+        write_atomic(target, lambda p: fmap.save(str(p)))
+    else:
+        write_atomic(
+            target,
+            lambda p: write_xlsx(
+                results, area, category, p, tier=int(tier), scenario=scenario, profile=profile
+            ),
+        )
+    return target
+
+
+def _pdf_meta(fmt: str, results: Results, area: str) -> dict[str, str] | None:
+    if fmt != "pdf":
+        return None
+    return {
+        "Title": f"15-minute life circle — {results.areas[area].name_en}",
+        "Creator": "lifecircle",
+        "Subject": OSM_CREDIT,
+    }
+
+
+def _titles(
+    results: Results, area: str, category: str, tier: int, scenario: str, profile: str
+) -> tuple[str, str]:
+    a = results.areas[area]
+    c = results.category(category)
+    s_zh, s_en = SCENARIO_LABELS[scenario]
+    p_zh, p_en = PROFILE_LABELS[profile]
+    zh = f"{a.name_zh} · {c.label_zh} · {tier}分钟步行覆盖率（{s_zh}，{p_zh}）"
+    en = (
+        f"{a.name_en} — {c.label_en or c.key}: share of residents within a {tier}-minute "
+        f"walk ({s_en}, {p_en})"
+    )
+    return zh, en
+
+
+def _footer(results: Results, area: str, profile: str, basis: str) -> str:
+    a = results.areas[area]
+    speed = settings.WALK_SPEEDS_KMH[profile]
+    comp = f" {a.completeness:.0%}" if a.completeness is not None else ""
+    b_zh, b_en = BASIS_LABELS.get(basis, (basis, basis))
+    now = _dt.date.today().isoformat()
+    return (
+        f"数据日期 Data date: {results.data_date(area)}   ·   步行速度 Walking speed: "
+        f"{speed:g} km/h ({PROFILE_LABELS[profile][0]} {profile})   ·   依据 Basis: "
+        f"{b_zh} {b_en}{comp}   ·   生成 Made {now} (lifecircle)   ·   {OSM_CREDIT}"
+    )
+
+
+# -------------------------------------------------------------------------------------------
+# matplotlib map
+# -------------------------------------------------------------------------------------------
+def _nice_length(span_m: float) -> float:
+    target = span_m / 5
+    for n in (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000):
+        if n >= target:
+            return float(n)
+    return 5000.0
+
+
+def _draw_scale_bar(ax: Any, x0: float, y0: float, span: float) -> None:
+    """A two-part scale bar with its lower-left corner at ``(x0, y0)`` (projected metres)."""
+    from matplotlib.patches import Rectangle
+
+    length = _nice_length(span)
+    h = span * 0.008
+    for i in range(2):
+        ax.add_patch(
+            Rectangle(
+                (x0 + i * length / 2, y0),
+                length / 2,
+                h,
+                facecolor="black" if i == 0 else "white",
+                edgecolor="black",
+                linewidth=0.8,
+                zorder=20,
+            )
+        )
+    for frac, label in ((0, "0"), (0.5, f"{length / 2:g}"), (1, f"{length:g} m")):
+        ax.text(
+            x0 + frac * length, y0 + h * 1.8, label, ha="center", va="bottom", fontsize=7, zorder=20
+        )
+    ax.text(
+        x0 + length + span * 0.02, y0, "比例尺 scale", ha="left", va="bottom", fontsize=7, zorder=20
+    )
+
+
+def _draw_north_arrow(fig: Any, x: float, y: float) -> None:
+    """A north arrow at figure fraction ``(x, y)`` (the map is drawn north-up)."""
+    from matplotlib.patches import FancyArrow
+
+    fig.add_artist(
+        FancyArrow(
+            x,
+            y,
+            0,
+            0.05,
+            width=0.006,
+            head_width=0.018,
+            head_length=0.022,
+            transform=fig.transFigure,
+            color="black",
+            zorder=20,
+        )
+    )
+    fig.text(x, y + 0.078, "N 北", ha="center", va="bottom", fontsize=11, fontweight="bold")
+
+
+def map_figure(
+    results: Results,
+    area: str,
+    category: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+    paper: str = "A4",
+) -> Any:
+    """A matplotlib Figure of the coverage map for one area and category (not saved).
+
+    Drawn in the projected CRS (metres) with the area's streets, neighbourhood cells by
+    share covered, gaps, facilities by source/status, legend, scale bar, north arrow and
+    a footer with data date, walking speed, basis and the OSM credit.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    family = cjk_font_family()
+    import matplotlib
+
+    crs = settings.PROJECTED_CRS
+    info = results.area(area)
+    summary = area_summary(results, area, category, tier=tier, scenario=scenario, profile=profile)
+    basis = summary["basis"] if isinstance(summary["basis"], str) else info.basis
+    with matplotlib.rc_context(
+        {"font.family": [family, "DejaVu Sans"], "axes.unicode_minus": False}
+    ):
+        fig = Figure(figsize=PAPERS[paper])
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.02, 0.08, 0.72, 0.80))
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        title_zh, title_en = _titles(results, area, category, tier, scenario, profile)
+        fig.text(0.02, 0.955, title_zh, fontsize=17, fontweight="bold", va="center")
+        fig.text(0.02, 0.915, title_en, fontsize=11, va="center", color="#333333")
+
+        cells = results.neighbourhoods[results.neighbourhoods["area"] == area]
+        shares = cell_shares(results, area, category, tier=tier, scenario=scenario, profile=profile)
+        cells = cells.merge(shares, on="unit", how="left").to_crs(crs)
+        cmap = ListedColormap(list(_SHARE_COLOURS))
+        norm = BoundaryNorm([0.0, *_SHARE_BREAKS, 1.0001], cmap.N)
+        if not cells.empty:
+            has = cells["share"].notna()
+            if has.any():
+                cells[has].plot(
+                    ax=ax,
+                    column="share",
+                    cmap=cmap,
+                    norm=norm,
+                    alpha=0.75,
+                    edgecolor="white",
+                    linewidth=0.6,
+                    zorder=2,
+                )
+            if (~has).any():
+                cells[~has].plot(
+                    ax=ax,
+                    facecolor=_NO_DATA_COLOUR,
+                    edgecolor="white",
+                    hatch="///",
+                    linewidth=0.6,
+                    alpha=0.8,
+                    zorder=2,
+                )
+        streets = results.streets(area)
+        if not streets.empty:
+            streets.to_crs(crs).plot(ax=ax, color="#555555", linewidth=0.35, alpha=0.8, zorder=3)
+        boundary = info.boundary
+        if boundary is not None:
+            b = gpd.GeoSeries([boundary], crs=settings.STORAGE_CRS).to_crs(crs)
+            b.boundary.plot(ax=ax, color="black", linewidth=1.6, zorder=6)
+            if basis != "network":
+                b.plot(
+                    ax=ax,
+                    facecolor="none",
+                    edgecolor="#7f7f7f",
+                    hatch="\\\\",
+                    linewidth=0,
+                    zorder=5,
+                )
+            xmin, ymin, xmax, ymax = b.total_bounds
+        elif not cells.empty:
+            xmin, ymin, xmax, ymax = cells.total_bounds
+        else:
+            xmin, ymin, xmax, ymax = 0.0, 0.0, 1000.0, 1000.0
+        gaps = (
+            area_gaps(results, area, category, scenario).to_crs(crs)
+            if category != COMPOSITE
+            else gpd.GeoDataFrame(geometry=[], crs=crs)
+        )
+        if not gaps.empty:
+            gaps.plot(
+                ax=ax, facecolor="none", edgecolor="#b2182b", hatch="xx", linewidth=1.0, zorder=4
+            )
+            for i, row in enumerate(gaps.head(5).itertuples()):
+                p = row.geometry.representative_point()
+                ax.text(
+                    p.x,
+                    p.y,
+                    f"缺口{i + 1}\n{row.population:,.0f}人",
+                    fontsize=6.5,
+                    ha="center",
+                    va="center",
+                    color="#67001f",
+                    zorder=9,
+                    bbox={
+                        "boxstyle": "round,pad=0.2",
+                        "fc": "white",
+                        "ec": "#b2182b",
+                        "alpha": 0.8,
+                        "lw": 0.5,
+                    },
+                )
+        fac = scenario_facilities(
+            results, area, category if category != COMPOSITE else None, scenario
+        )
+        handles: list[Any] = []
+        if not fac.empty:
+            fac = fac.to_crs(crs)
+        for key, lzh, len_, colour, marker in FACILITY_CLASSES:
+            sub = fac[fac["klass"] == key] if not fac.empty else fac
+            if len(sub):
+                ax.scatter(
+                    sub.geometry.x,
+                    sub.geometry.y,
+                    s=70 if marker == "*" else 34,
+                    c=colour,
+                    marker=marker,
+                    edgecolors="black",
+                    linewidths=0.5,
+                    zorder=10,
+                )
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        marker=marker,
+                        linestyle="",
+                        color=colour,
+                        markeredgecolor="black",
+                        markersize=7,
+                        label=f"{lzh} {len_} ({len(sub)})",
+                    )
+                )
+        span = max(xmax - xmin, ymax - ymin, 1.0)
+        pad = span * 0.04
+        # a strip below the area holds the scale bar, so it never covers the map
+        ax.set_xlim(xmin - pad, xmax + pad)
+        ax.set_ylim(ymin - pad - span * 0.07, ymax + pad)
+        _draw_scale_bar(ax, xmin, ymin - pad - span * 0.055, span)
+        _draw_north_arrow(fig, 0.76, 0.80)
+        if basis != "network":
+            b_zh, b_en = BASIS_LABELS.get(basis, (basis, basis))
+            comp = f" {info.completeness:.0%}" if info.completeness is not None else ""
+            ax.text(
+                0.02,
+                0.97,
+                f"{b_zh}\n{b_en}{comp}",
+                transform=ax.transAxes,
+                fontsize=10,
+                va="top",
+                color="#7f0000",
+                zorder=21,
+                bbox={"boxstyle": "round", "fc": "#fff5f0", "ec": "#7f0000"},
+            )
+
+        # legend panel
+        lax = fig.add_axes((0.79, 0.09, 0.20, 0.78))
+        lax.set_axis_off()
+        share_handles = [
+            Patch(facecolor=c, edgecolor="white", label=lab) for c, lab in share_legend()
+        ]
+        share_handles.append(
+            Patch(
+                facecolor=_NO_DATA_COLOUR, hatch="///", edgecolor="white", label="无数据 no figure"
+            )
+        )
+        leg1 = lax.legend(
+            handles=share_handles[::-1],
+            loc="upper left",
+            fontsize=8,
+            title=f"覆盖率 share covered\n（{tier}分钟 min）",
+            title_fontsize=9,
+            frameon=False,
+        )
+        lax.add_artist(leg1)
+        other = [*handles]
+        other.append(
+            Patch(facecolor="none", edgecolor="#b2182b", hatch="xx", label="覆盖缺口 coverage gap")
+        )
+        other.append(Line2D([], [], color="#555555", linewidth=1, label="步行路网 streets"))
+        other.append(Line2D([], [], color="black", linewidth=1.6, label="街道边界 boundary"))
+        lax.legend(
+            handles=other,
+            loc="lower left",
+            fontsize=8,
+            frameon=False,
+            title="图例 legend",
+            title_fontsize=9,
+        )
+        share = summary["share"]
+        pop = summary["population"]
+        stats = (
+            f"全街道覆盖率 Area share: {share:.1%}\n"
+            f"覆盖人口 Covered: {summary['covered_population']:,.0f} / {pop:,.0f}"
+            if np.isfinite(share)
+            else "全街道覆盖率 Area share: 无数据 n/a"
+        )
+        thr = summary["threshold_m"]
+        if np.isfinite(thr):
+            stats += f"\n步行距离阈值 Threshold: {thr:,.0f} m"
+        lax.text(0.0, 0.60, stats, fontsize=9, va="top", transform=lax.transAxes)
+        fig.text(0.02, 0.035, _footer(results, area, profile, basis), fontsize=7.5, color="#333333")
+        if summary.get("fallback"):
+            fig.text(
+                0.02,
+                0.012,
+                "注：结果中无此情景/步速，显示现状/一般步速。 Note: scenario/profile "
+                "not in the results; showing baseline/default.",
+                fontsize=7,
+                color="#7f0000",
+            )
+    return fig
+
+
+# -------------------------------------------------------------------------------------------
+# folium HTML
+# -------------------------------------------------------------------------------------------
+def facility_popup_html(row: Any) -> str:
+    """Escaped popup HTML for one facility row (plan rows show sentence/document/precision)."""
+    esc = html.escape
+    klass = str(getattr(row, "klass", "osm"))
+    label = next((f"{zh} {en}" for k, zh, en, _, _ in FACILITY_CLASSES if k == klass), klass)
+    name = str(getattr(row, "name", "") or "")
+    parts = [
+        f"<b>{esc(name) if name and name != 'nan' else '(未命名 unnamed)'}</b>",
+        f"{esc(label)}",
+    ]
+    if klass.startswith("plan"):
+        sentence = getattr(row, "sentence", None)
+        if isinstance(sentence, str) and sentence:
+            parts.append(f"规划原文 plan: “{esc(sentence[:300])}”")
+        doc = getattr(row, "mention_doc", None)
+        if isinstance(doc, str) and doc:
+            parts.append(f"文件 document: {esc(Path(doc).name)}")
+        prec = getattr(row, "precision", None)
+        conf = getattr(row, "confidence", None)
+        txt = f"定位精度 precision: {esc(str(prec))}"
+        if isinstance(conf, int | float) and np.isfinite(conf):
+            txt += f" (confidence {conf:.2f})"
+        parts.append(txt)
+    elif klass == "recommended":
+        gain = getattr(row, "gain_population", None)
+        if isinstance(gain, int | float) and np.isfinite(gain):
+            parts.append(f"新增覆盖 gain: {gain:,.0f} 人 people")
+    else:
+        osm_id = getattr(row, "osm_id", None)
+        if osm_id is not None and str(osm_id) not in ("", "nan", "None"):
+            parts.append(f"OSM {esc(str(osm_id))}")
+    return "<br>".join(parts)
+
+
+def folium_map(
+    results: Results,
+    area: str,
+    category: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> Any:
+    """A standalone folium map (streets, cells, gaps, facilities; OSM tiles optional)."""
+    import folium
+
+    info = results.area(area)
+    cells = results.neighbourhoods[results.neighbourhoods["area"] == area]
+    shares = cell_shares(results, area, category, tier=tier, scenario=scenario, profile=profile)
+    cells = cells.merge(shares, on="unit", how="left")
+    if info.boundary is not None:
+        minx, miny, maxx, maxy = info.boundary.bounds
+    elif not cells.empty:
+        minx, miny, maxx, maxy = cells.total_bounds
+    else:
+        minx, miny, maxx, maxy = 121.4, 31.2, 121.5, 31.3
+    fmap = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=15,
+        tiles=None,
+        control_scale=True,
+    )
+    folium.TileLayer(
+        "OpenStreetMap", name="OSM 底图 tiles (online)", show=False, attr=OSM_CREDIT
+    ).add_to(fmap)
+    streets = results.streets(area)
+    if not streets.empty:
+        folium.GeoJson(
+            streets[["highway", "geometry"]].to_json(),
+            name="步行路网 streets",
+            style_function=lambda f: {"color": "#666666", "weight": 1},
+            attr=OSM_CREDIT,
+        ).add_to(fmap)
+    if not cells.empty:
+        cells = cells.assign(
+            colour=[share_colour(s) for s in cells["share"]],
+            share_txt=[f"{s:.1%}" if np.isfinite(s) else "n/a" for s in cells["share"]],
+        )
+        folium.GeoJson(
+            cells[["unit", "share_txt", "population", "colour", "geometry"]].to_json(),
+            name="覆盖率 share covered",
+            style_function=lambda f: {
+                "fillColor": f["properties"]["colour"],
+                "color": "white",
+                "weight": 1,
+                "fillOpacity": 0.6,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                ["unit", "share_txt", "population"],
+                aliases=["单元 unit", "覆盖率 share", "人口 pop"],
+            ),
+        ).add_to(fmap)
+    if info.boundary is not None:
+        folium.GeoJson(
+            shapely.to_geojson(info.boundary),
+            name="边界 boundary",
+            style_function=lambda f: {"color": "black", "weight": 2.5, "fill": False},
+        ).add_to(fmap)
+    if category != COMPOSITE:
+        gaps = area_gaps(results, area, category, scenario)
+        if not gaps.empty:
+            g = gaps[["population", "geometry"]].assign(rank=np.arange(1, len(gaps) + 1))
+            folium.GeoJson(
+                g.to_json(),
+                name="缺口 gaps",
+                style_function=lambda f: {
+                    "color": "#b2182b",
+                    "weight": 2,
+                    "fillOpacity": 0.1,
+                    "dashArray": "4",
+                },
+                tooltip=folium.GeoJsonTooltip(
+                    ["rank", "population"], aliases=["缺口 gap", "人口 pop"]
+                ),
+            ).add_to(fmap)
+    fac = scenario_facilities(results, area, category if category != COMPOSITE else None, scenario)
+    group = folium.FeatureGroup(name="设施 facilities").add_to(fmap)
+    colours = {k: c for k, _, _, c, _ in FACILITY_CLASSES}
+    for row in fac.itertuples():
+        folium.CircleMarker(
+            [row.geometry.y, row.geometry.x],
+            radius=6,
+            color="black",
+            weight=1,
+            fill=True,
+            fill_opacity=0.9,
+            fill_color=colours.get(row.klass, "#1f77b4"),
+            popup=folium.Popup(facility_popup_html(row), max_width=320),
+        ).add_to(group)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    zh, en = _titles(results, area, category, tier, scenario, profile)
+    legend = "".join(
+        f'<div><span style="background:{c};display:inline-block;width:12px;'
+        f'height:12px;margin-right:4px"></span>{lab}</div>'
+        for c, lab in share_legend()[::-1]
+    )
+    legend += "".join(
+        f'<div><span style="background:{c};border-radius:6px;display:'
+        f'inline-block;width:12px;height:12px;margin-right:4px"></span>'
+        f"{zh_} {en_}</div>"
+        for _, zh_, en_, c, _ in FACILITY_CLASSES
+    )
+    basis = area_summary(results, area, category, tier=tier, scenario=scenario, profile=profile)[
+        "basis"
+    ]
+    box = (
+        f'<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
+        f'padding:6px 10px;border:1px solid #999;font:13px sans-serif;max-width:480px">'
+        f"<b>{html.escape(zh)}</b><br>{html.escape(en)}<div style='font-size:11px;"
+        f"margin-top:4px'>{legend}</div><div style='font-size:10px;margin-top:4px'>"
+        f"{html.escape(_footer(results, area, profile, str(basis)))}</div></div>"
+    )
+    fmap.get_root().html.add_child(folium.Element(box))  # type: ignore[attr-defined]
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
+
+
+# -------------------------------------------------------------------------------------------
+# XLSX
+# -------------------------------------------------------------------------------------------
+def write_xlsx(
+    results: Results,
+    area: str,
+    category: str,
+    path: str | Path,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> None:
+    """Write the neighbourhood figures of an area to an Excel workbook at ``path``.
+
+    Sheets: the chosen category by neighbourhood, all categories by neighbourhood, the area
+    summary, the plan-vs-map reconciliation, and an "about" sheet (sources, credit).
+    """
+    table = neighbourhood_table(results, area, tier=tier, scenario=scenario, profile=profile)
+    chosen = table[(table["category"] == category) & (table["unit"] != "ALL")]
+    summary = table[table["unit"] == "ALL"]
+    recon = results.reconciliation
+    if not recon.empty and "area" in recon:
+        recon = recon[recon["area"].astype(str) == area]
+    a = results.areas[area]
+    about = pd.DataFrame(
+        {
+            "item 项目": [
+                "area 街道",
+                "category 类别",
+                "tier 分钟",
+                "scenario 情景",
+                "profile 步速",
+                "walking speed 步行速度 (km/h)",
+                "data date 数据日期",
+                "basis 依据",
+                "network completeness 路网完整度",
+                "generated 生成",
+                "credit 版权",
+            ],
+            "value 值": [
+                a.bilingual,
+                results.category(category).bilingual,
+                tier,
+                scenario,
+                profile,
+                settings.WALK_SPEEDS_KMH[profile],
+                results.data_date(area),
+                a.basis,
+                "" if a.completeness is None else f"{a.completeness:.1%}",
+                _dt.datetime.now().isoformat(timespec="seconds"),
+                OSM_CREDIT,
+            ],
+        }
+    )
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        chosen.to_excel(xw, sheet_name=_sheet(f"{category} 社区单元"), index=False)
+        table[table["unit"] != "ALL"].to_excel(xw, sheet_name="all 全部类别", index=False)
+        summary.to_excel(xw, sheet_name="area 街道汇总", index=False)
+        recon.to_excel(xw, sheet_name="plan-vs-map 规划对照", index=False)
+        about.to_excel(xw, sheet_name="about 说明", index=False)
+        for ws in xw.book.worksheets:
+            ws.freeze_panes = "A2"
+            for col in ws.columns:
+                width = max(len(str(c.value or "")) for c in col[:200])
+                ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 60)
+            for row in ws.iter_rows(min_row=2):
+                for c in row:
+                    header = ws.cell(row=1, column=c.column).value
+                    if header == "share":
+                        c.number_format = "0.0%"
+
+
+def _sheet(name: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", "-", name)[:31]
