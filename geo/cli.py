@@ -174,6 +174,97 @@ def data_fetch(ctx: RunContext, area_id: str, pbf: Path | None, overpass_url: st
 
 
 # -------------------------------------------------------------------------------------------
+# plans extract -- geo/plans.py
+# -------------------------------------------------------------------------------------------
+@main.group()
+def plans() -> None:
+    """Plan documents: facility mentions / 规划文本设施提取."""
+
+
+def extract_mentions_for(ctx: RunContext, taxonomy: Any = None) -> Any:
+    """Mentions of every plan of the chosen areas (with a progress bar)."""
+    from geo.plans import extract_all
+
+    return extract_all(ctx.registry, ctx.areas, taxonomy,
+                       progress=lambda it, desc: progress(ctx, it, desc))
+
+
+@plans.command("extract")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print counts per plan and category as JSON.")
+def plans_extract(ctx: RunContext, as_json: bool) -> None:
+    """Extract facility mentions from the plans -> out/plan_mentions.csv / 提取规划设施."""
+    from geo.plans import summarize, write_mentions
+    from geo.taxonomy import load_taxonomy
+
+    if as_json:
+        ctx.progress = False
+    tax = load_taxonomy()
+    df = extract_mentions_for(ctx, tax)
+    target = write_mentions(df, ctx.out / "plan_mentions.csv",
+                            replace_areas=[a.id for a in ctx.areas])
+    summary = summarize(df, tax)
+    summary["file"] = str(target)
+    if as_json:
+        echo_json(summary)
+        return
+    for doc, p in summary["plans"].items():
+        click.echo(f"{doc} ({p['area']}): {p['mentions']} mentions, {p['named']} named")
+        for cat in p["categories"].values():
+            click.echo(f"  {cat['label']:<40}{cat['mentions']:>4}  named {cat['named']:>3}  "
+                       f"new {cat['new']:>3}  upgrade {cat['upgrade']:>3}  "
+                       f"existing {cat['existing']:>3}  outside {cat['out_of_area']:>2}")
+    click.echo(f"wrote {target}")
+
+
+# -------------------------------------------------------------------------------------------
+# facilities build -- geo/inventory.py
+# -------------------------------------------------------------------------------------------
+@main.group()
+def facilities() -> None:
+    """Facility inventory: OSM + plans / 设施清单."""
+
+
+@facilities.command("build")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print counts per area as JSON.")
+def facilities_build(ctx: RunContext, as_json: bool) -> None:
+    """OSM facility inventory -> out/facilities.gpkg, plan-vs-OSM counts -> reconciliation CSV.
+
+    设施清单 (OSM + Geofabrik, de-duplicated) and 规划与地图数量对照.
+    """
+    from geo.inventory import build_facilities, reconcile, write_facilities, write_reconciliation
+    from geo.taxonomy import load_taxonomy
+
+    if as_json:
+        ctx.progress = False
+    tax = load_taxonomy()
+    ids = [a.id for a in ctx.areas]
+    table = build_facilities(ctx.registry, ctx.areas, tax,
+                             progress=lambda it, desc: progress(ctx, it, desc))
+    fac_path = write_facilities(ctx.out / "facilities.gpkg", table, replace_areas=ids)
+    mentions = extract_mentions_for(ctx, tax)
+    rec = reconcile(mentions, table, ctx.areas, tax)
+    rec_path = write_reconciliation(rec, ctx.out / "inventory_reconciliation.csv",
+                                    replace_areas=ids)
+    rows = []
+    for area_id in ids:
+        sub = table[table["area"] == area_id]
+        inside = sub[sub["in_area"].astype(bool)]
+        rows.append({"area": area_id, "facilities": len(sub), "in_area": len(inside),
+                     "by_category": {k: int(v) for k, v in
+                                     inside["category"].value_counts().items()}})
+    if as_json:
+        echo_json({"areas": rows, "facilities": str(fac_path), "reconciliation": str(rec_path)})
+        return
+    for r in rows:
+        cats = ", ".join(f"{k} {v}" for k, v in r["by_category"].items())
+        click.echo(f"{r['area']}: {r['facilities']} facilities ({r['in_area']} inside): {cats}")
+    click.echo(f"wrote {fac_path} and {rec_path}")
+    click.echo("Facility data © OpenStreetMap contributors (ODbL).")
+
+
+# -------------------------------------------------------------------------------------------
 # demand (population) -- geo/population.py, geo/neighbourhoods.py
 # -------------------------------------------------------------------------------------------
 def demand_options(func: Callable[..., Any]) -> Callable[..., Any]:
