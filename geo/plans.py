@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1084,7 +1084,11 @@ def other_subdistricts(registry: Any, area: Any) -> list[str]:
 
 
 def extract_all(
-    registry: Any, areas: Iterable[Any] | None = None, taxonomy: Taxonomy | None = None
+    registry: Any,
+    areas: Iterable[Any] | None = None,
+    taxonomy: Taxonomy | None = None,
+    *,
+    progress: Callable[[Iterable[Any], str], Iterable[Any]] | None = None,
 ) -> pd.DataFrame:
     """Extract mentions from every plan of the chosen areas.
 
@@ -1096,6 +1100,8 @@ def extract_all(
         Area objects or ids (default: all areas).
     taxonomy
         Categories and lexicon (default taxonomy file).
+    progress
+        Optional wrapper ``progress(iterable, desc)`` for a progress bar over the plans.
 
     Returns
     -------
@@ -1108,13 +1114,16 @@ def extract_all(
         for a in (areas if areas is not None else registry)
     ]
     frames = []
-    for area in chosen:
-        others = other_subdistricts(registry, area) if area.plans else []
-        for rel in area.plans:
-            path = registry.resolve(rel, what=f"plan of area '{area.id}'")
-            text = read_text_utf8(path)
-            ms = extract_mentions(text, plan_doc_id(rel), area.id, tax, other_places=others)
-            frames.append(mentions_frame(ms, tax))
+    jobs = [(area, rel) for area in chosen for rel in area.plans]
+    others: dict[str, list[str]] = {}
+    it: Iterable[Any] = progress(jobs, "plans / 规划文本") if progress else jobs
+    for area, rel in it:
+        if area.id not in others:
+            others[area.id] = other_subdistricts(registry, area)
+        path = registry.resolve(rel, what=f"plan of area '{area.id}'")
+        text = read_text_utf8(path)
+        ms = extract_mentions(text, plan_doc_id(rel), area.id, tax, other_places=others[area.id])
+        frames.append(mentions_frame(ms, tax))
     if not frames:
         return mentions_frame([], tax)
     return pd.concat(frames, ignore_index=True)

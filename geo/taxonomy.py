@@ -48,6 +48,12 @@ _CATEGORY_OPTIONAL = (
     "classify_by_name",
 )
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_BRACKETS = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]")
+# what may follow the head keyword of a facility name: a branch / part / number
+_BRANCH_TAIL = re.compile(
+    r"(?:[东西南北中]?(?:分院|分中心|分馆|分店|分部|院区|校区|部|站|点|馆|所))|"
+    r"(?:[一二三四五六七八九十\d]+[号期])"
+)
 
 
 @dataclass(frozen=True)
@@ -225,18 +231,26 @@ class Taxonomy:
             out.append(h)
         return out
 
-    def classify_name(self, text: str | None) -> str | None:
+    def classify_name(self, text: str | None, *, head_only: bool = False) -> str | None:
         """The category a Chinese name or phrase belongs to, from its keywords, or None.
 
         The keyword that ends last wins: in Chinese the head noun comes last
-        (睦邻中心运动小站 is a sports facility).
+        (睦邻中心运动小站 is a sports facility). With ``head_only`` the keyword must end the
+        name (bracketed notes and a branch suffix aside): 老年活动中心旁绿色开放空间 is not
+        an elderly-care facility.
         """
         if not text:
             return None
-        hits = self.keyword_hits(str(text))
+        name = str(text)
+        hits = self.keyword_hits(name)
         if not hits:
             return None
-        return max(hits, key=lambda h: (h.end, h.end - h.start)).category
+        best = max(hits, key=lambda h: (h.end, h.end - h.start))
+        if head_only:
+            tail = _BRACKETS.sub("", name[best.end :]).strip()
+            if tail and not _BRANCH_TAIL.fullmatch(tail):
+                return None
+        return best.category
 
     def classify_feature(
         self,
@@ -254,7 +268,7 @@ class Taxonomy:
         by_tags = self.classify_tags(tags) if tags else None
         if by_tags is None and fclass:
             by_tags = self.classify_fclass(fclass)
-        by_name = self.classify_name(name)
+        by_name = self.classify_name(name, head_only=True)
         if by_name is not None:
             cat = self.categories[by_name]
             if cat.name_priority and by_tags != by_name:
