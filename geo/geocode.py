@@ -914,18 +914,24 @@ FACILITY_COLUMNS: tuple[str, ...] = ("facility_id", "area", "name", "category", 
 ACTION_STATUS: dict[str, str] = {"existing": "existing", "upgrade": "existing", "new": "planned"}
 
 
-def plan_facilities(geocoded) -> Any:
+def plan_facilities(geocoded, registry=None) -> Any:
     """Turn geocoded mentions into ``source=plan`` facility rows (DESIGN "facilities").
 
     Mentions with ``in_area=no`` are dropped (they are outside the area). ``status`` is
-    ``existing`` for actions existing/upgrade and ``planned`` for new. Extra columns keep the
-    evidence: ``sentence, action, quantity, place_hint, in_area, method, match_name, match_ref,
-    match_score, uncertainty_m, note, duplicate_of`` (the first mention of the same facility).
+    ``existing`` for actions existing/upgrade and ``planned`` for new. ``osm_id`` is the OSM
+    element the mention was matched to (gazetteer or POI step), so a consumer can tell a plan
+    row that restates an OSM facility. Extra columns keep the evidence: ``sentence, action,
+    quantity, place_hint, mention_in_area`` (the plan's yes/unknown), ``method, match_name,
+    match_ref, match_score, uncertainty_m, note, duplicate_of`` (the first mention of the same
+    facility) and, as in the OSM inventory, a boolean ``in_area`` and ``sources``.
 
     Parameters
     ----------
     geocoded
         Output of :func:`geocode_mentions`.
+    registry
+        When given, ``in_area`` is whether the point lies inside the area boundary; rows without
+        a point take the plan's word (``mention_in_area == "yes"``).
 
     Returns
     -------
@@ -943,8 +949,19 @@ def plan_facilities(geocoded) -> Any:
     first = g.groupby(key)["facility_id"].transform("first")
     g["duplicate_of"] = np.where(first != g["facility_id"], first, "")
     g["osm_id"] = g["osm_id"].map(lambda v: "" if _missing(v) else str(v))
-    extra = ["sentence", "action", "quantity", "place_hint", "in_area", "method", "match_name",
-             "match_ref", "match_score", "uncertainty_m", "note", "duplicate_of"]  # fmt: skip
+    g["mention_in_area"] = g["in_area"].astype(str)
+    inside = (g["mention_in_area"] == "yes").to_numpy().copy()
+    if registry is not None:
+        for i, (area_id, geom) in enumerate(zip(g["area"], g.geometry, strict=True)):
+            if geom is not None and not geom.is_empty:
+                inside[i] = bool(registry.boundary(str(area_id)).covers(geom))
+    g["in_area"] = inside
+    g["sources"] = (
+        g["doc"].astype(str).map(lambda d: d if d.lower().endswith(".txt") else f"plans/{d}.txt")
+    )
+    extra = ["in_area", "sources", "sentence", "action", "quantity", "place_hint",
+             "mention_in_area", "method", "match_name", "match_ref", "match_score",
+             "uncertainty_m", "note", "duplicate_of"]  # fmt: skip
     cols = [c for c in FACILITY_COLUMNS if c != "geometry"] + extra + ["geometry"]
     return gpd.GeoDataFrame(g[cols], geometry="geometry", crs=settings.STORAGE_CRS)
 

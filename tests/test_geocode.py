@@ -419,3 +419,18 @@ def test_subdistrict_name_is_not_read_as_its_road(reg, roads, inventory):
 def test_named_pedestrian_plaza_is_not_a_road(roads):
     assert "合成广场" not in roads["synth"].roads
     assert sorted(roads["synth"].roads) == ["合成路", "测试东路"]
+
+
+def test_plan_facilities_in_area_follows_geometry_then_plan(reg, roads):
+    inv = gpd.GeoDataFrame({"name": ["边界菜场"], "category": ["market"], "osm_id": ["node/9"]},
+                           geometry=[shapely.Point(121.443, 31.20)], crs="EPSG:4326")  # fmt: skip
+    rows = pd.DataFrame([
+        mention(name="边界菜场", category="market", start=1),  # POI 280 m outside the square
+        mention(name="无名中心", category="health", start=2),  # unplaced, plan says yes
+        mention(name="某中心", category="health", in_area="unknown", start=3),  # unplaced
+    ])  # fmt: skip
+    fac = plan_facilities(geocode_mentions(reg, rows, inv, gazetteer=False, roads=roads),
+                          registry=reg)  # fmt: skip
+    assert fac["in_area"].tolist() == [False, True, False]
+    assert fac["mention_in_area"].tolist() == ["yes", "yes", "unknown"]
+    assert fac["sources"].iloc[0] == "plans/synth_plan.txt"
