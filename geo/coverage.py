@@ -392,8 +392,9 @@ def join_reconciliation(
     Returns
     -------
     DataFrame
-        ``coverage`` plus those columns and ``plan_minus_osm`` (facilities the plan says exist
-        that the map lacks, when positive); empty on neighbourhood and composite rows.
+        ``coverage`` plus those columns, ``plan_minus_osm`` (facilities the plan says exist
+        that the map lacks, when positive) and ``reconciliation_note`` (the table's ``note``);
+        empty on neighbourhood and composite rows.
     """
     if reconciliation is None or reconciliation.empty:
         return coverage
@@ -406,7 +407,11 @@ def join_reconciliation(
     if "plan_existing" in cols and "osm_count" in cols:
         rec["plan_minus_osm"] = rec["plan_existing"] - rec["osm_count"]
         cols.append("plan_minus_osm")
-    base = coverage.drop(columns=[c for c in cols if c in coverage.columns])
+    text = "reconciliation_note"
+    if "note" in reconciliation.columns:
+        notes = reconciliation.groupby(["area", "category"])["note"].first().rename(text)
+        rec = rec.merge(notes.reset_index(), on=["area", "category"], how="left")
+    base = coverage.drop(columns=[c for c in [*cols, text] if c in coverage.columns])
     area_rows = (base["unit"] == ALL) & (base["category"] != COMPOSITE)
     joined = base[area_rows].reset_index().merge(rec, on=["area", "category"], how="left")
     joined = joined.set_index("index")
@@ -414,6 +419,9 @@ def join_reconciliation(
     for c in cols:
         out[c] = np.nan
         out.loc[joined.index, c] = joined[c].to_numpy(dtype=float)
+    if text in joined.columns:
+        out[text] = ""
+        out.loc[joined.index, text] = joined[text].fillna("").astype(str).to_numpy()
     return out
 
 
@@ -556,7 +564,7 @@ def read_reconciliation(out: str | os.PathLike[str]) -> pd.DataFrame | None:
     if not path.exists():
         return None
     try:
-        return pd.read_csv(path, encoding="utf-8")
+        return pd.read_csv(path, encoding="utf-8-sig")
     except Exception as exc:
         raise LifeCircleError(f"cannot read reconciliation table: {exc}", path=path) from None
 

@@ -200,6 +200,26 @@ def test_reconciliation_counts_join_the_area_rows_only(table):
     assert math.isnan(_row(t, ALL, "school", 15)["plan_existing"])
 
 
+def test_reconciliation_note_joins_the_area_rows(table):
+    rec = pd.DataFrame(
+        {"area": ["t"], "category": ["shop"], "osm_count": [3], "note": ["OSM: 3 inside"]}
+    )
+    t = join_reconciliation(table, rec)
+    assert _row(t, ALL, "shop", 5)["reconciliation_note"] == "OSM: 3 inside"
+    assert _row(t, "A", "shop", 5)["reconciliation_note"] == ""
+
+
+def test_reconciliation_csv_with_a_bom_is_read(tmp_path):
+    from geo.coverage import read_reconciliation
+
+    (tmp_path / "inventory_reconciliation.csv").write_text(
+        "area,category,plan_existing,osm_count\nt,shop,5,3\n", encoding="utf-8-sig"
+    )
+    rec = read_reconciliation(tmp_path)
+    assert rec is not None
+    assert list(rec.columns) == ["area", "category", "plan_existing", "osm_count"]
+
+
 def test_without_reconciliation_the_table_is_unchanged(table):
     assert join_reconciliation(table, None) is table
 
