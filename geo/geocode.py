@@ -979,7 +979,8 @@ def geocode_report(geocoded, mentions_df=None, roads: Mapping[str, RoadIndex] | 
     mentions_df
         The full mentions table (adds counts of generic mentions), optional.
     roads
-        The road indexes used (adds the street-data note), optional.
+        The road indexes used (adds the street-data note and a row for every indexed area),
+        optional.
 
     Returns
     -------
@@ -988,9 +989,12 @@ def geocode_report(geocoded, mentions_df=None, roads: Mapping[str, RoadIndex] | 
         unplaced_n, unplaced, street_data``. ``area_only`` counts precision ``area`` (row kept,
         no geometry); ``unresolved`` counts ``in_area=no`` mentions (never placed).
     """
-    areas = list(dict.fromkeys(list(geocoded["area"].astype(str))
-                               + ([] if mentions_df is None
-                                  else list(mentions_df["area"].astype(str)))))  # fmt: skip
+    areas = list(geocoded["area"].astype(str))
+    if mentions_df is not None:
+        areas += list(mentions_df["area"].astype(str))
+    if roads is not None:
+        areas += list(roads)  # areas without any mention still get a row
+    areas = list(dict.fromkeys(areas))
     rows = []
     for a in areas:
         g = geocoded[geocoded["area"].astype(str) == a]
@@ -1067,3 +1071,94 @@ def verify_gazetteer(gazetteer, inventory, max_m: float = 50.0) -> pd.DataFrame:
         rows.append({"id": r.id, "osm_element": ref, "found": True, "distance_m": round(d, 1),
                      "ok": d <= max_m})  # fmt: skip
     return pd.DataFrame(rows, columns=["id", "osm_element", "found", "distance_m", "ok"])
+
+
+# -------------------------------------------------------------------------------------------
+# the stage, as the command line runs it
+# -------------------------------------------------------------------------------------------
+#: Report file of the geocoding stage (per area: counts per precision, unplaced list).
+REPORT_NAME: str = "geocode_report.csv"
+
+
+def combine_facilities(osm_rows, plan_rows):
+    """OSM inventory rows followed by plan rows, as one WGS-84 GeoDataFrame.
+
+    Parameters
+    ----------
+    osm_rows
+        The OSM inventory (``geo.inventory.build_facilities``).
+    plan_rows
+        Output of :func:`plan_facilities`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The union of both column sets; plan rows have empty geometry when unplaced.
+    """
+    import geopandas as gpd
+
+    frames = [f for f in (osm_rows, plan_rows) if f is not None and len(f)]
+    if not frames:
+        return osm_rows
+    frames = [pd.DataFrame(f.to_crs(settings.STORAGE_CRS)) for f in frames]
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=settings.STORAGE_CRS)
+
+
+def geocode_stage(
+    registry,
+    mentions_df: pd.DataFrame,
+    inventory_gdf,
+    out: str | Path,
+    *,
+    area_ids: Sequence[str] | None = None,
+    gazetteer=None,
+    geocoders: Sequence[Any] = (),
+    progress=None,
+):
+    """Geocode the mentions of the chosen areas and write ``out/geocode_report.csv``.
+
+    Parameters
+    ----------
+    registry
+        The study-area registry.
+    mentions_df
+        The mentions table (all kinds; generic ones are only counted).
+    inventory_gdf
+        The OSM inventory used for POI matching.
+    out
+        Results folder.
+    area_ids
+        Areas whose report rows are replaced (rows of other areas already in the file stay);
+        default: the areas in ``mentions_df``.
+    gazetteer, geocoders, progress
+        As :func:`geocode_mentions`.
+
+    Returns
+    -------
+    tuple
+        (geocoded mentions, plan facility rows, report DataFrame, report path)
+    """
+    from geo._io import write_atomic
+
+    ids = list(area_ids) if area_ids is not None else list(dict.fromkeys(mentions_df["area"]))
+    mentions_df = mentions_df[mentions_df["area"].astype(str).isin(ids)]
+    roads: dict[str, RoadIndex] = {}
+    for area_id in ids:
+        roads[area_id] = area_road_index(registry, area_id)
+    geocoded = geocode_mentions(registry, mentions_df, inventory_gdf, gazetteer, roads=roads,
+                                geocoders=geocoders, progress=progress)  # fmt: skip
+    rows = plan_facilities(geocoded, registry=registry)
+    report = geocode_report(geocoded, mentions_df, roads)
+    path = Path(out) / REPORT_NAME
+    full = report
+    if path.exists():
+        try:
+            old = pd.read_csv(path, dtype={"area": str}, keep_default_na=False)
+            keep = old[~old["area"].isin(ids)]
+            if len(keep):
+                full = pd.concat([keep, report], ignore_index=True)
+        except (OSError, ValueError, KeyError):
+            full = report  # an unreadable old report is replaced
+    write_atomic(path, lambda p: full.to_csv(p, index=False, encoding="utf-8-sig"))
+    return geocoded, rows, report, path

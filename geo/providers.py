@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -441,6 +441,33 @@ def make_geocoder(name: str, **kwargs: Any) -> Geocoder:
             f"unknown geocoder '{name}'; expected one of {', '.join(PROVIDERS)}"
         ) from None
     return cls(**kwargs)
+
+
+def make_geocoders(
+    names: Sequence[str], *, cache_dir: str | Path | None, amap_key: str | None = None
+) -> list[Geocoder]:
+    """Providers for the command line's ``--geocoder`` options (empty: all off, the default).
+
+    Parameters
+    ----------
+    names
+        Provider names, in the order they are asked.
+    cache_dir
+        JSON cache root (``out/cache/geocode``).
+    amap_key
+        AMap key (else ``$LIFECIRCLE_AMAP_KEY``).
+
+    Returns
+    -------
+    list of Geocoder
+    """
+    out: list[Geocoder] = []
+    for name in dict.fromkeys(n.lower() for n in names):
+        kwargs: dict[str, Any] = {"cache_dir": cache_dir}
+        if name == "amap":
+            kwargs["key"] = amap_key
+        out.append(make_geocoder(name, **kwargs))
+    return out
 
 
 def result_record(result: GeocodeResult) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from geo.providers import (
     RateLimiter,
     SearchArea,
     make_geocoder,
+    make_geocoders,
 )
 
 NOMINATIM_HIT = [
@@ -316,3 +317,12 @@ def test_corrupt_cache_file_counts_as_miss(tmp_path):
     cache = JsonCache(tmp_path)
     (tmp_path / "abc.json").write_text("{not json", encoding="utf-8")
     assert cache.get("abc") is None
+
+
+def test_make_geocoders_is_empty_by_default(tmp_path):
+    assert make_geocoders([], cache_dir=tmp_path) == []
+
+
+def test_make_geocoders_keeps_order_and_drops_repeats(tmp_path):
+    geos = make_geocoders(["amap", "nominatim", "AMAP"], cache_dir=tmp_path, amap_key="K")
+    assert [g.name for g in geos] == ["amap", "nominatim"]
