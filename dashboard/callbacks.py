@@ -28,7 +28,7 @@ from dashboard.layout import (
 from dashboard.whatif import WhatIfError, WhatIfService
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.export import COMPOSITE, OSM_CREDIT, area_summary, export
+from geo.export import COMPOSITE, OSM_CREDIT, export
 
 log = logging.getLogger("lifecircle.dashboard")
 
@@ -253,9 +253,16 @@ def register(
         fac = layers.facilities_geojson(data, area, category, scenario)
         gaps = layers.gaps_geojson(data, area, category, scenario, lang)
         wi = layers.whatif_geojson(added, lang)
-        s = area_summary(results, area, category, tier=tier, scenario=scenario, profile=profile)
+        cats, fallback = data.coverage(area, tier, scenario, profile)
+        rec = cats.get(category, {}).get("ALL")
         info = results.areas[area]
-        if s["fallback"]:
+        s = {
+            "share": rec.share if rec else None,
+            "population": rec.population if rec else None,
+            "covered_population": rec.covered if rec else None,
+            "basis": rec.basis if rec else info.basis,
+        }
+        if fallback:
             msgs.append(t("fallback", lang))
         summary: list[Any] = [
             html.B(

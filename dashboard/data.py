@@ -7,7 +7,10 @@ panel asks the access engine for an incremental update, see :mod:`dashboard.what
 from __future__ import annotations
 
 import json
+import math
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,60 @@ import shapely
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.export import COMPOSITE, PROFILES, SCENARIOS, TIERS, Results, load_results
+
+
+@dataclass(frozen=True)
+class CovRec:
+    """One ``coverage.csv`` figure: population, covered population, share, basis, threshold."""
+
+    population: float
+    covered: float
+    share: float
+    basis: str
+    threshold_m: float
+
+
+CoverageIndex = dict[tuple[str, int, str, str], dict[str, dict[str, CovRec]]]
+
+
+def _index_coverage(cov: pd.DataFrame) -> CoverageIndex:
+    """``{(area, tier, scenario, profile): {category: {unit: CovRec}}}`` for O(1) lookups."""
+    index: CoverageIndex = {}
+    if cov.empty:
+        return index
+    cols = [
+        "area",
+        "tier",
+        "scenario",
+        "profile",
+        "category",
+        "unit",
+        "population",
+        "covered_population",
+        "share",
+        "basis",
+        "threshold_m",
+    ]
+    frame = cov.reindex(columns=cols)
+    for row in frame.itertuples(index=False):
+        key = (str(row.area), int(row.tier), str(row.scenario), str(row.profile))
+        cats = index.setdefault(key, {})
+        cats.setdefault(str(row.category), {})[str(row.unit)] = CovRec(
+            _f(row.population),
+            _f(row.covered_population),
+            _f(row.share),
+            str(row.basis) if isinstance(row.basis, str) else "none",
+            _f(row.threshold_m),
+        )
+    return index
+
+
+def _f(value: Any) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return f
 
 
 @dataclass
@@ -48,6 +105,8 @@ class DashboardData:
         self.results = results
         self._lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._lru: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._coverage = _index_coverage(results.coverage)
         if preload:
             for area in results.areas:
                 self.cell_features(area)
@@ -254,24 +313,60 @@ class DashboardData:
         return self._cached(("quartiles", area), build)
 
     # -- queries -------------------------------------------------------------------------
+    def coverage(
+        self, area: str, tier: int, scenario: str, profile: str
+    ) -> tuple[dict[str, dict[str, CovRec]], bool]:
+        """``({category: {unit: CovRec}}, fallback)`` of one setting (units incl. ``ALL``).
+
+        ``fallback`` is True when the results lack the scenario/profile and the baseline /
+        default figures are returned instead (the page says so).
+        """
+        exact = self._coverage.get((area, tier, scenario, profile))
+        if exact is not None:
+            return exact, False
+        base = self._coverage.get((area, tier, "baseline", "default"))
+        return (base, True) if base is not None else ({}, False)
+
+    def memo(self, key: tuple[Any, ...], build: Callable[[], Any], size: int = 512) -> Any:
+        """A bounded LRU cache for callback outputs that depend only on validated inputs."""
+        with self._lock:
+            if key in self._lru:
+                self._lru.move_to_end(key)
+                return self._lru[key]
+        value = build()
+        with self._lock:
+            self._lru[key] = value
+            while len(self._lru) > size:
+                self._lru.popitem(last=False)
+        return value
+
     def unit_table(
         self, area: str, unit: str, *, tier: int, scenario: str, profile: str
     ) -> list[dict[str, Any]]:
-        """Per-category figures of one neighbourhood: ``coverage.csv`` rows plus ``in_gaps``
-        (uncovered population) and ``q`` (nearest-distance quartiles in metres, or None)."""
-        from geo.export import coverage_rows
+        """Per-category figures of one neighbourhood, in category order.
 
-        rows = coverage_rows(self.results, area, tier=tier, scenario=scenario, profile=profile)
-        rows = rows[rows["unit"] == unit]
-        order = {k: i for i, k in enumerate(self.results.category_keys())}
-        rows = rows.assign(_o=rows["category"].map(order).fillna(len(order)))
-        rows = rows.sort_values("_o").drop(columns="_o")
+        Each row: ``category, population, covered_population, share, basis, in_gaps``
+        (uncovered population) and ``q`` (nearest-distance quartiles in metres, or None).
+        """
+        cats, _ = self.coverage(area, tier, scenario, profile)
         quart = self.nearest_quartiles(area)
-        records = [{str(k): v for k, v in r.items()} for r in rows.to_dict("records")]
-        for r in records:
-            r["in_gaps"] = r["population"] - r["covered_population"]
-            r["q"] = quart.get((unit, str(r["category"])))
-        return records
+        rows = []
+        for key in self.results.category_keys():
+            rec = cats.get(key, {}).get(unit)
+            if rec is None:
+                continue
+            rows.append(
+                {
+                    "category": key,
+                    "population": rec.population,
+                    "covered_population": rec.covered,
+                    "share": rec.share,
+                    "basis": rec.basis,
+                    "in_gaps": rec.population - rec.covered,
+                    "q": quart.get((unit, key)),
+                }
+            )
+        return rows
 
     def unit_ids(self, area: str) -> set[str]:
         """Neighbourhood ids of an area."""

@@ -18,7 +18,6 @@ from geo.export import (
     COMPOSITE,
     FACILITY_CLASSES,
     area_gaps,
-    cell_shares,
     facility_popup_html,
     scenario_facilities,
     share_colour,
@@ -71,9 +70,26 @@ def cells_geojson(
     evaluation: Evaluation | None = None,
 ) -> dict[str, Any]:
     """Neighbourhood cells coloured by share covered (or by the what-if share)."""
-    shares = cell_shares(
-        data.results, area, category, tier=tier, scenario=scenario, profile=profile
-    ).set_index("unit")
+    if evaluation is None:  # depends only on validated inputs: memoised
+        key = ("cells", area, category, tier, scenario, profile, lang)
+        return data.memo(
+            key, lambda: _cells(data, area, category, tier, scenario, profile, lang, None)
+        )
+    return _cells(data, area, category, tier, scenario, profile, lang, evaluation)
+
+
+def _cells(
+    data: DashboardData,
+    area: str,
+    category: str,
+    tier: int,
+    scenario: str,
+    profile: str,
+    lang: str,
+    evaluation: Evaluation | None,
+) -> dict[str, Any]:
+    cats, _ = data.coverage(area, tier, scenario, profile)
+    recs = cats.get(category, {})
     after: dict[str, float] = {}
     if evaluation is not None:
         after = dict(zip(evaluation.cells, evaluation.after.tolist(), strict=True))
@@ -81,23 +97,18 @@ def cells_geojson(
     feats = []
     for base in data.cell_features(area):
         unit = base["properties"]["unit"]
-        row = shares.loc[unit] if unit in shares.index else None
-        share = float(row["share"]) if row is not None and np.isfinite(row["share"]) else np.nan
-        pop = float(row["population"]) if row is not None else np.nan
-        basis = (
-            str(row["basis"]) if row is not None and isinstance(row["basis"], str) else area_basis
-        )
+        rec = recs.get(unit)
+        share = rec.share if rec is not None else np.nan
+        pop = rec.population if rec is not None else np.nan
+        basis = rec.basis if rec is not None else area_basis
         label = f"{share:.1%}" if np.isfinite(share) else t("legend_nodata", lang)
         if unit in after and np.isfinite(after[unit]):
             label = f"{label} → {after[unit]:.1%}"
             share = after[unit]
         name = base["properties"].get("name") or ""
-        tip = (
-            f"<b>{html.escape(unit)}</b> {html.escape(name)}<br>{t('share', lang)}: {label}"
-            f"<br>{t('population', lang)}: {pop:,.0f}"
-            if np.isfinite(pop)
-            else f"<b>{html.escape(unit)}</b><br>{t('share', lang)}: {label}"
-        )
+        tip = f"<b>{html.escape(unit)}</b> {html.escape(name)}<br>{t('share', lang)}: {label}"
+        if np.isfinite(pop):
+            tip += f"<br>{t('population', lang)}: {pop:,.0f}"
         feats.append(
             {
                 "type": "Feature",
@@ -129,6 +140,7 @@ def boundaries_geojson(data: DashboardData, selected: str, lang: str) -> dict[st
         props: dict[str, Any] = {"area": p["area"], "style": style}
         if p["basis"] != "network":
             style.update({"fill": True, "fillColor": HATCH, "fillOpacity": 0.35})
+        if p["basis"] != "network" and not sel:  # the selected area has the corner badge
             props["tooltip"] = html.escape(
                 f"{p['name_zh'] if lang == 'zh' else p['name_en']}: "
                 f"{basis_label(p['basis'], p['completeness'], lang)}"
@@ -147,6 +159,13 @@ def facilities_geojson(
     data: DashboardData, area: str, category: str, scenario: str
 ) -> dict[str, Any]:
     """Facilities of the scenario by source/status, each with an escaped popup."""
+    return data.memo(
+        ("facilities", area, category, scenario),
+        lambda: _facilities(data, area, category, scenario),
+    )
+
+
+def _facilities(data: DashboardData, area: str, category: str, scenario: str) -> dict[str, Any]:
     fac = scenario_facilities(
         data.results, area, None if category == COMPOSITE else category, scenario
     )
@@ -185,6 +204,15 @@ def gaps_geojson(
     data: DashboardData, area: str, category: str, scenario: str, lang: str
 ) -> dict[str, Any]:
     """Gap polygons (outline only, so cells stay clickable) with population labels."""
+    return data.memo(
+        ("gaps", area, category, scenario, lang),
+        lambda: _gaps(data, area, category, scenario, lang),
+    )
+
+
+def _gaps(
+    data: DashboardData, area: str, category: str, scenario: str, lang: str
+) -> dict[str, Any]:
     if category == COMPOSITE:
         return _fc([])
     gaps = area_gaps(data.results, area, category, scenario)

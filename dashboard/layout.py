@@ -116,7 +116,7 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
             notice = html.Details(
                 [
                     html.Summary(f"{t('missing', lang)} ({len(missing)})"),
-                    html.Ul([html.Li(m) for m in missing[:20]]),
+                    html.Ul([html.Li(m.splitlines()[0][:200]) for m in missing[:20]]),
                 ],
                 className="lc-note",
             )

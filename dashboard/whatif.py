@@ -129,19 +129,26 @@ class WhatIfService:
             arrays = self.data.area_arrays(area)
             model = None
             if net is not None and net.n_edges > 0 and len(arrays.x):
-                from geo.access import AccessEngine
-
-                engine = AccessEngine.from_network(net)
-                boundary = self.data.results.areas[area].boundary
-                proj = None
-                if boundary is not None:
-                    from geo.network import project_geom
-
-                    proj = project_geom(boundary)
-                    shapely.prepare(proj)
-                model = _AreaModel(engine, engine.snap(arrays.x, arrays.y), arrays, proj)
+                try:
+                    model = self._build_model(area, net, arrays)
+                except Exception as exc:  # the map must work even when the engine does not
+                    self.data.results.missing.append(f"what-if engine for {area}: {exc}")
+                    model = None
             self._models[area] = model
             return model
+
+    def _build_model(self, area: str, net: Any, arrays: Any) -> _AreaModel:
+        from geo.access import AccessEngine
+
+        engine = AccessEngine.from_network(net)
+        boundary = self.data.results.areas[area].boundary
+        proj = None
+        if boundary is not None:
+            from geo.network import project_geom
+
+            proj = project_geom(boundary)
+            shapely.prepare(proj)
+        return _AreaModel(engine, engine.snap(arrays.x, arrays.y), arrays, proj)
 
     def preload(self) -> None:
         """Compile every area's engine now (so the first click does not wait)."""
@@ -152,9 +159,12 @@ class WhatIfService:
                 continue
             # run one add/remove so the engine's JIT kernels are loaded before any click
             cat = next(iter(self.data.results.categories))
-            fac = self._facilities(model, area, cat, "baseline")
-            wi = model.engine.whatif(model.units, fac, radius_m=500.0, max_m=500.0)
-            wi.remove(wi.add(float(model.arrays.x[0]), float(model.arrays.y[0])))
+            try:
+                fac = self._facilities(model, area, cat, "baseline")
+                wi = model.engine.whatif(model.units, fac, radius_m=500.0, max_m=500.0)
+                wi.remove(wi.add(float(model.arrays.x[0]), float(model.arrays.y[0])))
+            except Exception as exc:
+                self.data.results.missing.append(f"what-if engine warm-up: {exc}")
             warmed = True
 
     def _facilities(self, model: _AreaModel, area: str, category: str, scenario: str) -> Any:

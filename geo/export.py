@@ -273,6 +273,8 @@ class Results:
 
         def load() -> pd.DataFrame:
             path = self.out_dir / "access" / f"{area}.parquet"
+            if not path.exists():  # areas without a complete network have an estimate table
+                path = self.out_dir / "access" / f"{area}.estimate.parquet"
             if not path.exists():
                 return pd.DataFrame(columns=["unit_id", "category", "nearest_m"])
             try:
@@ -382,7 +384,8 @@ def _normalise_coverage(cov: pd.DataFrame) -> pd.DataFrame:
     cov["unit"] = cov["unit"].astype(str)
     cov["area"] = cov["area"].astype(str)
     cov["category"] = cov["category"].astype(str)
-    cov["tier"] = pd.to_numeric(cov["tier"], errors="coerce").fillna(15).astype(int)
+    # tier 0 = "each category at its own standard tier" (composite rows with an empty tier)
+    cov["tier"] = pd.to_numeric(cov["tier"], errors="coerce").fillna(0).astype(int)
     if "scenario" not in cov:
         cov["scenario"] = "baseline"
     if "profile" not in cov:
@@ -475,7 +478,10 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
     if note:
         missing.append(note)
     present = [c for c in coverage["category"].drop_duplicates() if c != COMPOSITE]
-    labels = {}
+    labels: dict[str, tuple[str, str]] = {}
+    if {"category_zh", "category_en"} <= set(coverage.columns):
+        for row in coverage.drop_duplicates("category").itertuples():
+            labels[str(row.category)] = (str(row.category_zh), str(row.category_en))
     if not recon.empty and {"category", "label_zh"} <= set(recon.columns):
         for row in recon.drop_duplicates("category").itertuples():
             labels[str(row.category)] = (str(row.label_zh), str(getattr(row, "label_en", "")))
