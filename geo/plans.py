@@ -915,7 +915,9 @@ def extract_mentions(
                 continue
             action, why = _action(sent, info, infos)
             place = info.place
-            if place is None:
+            if info.example or info.example_head:
+                pass  # examples name other places than the facility asked for
+            elif place is None:
                 place = list_place.get(info.cl_start)
             elif info.cl_start not in list_place:
                 list_place[info.cl_start] = place
@@ -1058,6 +1060,14 @@ def mentions_frame(mentions: Iterable[Mention], taxonomy: Taxonomy | None = None
     return df[[*MENTION_COLUMNS, *EXTRA_COLUMNS]]
 
 
+def read_plan(path: str | Path) -> str:
+    """Read a plan document as UTF-8; a GBK or otherwise non-UTF-8 file gets one clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise LifeCircleError("plan document not found", path=path)
+    return read_text_utf8(path)
+
+
 def plan_doc_id(relpath: str | Path) -> str:
     """Document id of a plan file: its name without ``.txt``."""
     name = Path(relpath).name
@@ -1121,7 +1131,7 @@ def extract_all(
         if area.id not in others:
             others[area.id] = other_subdistricts(registry, area)
         path = registry.resolve(rel, what=f"plan of area '{area.id}'")
-        text = read_text_utf8(path)
+        text = read_plan(path)
         ms = extract_mentions(text, plan_doc_id(rel), area.id, tax, other_places=others[area.id])
         frames.append(mentions_frame(ms, tax))
     if not frames:
