@@ -121,3 +121,46 @@ def test_real_named_mention_resolves_through_the_gazetteer(registry, gazetteer):
 def test_gazetteer_file_is_utf8_with_declared_crs():
     df = pd.read_csv(GAZETTEER_FILE, dtype=str, encoding="utf-8")
     assert set(df["crs"]) <= {"wgs84", "gcj02", "bd09"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, mirror):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    out = tmp_path_factory.mktemp("facilities_build")
+    result = CliRunner().invoke(
+        main, ["facilities", "build", "--area", "xinhualu", "--out", str(out), "--no-progress"]
+    )
+    return out, result
+
+
+def test_facilities_build_adds_plan_rows(built):
+    out, result = built
+    assert result.exit_code == 0, result.output
+    fac = gpd.read_file(out / "facilities.gpkg", layer="facilities")
+    plan = fac[fac["source"] == "plan"].set_index("name")
+    assert plan.loc["新华·社区营造中心", "precision"] == "exact"
+    assert plan.loc["新华·社区营造中心", "osm_id"] == "node/13765678129"
+    assert set(fac["source"]) == {"osm", "plan"}
+
+
+def test_facilities_build_writes_and_prints_the_geocode_report(built):
+    out, result = built
+    report = pd.read_csv(out / "geocode_report.csv").set_index("area")
+    assert report.loc["xinhualu", "exact"] >= 1
+    assert "Plan facilities located / 规划设施定位" in result.output
+
+
+def test_amap_without_key_fails_before_any_work(tmp_path, mirror, monkeypatch):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    monkeypatch.delenv("LIFECIRCLE_AMAP_KEY", raising=False)
+    result = CliRunner().invoke(main, ["facilities", "build", "--area", "xinhualu", "--out",
+                                       str(tmp_path), "--geocoder", "amap"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "amap: no key" in result.output
+    assert not (tmp_path / "facilities.gpkg").exists()
