@@ -228,22 +228,36 @@ def facilities() -> None:
 @facilities.command("build")
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print counts per area as JSON.")
-def facilities_build(ctx: RunContext, as_json: bool) -> None:
-    """OSM facility inventory -> out/facilities.gpkg, plan-vs-OSM counts -> reconciliation CSV.
+@click.option("--geocoder", "geocoders", multiple=True, type=click.Choice(["nominatim", "amap"]),
+              help="Also ask an online geocoder for named plan facilities (repeatable; off by "
+              "default; answers cached under out/cache/geocode).")
+@click.option("--amap-key", envvar="LIFECIRCLE_AMAP_KEY", default=None,
+              help="AMap web-service key for --geocoder amap (or $LIFECIRCLE_AMAP_KEY).")
+def facilities_build(ctx: RunContext, as_json: bool, geocoders: tuple[str, ...],
+                     amap_key: str | None) -> None:
+    """OSM facility inventory + geocoded plan facilities -> out/facilities.gpkg.
 
-    设施清单 (OSM + Geofabrik, de-duplicated) and 规划与地图数量对照.
+    设施清单 (OSM + Geofabrik, de-duplicated), 规划设施定位 (gazetteer -> POI -> street -> area,
+    out/geocode_report.csv) and 规划与地图数量对照 (reconciliation CSV).
     """
+    from geo.geocode import combine_facilities, format_report, geocode_stage
     from geo.inventory import build_facilities, reconcile, write_facilities, write_reconciliation
+    from geo.providers import make_geocoders
     from geo.taxonomy import load_taxonomy
 
     if as_json:
         ctx.progress = False
+    online = make_geocoders(geocoders, cache_dir=ctx.out / "cache" / "geocode", amap_key=amap_key)
     tax = load_taxonomy()
     ids = [a.id for a in ctx.areas]
     table = build_facilities(ctx.registry, ctx.areas, tax,
                              progress=lambda it, desc: progress(ctx, it, desc))
-    fac_path = write_facilities(ctx.out / "facilities.gpkg", table, replace_areas=ids)
     mentions = extract_mentions_for(ctx, tax)
+    _, plan_rows, geo_report, geo_path = geocode_stage(
+        ctx.registry, mentions, table, ctx.out, area_ids=ids, geocoders=online,
+        progress=lambda it, desc: progress(ctx, it, desc))
+    fac_path = write_facilities(ctx.out / "facilities.gpkg",
+                                combine_facilities(table, plan_rows), replace_areas=ids)
     rec = reconcile(mentions, table, ctx.areas, tax)
     rec_path = write_reconciliation(rec, ctx.out / "inventory_reconciliation.csv",
                                     replace_areas=ids)
@@ -255,12 +269,15 @@ def facilities_build(ctx: RunContext, as_json: bool) -> None:
                      "by_category": {k: int(v) for k, v in
                                      inside["category"].value_counts().items()}})
     if as_json:
-        echo_json({"areas": rows, "facilities": str(fac_path), "reconciliation": str(rec_path)})
+        echo_json({"areas": rows, "facilities": str(fac_path), "reconciliation": str(rec_path),
+                   "geocode": geo_report.to_dict("records"), "geocode_report": str(geo_path)})
         return
     for r in rows:
         cats = ", ".join(f"{k} {v}" for k, v in r["by_category"].items())
         click.echo(f"{r['area']}: {r['facilities']} facilities ({r['in_area']} inside): {cats}")
-    click.echo(f"wrote {fac_path} and {rec_path}")
+    click.echo("Plan facilities located / 规划设施定位 (precision 精度):")
+    click.echo(format_report(geo_report))
+    click.echo(f"wrote {fac_path}, {rec_path} and {geo_path}")
     click.echo("Facility data © OpenStreetMap contributors (ODbL).")
 
 
