@@ -186,11 +186,13 @@ def units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out
 
 
 @_jit
-def nearest_kernel(indptr, adj, arc_w, edge_u, edge_v, edge_len, ue, uo, ua, u_ptr, u_ord,
-                   fe, fo, fa, bound):
+def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo, ua, u_ptr,
+                   u_ord, fe, fo, fa, bound):
     """Nearest facility per unit: one multi-source search plus same-edge shortcuts.
 
-    Returns ``(distance, facility index)`` per unit; ``inf`` / ``-1`` beyond ``bound``.
+    Only units on edges incident to a reached node (or holding a facility) are evaluated;
+    the rest stay unreached. Returns ``(distance, facility index)`` per unit; ``inf`` / ``-1``
+    beyond ``bound``.
     """
     n_nodes = indptr.shape[0] - 1
     n_units = ue.shape[0]
@@ -199,11 +201,29 @@ def nearest_kernel(indptr, adj, arc_w, edge_u, edge_v, edge_len, ue, uo, ua, u_p
     touched = np.empty(n_nodes, np.int64)
     fidx = np.arange(fe.shape[0])
     sn, sd, sl = _seeds(edge_u, edge_v, edge_len, fe, fo, fa, fidx)
-    search(indptr, adj, arc_w, sn, sd, sl, bound, dist, lab, touched)
-    out_d = np.empty(n_units, np.float64)
-    out_f = np.empty(n_units, np.int64)
-    units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out_f,
-                     np.arange(n_units))
+    nt = search(indptr, adj, arc_w, sn, sd, sl, bound, dist, lab, touched)
+    out_d = np.full(n_units, _INF)
+    out_f = np.full(n_units, -1, np.int64)
+    seen = np.zeros(edge_u.shape[0], np.bool_)
+    for t in range(nt + fe.shape[0]):
+        if t < nt:
+            n = touched[t]
+            a0 = indptr[n]
+            a1 = indptr[n + 1]
+        else:
+            a0 = 0
+            a1 = 1
+        for a in range(a0, a1):
+            e = arc_edge[a] if t < nt else fe[t - nt]
+            if seen[e]:
+                continue
+            seen[e] = True
+            for k in range(u_ptr[e], u_ptr[e + 1]):
+                i = u_ord[k]
+                d, side = _via_nodes(i, ue, uo, ua, edge_u, edge_v, edge_len, dist)
+                out_d[i] = d
+                if d < _INF:
+                    out_f[i] = lab[edge_u[e]] if side == 0 else lab[edge_v[e]]
     for f in range(fe.shape[0]):
         e = fe[f]
         for k in range(u_ptr[e], u_ptr[e + 1]):
@@ -443,3 +463,193 @@ def segment_project(px, py, x0, y0, x1, y1):
         t[i] = tt
         d[i] = np.sqrt(qx * qx + qy * qy)
     return t, d
+
+
+@_jit
+def build_chains(indptr, adj, arc_edge, eu, ev, elen, core):
+    """Contract runs of degree-2 nodes into chains between core nodes.
+
+    ``core`` (bool per node, updated in place) marks nodes kept in the search graph: junctions,
+    dead ends, nodes on a self-loop; one node of every ring without any is added. Returns
+    ``(e_chain, e_pos, e_sign, ca, cb, clen)``: per edge its chain, the chain position of its
+    ``u`` end and +1/-1 when the chain runs u->v / v->u; per chain its end nodes and length.
+    A point at ``offset`` on edge ``e`` sits at chain position ``e_pos + e_sign * offset``.
+    """
+    n = indptr.shape[0] - 1
+    m = eu.shape[0]
+    e_chain = np.full(m, -1, np.int64)
+    e_pos = np.zeros(m, np.float64)
+    e_sign = np.ones(m, np.float64)
+    ca = np.empty(m, np.int64)
+    cb = np.empty(m, np.int64)
+    clen = np.empty(m, np.float64)
+    nc = 0
+    for phase in range(2):
+        for start in range(n if phase == 0 else m):
+            if phase == 0:
+                a = start
+                if not core[a]:
+                    continue
+            else:
+                if e_chain[start] >= 0:
+                    continue
+                a = eu[start]  # a ring of degree-2 nodes: make one of them core
+                core[a] = True
+            for k in range(indptr[a], indptr[a + 1]):
+                e = arc_edge[k]
+                if e_chain[e] >= 0:
+                    continue
+                prev = a
+                cur = adj[k]
+                pos = 0.0
+                while True:
+                    e_chain[e] = nc
+                    if eu[e] == prev:
+                        e_pos[e] = pos
+                        e_sign[e] = 1.0
+                    else:
+                        e_pos[e] = pos + elen[e]
+                        e_sign[e] = -1.0
+                    pos += elen[e]
+                    if core[cur]:
+                        break
+                    k0 = indptr[cur]
+                    kk = k0 if arc_edge[k0] != e else k0 + 1
+                    prev = cur
+                    e = arc_edge[kk]
+                    cur = adj[kk]
+                ca[nc] = a
+                cb[nc] = cur
+                clen[nc] = pos
+                nc += 1
+    return e_chain, e_pos, e_sign, ca[:nc], cb[:nc], clen[:nc]
+
+
+# ---------------------------------------------------------------------------------------------
+# nearest-segment index: a uniform grid, exact by construction
+# ---------------------------------------------------------------------------------------------
+@_jit
+def grid_build(x0, y0, x1, y1, ox, oy, cell, nx, ny):
+    """Bucket segments into grid cells by samples spaced at most ``cell`` along each segment.
+
+    Every point of a segment lies within ``cell / 2`` of one of its samples, which is what
+    :func:`grid_nearest` needs for its exact stopping rule. Returns ``(cell_ptr, cell_seg)``.
+    """
+    ns = x0.shape[0]
+    ncell = nx * ny
+    counts = np.zeros(ncell + 1, np.int64)
+    for s in range(ns):
+        k = _n_samples(x0[s], y0[s], x1[s], y1[s], cell)
+        last = -1
+        for j in range(k):
+            c = _sample_cell(x0[s], y0[s], x1[s], y1[s], j, k, ox, oy, cell, nx, ny)
+            if c != last:
+                counts[c + 1] += 1
+                last = c
+    ptr = np.cumsum(counts)
+    fill = ptr[:-1].copy()
+    out = np.empty(ptr[ncell], np.int64)
+    for s in range(ns):
+        k = _n_samples(x0[s], y0[s], x1[s], y1[s], cell)
+        last = -1
+        for j in range(k):
+            c = _sample_cell(x0[s], y0[s], x1[s], y1[s], j, k, ox, oy, cell, nx, ny)
+            if c != last:
+                out[fill[c]] = s
+                fill[c] += 1
+                last = c
+    return ptr, out
+
+
+@_jit
+def _n_samples(x0, y0, x1, y1, cell):
+    """Samples at both ends and at most ``cell`` apart."""
+    return int(np.ceil(np.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2) / cell)) + 1
+
+
+@_jit
+def _sample_cell(x0, y0, x1, y1, j, k, ox, oy, cell, nx, ny):
+    t = j / (k - 1) if k > 1 else 0.0
+    ci = min(max(int((x0 + t * (x1 - x0) - ox) / cell), 0), nx - 1)
+    cj = min(max(int((y0 + t * (y1 - y0) - oy) / cell), 0), ny - 1)
+    return cj * nx + ci
+
+
+@_jit
+def _seg_dist2(px, py, x0, y0, x1, y1):
+    dx = x1 - x0
+    dy = y1 - y0
+    l2 = dx * dx + dy * dy
+    t = 0.0
+    if l2 > 0.0:
+        t = ((px - x0) * dx + (py - y0) * dy) / l2
+        t = min(max(t, 0.0), 1.0)
+    qx = x0 + t * dx - px
+    qy = y0 + t * dy - py
+    return qx * qx + qy * qy
+
+
+@_jit
+def _scan_cell(c, px, py, x0, y0, x1, y1, cell_ptr, cell_seg, best, bs):
+    for k in range(cell_ptr[c], cell_ptr[c + 1]):
+        sg = cell_seg[k]
+        d2 = _seg_dist2(px, py, x0[sg], y0[sg], x1[sg], y1[sg])
+        if d2 < best or (d2 == best and sg < bs):
+            best = d2
+            bs = sg
+    return best, bs
+
+
+@_jit
+def grid_nearest(px, py, x0, y0, x1, y1, ox, oy, cell, nx, ny, cell_ptr, cell_seg):
+    """Index of the nearest segment per point (lowest index among exact ties).
+
+    Scans rings of cells outwards. After ring ``r`` every unseen sample is at least
+    ``r * cell`` away, so every unseen segment at least ``r * cell - cell / 2``: stop once
+    the best distance is below that.
+    """
+    n = px.shape[0]
+    out = np.full(n, -1, np.int64)
+    for q in range(n):
+        fx = min(max((px[q] - ox) / cell, -1e12), 1e12)
+        fy = min(max((py[q] - oy) / cell, -1e12), 1e12)
+        cx = int(np.floor(fx))
+        cy = int(np.floor(fy))
+        # first ring that touches the grid
+        gx = 0
+        if cx < 0:
+            gx = -cx
+        elif cx > nx - 1:
+            gx = cx - (nx - 1)
+        gy = 0
+        if cy < 0:
+            gy = -cy
+        elif cy > ny - 1:
+            gy = cy - (ny - 1)
+        r = max(gx, gy)
+        rmax = max(r, max(abs(cx), abs(cx - (nx - 1))), max(abs(cy), abs(cy - (ny - 1))))
+        best = np.inf
+        bs = -1
+        while r <= rmax:
+            i0 = max(cx - r, 0)
+            i1 = min(cx + r, nx - 1)
+            j0 = max(cy - r, 0)
+            j1 = min(cy + r, ny - 1)
+            for j in range(j0, j1 + 1):
+                if j == cy - r or j == cy + r:  # the ring's top and bottom rows in full
+                    for i in range(i0, i1 + 1):
+                        best, bs = _scan_cell(j * nx + i, px[q], py[q], x0, y0, x1, y1,
+                                              cell_ptr, cell_seg, best, bs)
+                else:  # elsewhere only its two side columns
+                    if 0 <= cx - r <= nx - 1:
+                        best, bs = _scan_cell(j * nx + cx - r, px[q], py[q], x0, y0, x1, y1,
+                                              cell_ptr, cell_seg, best, bs)
+                    if r > 0 and 0 <= cx + r <= nx - 1:
+                        best, bs = _scan_cell(j * nx + cx + r, px[q], py[q], x0, y0, x1, y1,
+                                              cell_ptr, cell_seg, best, bs)
+            lim = r * cell - 0.5 * cell
+            if bs >= 0 and lim > 0 and best < lim * lim:
+                break
+            r += 1
+        out[q] = bs
+    return out

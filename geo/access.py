@@ -24,6 +24,7 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,8 +72,8 @@ class Snapped:
     edge: np.ndarray
     offset: np.ndarray
     access: np.ndarray
-    _by_edge: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False,
-                                                             compare=False)
+    _cache: dict[int, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False,
+                                                      compare=False)
 
     def __len__(self) -> int:
         return len(self.edge)
@@ -81,15 +82,6 @@ class Snapped:
         """The snapped points at ``index`` (positions or a boolean mask)."""
         idx = np.asarray(index)
         return Snapped(self.edge[idx], self.offset[idx], self.access[idx])
-
-    def by_edge(self, n_edges: int) -> tuple[np.ndarray, np.ndarray]:
-        """CSR of point indices grouped by edge: ``(ptr[n_edges + 1], order)`` (cached)."""
-        if self._by_edge is None or len(self._by_edge[0]) != n_edges + 1:
-            order = np.argsort(self.edge, kind="stable").astype(np.int64)
-            ptr = np.zeros(n_edges + 1, np.int64)
-            np.cumsum(np.bincount(self.edge, minlength=n_edges), out=ptr[1:])
-            self._by_edge = (ptr, order)
-        return self._by_edge
 
     @classmethod
     def concat(cls, parts: Sequence[Snapped]) -> Snapped:
@@ -110,7 +102,14 @@ class AccessEngine:
 
     Build it with :meth:`from_network` (or :meth:`from_arrays`). Node ``i`` is row ``i`` of
     ``net.nodes``; edge ``e`` is row ``e`` of ``net.edges``.
+
+    Internally, runs of degree-2 nodes (every OSM vertex is a node here, so most nodes) are
+    contracted into *chains* between junctions and dead ends; searches run on that smaller
+    graph and a snapped point is placed by its chain and position along the chain. The
+    junction nodes are numbered along a Z-order curve for memory locality.
     """
+
+    _tokens = itertools.count()
 
     def __init__(
         self,
@@ -137,14 +136,27 @@ class AccessEngine:
             bad = int(np.flatnonzero(~(np.isfinite(self.edge_len) & (self.edge_len >= 0)))[0])
             raise LifeCircleError(f"edge {bad} has length {self.edge_len[bad]!r}; expected a "
                                   "finite non-negative length_m", record=f"edge {bad}")
-        # CSR over arcs (both directions of every edge)
-        src = np.concatenate([self.edge_u, self.edge_v])
-        order = np.argsort(src, kind="stable")
-        self.indptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(src, minlength=n), out=self.indptr[1:])
-        self.adj = np.concatenate([self.edge_v, self.edge_u])[order]
-        self.arc_w = np.concatenate([self.edge_len, self.edge_len])[order]
-        self.arc_edge = np.concatenate([np.arange(m), np.arange(m)])[order]
+        self._token = next(AccessEngine._tokens)
+        # internal node numbers along a Z-order curve
+        rank = np.empty(n, np.int64)
+        rank[_zorder(self.node_x, self.node_y)] = np.arange(n)
+        iu, iv = rank[self.edge_u], rank[self.edge_v]
+        indptr, adj, _, arc_edge = _csr(iu, iv, self.edge_len, n)
+        core = np.diff(indptr) != 2
+        core[iu[iu == iv]] = True
+        chains = _dj.build_chains(indptr, adj, arc_edge, iu, iv, self.edge_len, core)
+        del indptr, adj, arc_edge
+        self._e_chain, self._e_pos, self._e_sign, ca, cb, self._clen = chains
+        core_id = np.cumsum(core) - 1
+        self._cu, self._cv = core_id[ca], core_id[cb]
+        self.n_core = int(core.sum())
+        # the search graph: core nodes and chains (both directions)
+        self.indptr, self.adj, self.arc_w, self.arc_edge = _csr(self._cu, self._cv, self._clen,
+                                                                self.n_core)
+        # one incident edge per node (for units placed on nodes)
+        self._node_edge = np.full(n, -1, np.int64)
+        self._node_edge[self.edge_u] = np.arange(m)
+        self._node_edge[self.edge_v] = np.arange(m)
         # snapping segments: (edge, x0, y0, x1, y1, projected offset of (x0, y0) along the
         # edge, projected segment length); straight edges are one segment each
         self._straight = segments is None
@@ -155,7 +167,7 @@ class AccessEngine:
                         self.node_x[self.edge_v], self.node_y[self.edge_v], np.zeros(m), proj)
         self._seg = segments
         self._edge_plen = np.bincount(segments[0], weights=segments[6], minlength=m)
-        self._tree: shapely.STRtree | None = None
+        self._index: tuple[Any, ...] | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -232,15 +244,19 @@ class AccessEngine:
         return len(self.edge_u)
 
     # -- snapping -----------------------------------------------------------------------------
-    def _strtree(self) -> shapely.STRtree:
-        if self._tree is None:
-            _, x0, y0, x1, y1, _, _ = self._seg
-            coords = np.empty((2 * len(x0), 2))
-            coords[0::2, 0], coords[0::2, 1] = x0, y0
-            coords[1::2, 0], coords[1::2, 1] = x1, y1
-            lines = shapely.linestrings(coords, indices=np.repeat(np.arange(len(x0)), 2))
-            self._tree = shapely.STRtree(lines)
-        return self._tree
+    def _grid(self) -> tuple[Any, ...]:
+        """The nearest-segment grid (built on first use)."""
+        if self._index is None:
+            _, x0, y0, x1, y1, _, seg_len = self._seg
+            xs, ys = np.concatenate([x0, x1]), np.concatenate([y0, y1])
+            ox, oy = float(xs.min()), float(ys.min())
+            w, h = float(xs.max()) - ox, float(ys.max()) - oy
+            # about one segment per cell, and never more cells than 4 per segment
+            cell = max(float(np.median(seg_len)), float(np.sqrt(w * h / (4 * len(x0)))), 1e-3)
+            nx, ny = int(w / cell) + 2, int(h / cell) + 2
+            ptr, segs = _dj.grid_build(x0, y0, x1, y1, ox, oy, cell, nx, ny)
+            self._index = (x0, y0, x1, y1, ox, oy, cell, nx, ny, ptr, segs)
+        return self._index
 
     def snap(self, x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float]) -> Snapped:
         """Snap points to their nearest edge.
@@ -270,15 +286,12 @@ class AccessEngine:
             raise LifeCircleError(f"point {bad} has no finite coordinates ({px[bad]}, "
                                   f"{py[bad]})", record=f"point {bad}")
         seg_edge, x0, y0, x1, y1, off0, proj_len = self._seg
-        pts = shapely.points(px, py)
-        qi, si = self._strtree().query_nearest(pts, all_matches=True)
-        # among equally near segments keep the lowest index (deterministic)
-        order = np.lexsort((si, qi))
-        qi, si = qi[order], si[order]
-        first = np.ones(len(qi), bool)
-        first[1:] = qi[1:] != qi[:-1]
-        seg = np.empty(len(px), np.int64)
-        seg[qi[first]] = si[first]
+        grid = self._grid()
+        chunks = [c for c in np.array_split(np.arange(len(px)), THREADS) if len(c)]
+        if len(px) < 10_000:
+            chunks = [np.arange(len(px))]
+        seg = np.concatenate(_run_threads(
+            lambda c: _dj.grid_nearest(px[c], py[c], *grid), chunks))
         t, acc = _dj.segment_project(px, py, x0[seg], y0[seg], x1[seg], y1[seg])
         e = seg_edge[seg]
         if self._straight:
@@ -307,32 +320,53 @@ class AccessEngine:
         if len(idx) and (idx.min() < 0 or idx.max() >= self.n_nodes):
             raise LifeCircleError("snap_nodes: node index out of range",
                                   record="AccessEngine.snap_nodes")
-        deg = np.diff(self.indptr)
-        if len(idx) and (deg[idx] == 0).any():
-            bad = int(idx[deg[idx] == 0][0])
+        e = self._node_edge[idx]
+        if len(idx) and (e < 0).any():
+            bad = int(idx[e < 0][0])
             raise LifeCircleError(f"node {bad} has no edge to snap to", record=f"node {bad}")
-        arc = self.indptr[idx]
-        e = self.arc_edge[arc].astype(np.int64)
         offset = np.where(self.edge_u[e] == idx, 0.0, self.edge_len[e])
         return Snapped(e, offset, np.zeros(len(idx)))
 
     # -- queries ------------------------------------------------------------------------------
-    def _unit_args(self, units: Snapped) -> tuple[np.ndarray, ...]:
-        ptr, order = units.by_edge(self.n_edges)
-        return (np.ascontiguousarray(units.edge, np.int64),
-                np.ascontiguousarray(units.offset, np.float64),
-                np.ascontiguousarray(units.access, np.float64), ptr, order)
-
-    @staticmethod
-    def _fac_args(fac: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (np.ascontiguousarray(fac.edge, np.int64),
-                np.ascontiguousarray(fac.offset, np.float64),
-                np.ascontiguousarray(fac.access, np.float64))
-
     def _check(self, pts: Snapped, what: str) -> None:
         if len(pts) and (pts.edge.min() < 0 or pts.edge.max() >= self.n_edges):
             raise LifeCircleError(f"{what}: edge index out of range for this network",
                                   record=what)
+
+    def _place(self, pts: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(chain, position along the chain, access) of snapped points."""
+        e = np.asarray(pts.edge, np.int64)
+        c = self._e_chain[e]
+        pos = self._e_pos[e] + self._e_sign[e] * np.asarray(pts.offset, np.float64)
+        pos = np.minimum(np.maximum(pos, 0.0), self._clen[c])
+        return c, pos, np.ascontiguousarray(pts.access, np.float64)
+
+    def _unit_args(self, units: Snapped) -> tuple[np.ndarray, ...]:
+        """Placed units plus their CSR by chain: ``(chain, pos, access, ptr, order)``."""
+        cached = units._cache.get(self._token)
+        if cached is None:
+            self._check(units, "units")
+            c, pos, acc = self._place(units)
+            nc = len(self._clen)
+            order = np.argsort(c, kind="stable").astype(np.int64)
+            ptr = np.zeros(nc + 1, np.int64)
+            np.cumsum(np.bincount(c, minlength=nc), out=ptr[1:])
+            cached = (c, pos, acc, ptr, order)
+            units._cache[self._token] = cached
+        return cached
+
+    def _fac_args(self, fac: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._check(fac, "facilities")
+        return self._place(fac)
+
+    @property
+    def _graph(self) -> tuple[np.ndarray, ...]:
+        return (self.indptr, self.adj, self.arc_w, self._cu, self._cv, self._clen)
+
+    @property
+    def _graph_e(self) -> tuple[np.ndarray, ...]:
+        return (self.indptr, self.adj, self.arc_w, self.arc_edge, self._cu, self._cv,
+                self._clen)
 
     def nearest(self, units: Snapped, facilities: Snapped,
                 max_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -377,13 +411,11 @@ class AccessEngine:
         if len(bounds) != len(facilities):
             raise LifeCircleError("nearest_many: one bound per facility set expected",
                                   record="AccessEngine.nearest_many")
-        self._check(units, "units")
         ua = self._unit_args(units)
-        g = (self.indptr, self.adj, self.arc_w, self.edge_u, self.edge_v, self.edge_len)
+        fas = [self._fac_args(f) for f in facilities]
 
         def job(k: int) -> tuple[np.ndarray, np.ndarray]:
-            self._check(facilities[k], "facilities")
-            return _dj.nearest_kernel(*g, *ua, *self._fac_args(facilities[k]), bounds[k])
+            return _dj.nearest_kernel(*self._graph_e, *ua, *fas[k], bounds[k])
 
         return _run_threads(job, range(len(facilities)))
 
@@ -404,7 +436,7 @@ class AccessEngine:
         numpy.ndarray
             int64 count per unit.
         """
-        counts, _ = self._counts(units, facilities, radius_m, 0.0, -1.0)
+        counts, _ = self._counts(units, facilities, float(radius_m), 0.0, -1.0)
         return counts
 
     def gravity(self, units: Snapped, facilities: Snapped, beta: float,
@@ -430,16 +462,13 @@ class AccessEngine:
 
     def _counts(self, units: Snapped, facilities: Snapped, radius: float, beta: float,
                 gmax: float) -> tuple[np.ndarray, np.ndarray]:
-        self._check(units, "units")
-        self._check(facilities, "facilities")
         ua = self._unit_args(units)
         fa = self._fac_args(facilities)
-        g = (self.indptr, self.adj, self.arc_w, self.arc_edge, self.edge_u, self.edge_v,
-             self.edge_len)
         chunks = [c for c in np.array_split(np.arange(len(facilities)), THREADS) if len(c)]
 
         def job(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _dj.count_kernel(*g, *ua, *fa, c.astype(np.int64), float(radius), beta, gmax)
+            return _dj.count_kernel(*self._graph_e, *ua, *fa, c.astype(np.int64), radius, beta,
+                                    gmax)
 
         parts = _run_threads(job, chunks)
         counts = np.zeros(len(units), np.int64)
@@ -483,19 +512,17 @@ class WhatIf:
 
     Notes
     -----
-    Besides the unit arrays, the state keeps each node's distance to (and label of) its nearest
-    facility. ``add`` runs one search from the new facility bounded by
+    Besides the unit arrays, the state keeps each junction's distance to (and label of) its
+    nearest facility. ``add`` runs one search from the new facility bounded by
     ``max(radius_m, max_m)`` and merges it; ``remove`` runs one search bounded by
-    ``radius_m`` for the counts, re-grows only the removed facility's catchment (nodes that
-    it labelled, seeded from their neighbours) and recomputes only the units whose nearest it
+    ``radius_m`` for the counts, re-grows only the removed facility's catchment (junctions it
+    labelled, seeded from their neighbours) and recomputes only the units whose nearest it
     was. Results equal a full recomputation exactly (see :mod:`geo._dijkstra`).
     """
 
     def __init__(self, engine: AccessEngine, units: Snapped, facilities: Snapped,
                  radius_m: float, max_m: float) -> None:
         """Compute the initial state (see :meth:`AccessEngine.whatif`)."""
-        engine._check(units, "units")
-        engine._check(facilities, "facilities")
         self.engine = engine
         self.units = units
         self.radius_m = float(radius_m)
@@ -503,20 +530,21 @@ class WhatIf:
         self._ua = engine._unit_args(units)
         e, o, a = engine._fac_args(facilities)
         self._fe, self._fo, self._fa = e.copy(), o.copy(), a.copy()
+        self._xe = np.asarray(facilities.edge, np.int64).copy()
+        self._xo = np.asarray(facilities.offset, np.float64).copy()
         self._active = np.ones(len(e), np.bool_)
         self._n = len(e)
         self._token = 0
-        g = engine
-        self._node_d, self._node_f = _dj.nodes_kernel(
-            g.indptr, g.adj, g.arc_w, g.edge_u, g.edge_v, g.edge_len, self._fe, self._fo,
-            self._fa, self._active, self.max_m)
-        n_units, n_nodes = len(units), g.n_nodes
+        g = engine._graph
+        self._node_d, self._node_f = _dj.nodes_kernel(*g, self._fe, self._fo, self._fa,
+                                                      self._active, self.max_m)
+        n_units, n_nodes = len(units), engine.n_core
         self.nearest_m = np.empty(n_units, np.float64)
         self.nearest_fac = np.empty(n_units, np.int64)
-        _dj.units_refresh(np.arange(n_units), *self._ua[:3], g.edge_u, g.edge_v, g.edge_len,
-                        self._node_d, self._node_f, self._fe, self._fo, self._fa, self._active,
-                        self.max_m, self.nearest_m, self.nearest_fac)
-        self.n_within = g.count_within(units, facilities, self.radius_m)
+        _dj.units_refresh(np.arange(n_units), *self._ua[:3], *g[3:], self._node_d,
+                          self._node_f, self._fe, self._fo, self._fa, self._active, self.max_m,
+                          self.nearest_m, self.nearest_fac)
+        self.n_within = engine.count_within(units, facilities, self.radius_m)
         self._dist = np.full(n_nodes, np.inf)
         self._lab = np.full(n_nodes, -1, np.int64)
         self._touched = np.empty(n_nodes, np.int64)
@@ -532,23 +560,22 @@ class WhatIf:
     def facilities(self) -> Snapped:
         """The active facilities (in handle order; see :attr:`handles`)."""
         h = self.handles
-        return Snapped(self._fe[h].copy(), self._fo[h].copy(), self._fa[h].copy())
+        return Snapped(self._xe[h].copy(), self._xo[h].copy(), self._fa[h].copy())
 
     def _reach(self, h: int, bound: float, reset: bool) -> tuple[np.ndarray, np.ndarray, int]:
         """Units within ``bound`` of facility ``h`` (indices, metres) and the touched count."""
-        g = self.engine
         self._token += 1
         n = self._n
         cnt, nt = _dj.facility_reach(
-            g.indptr, g.adj, g.arc_w, g.arc_edge, g.edge_u, g.edge_v, g.edge_len, *self._ua,
-            self._fe[:n], self._fo[:n], self._fa[:n], h, self._token, bound, self._dist,
-            self._lab, self._touched, self._stamp, self._out_i, self._out_d, reset)
+            *self.engine._graph_e, *self._ua, self._fe[:n], self._fo[:n], self._fa[:n], h,
+            self._token, bound, self._dist, self._lab, self._touched, self._stamp, self._out_i,
+            self._out_d, reset)
         return self._out_i[:cnt].copy(), self._out_d[:cnt].copy(), nt
 
     def _grow(self) -> None:
         if self._n == len(self._fe):
             cap = max(8, 2 * len(self._fe))
-            for name in ("_fe", "_fo", "_fa", "_active"):
+            for name in ("_fe", "_fo", "_fa", "_xe", "_xo", "_active"):
                 old = getattr(self, name)
                 new = np.zeros(cap, old.dtype)
                 new[: len(old)] = old
@@ -574,14 +601,15 @@ class WhatIf:
         if len(point) != 1:
             raise LifeCircleError("WhatIf.add_snapped: expected exactly one point",
                                   record="WhatIf")
-        self.engine._check(point, "facility")
+        e, o, a = self.engine._fac_args(point)
         self._grow()
         h = self._n
-        self._fe[h], self._fo[h], self._fa[h] = point.edge[0], point.offset[0], point.access[0]
+        self._fe[h], self._fo[h], self._fa[h] = e[0], o[0], a[0]
+        self._xe[h], self._xo[h] = point.edge[0], point.offset[0]
         self._active[h] = True
         self._n += 1
         ui, ud, nt = self._reach(h, max(self.radius_m, self.max_m), reset=False)
-        # merge node state (values within max_m only, as the full search would hold)
+        # merge junction state (values within max_m only, as the full search would hold)
         t = self._touched[:nt]
         dt = self._dist[t]
         better = (dt < self._node_d[t]) & (dt <= self.max_m)
@@ -610,16 +638,30 @@ class WhatIf:
         ui, ud, _ = self._reach(h, self.radius_m, reset=True)
         self.n_within[ui[ud <= self.radius_m]] -= 1
         self._active[h] = False
-        g = self.engine
         n = self._n
         fe, fo, fa, active = self._fe[:n], self._fo[:n], self._fa[:n], self._active[:n]
-        _dj.repair_kernel(g.indptr, g.adj, g.arc_w, g.arc_edge, g.edge_u, g.edge_v, g.edge_len,
-                        fe, fo, fa, active, h, self.max_m, self._node_d, self._node_f)
+        _dj.repair_kernel(*self.engine._graph_e, fe, fo, fa, active, h, self.max_m,
+                          self._node_d, self._node_f)
         affected = np.flatnonzero(self.nearest_fac == h)
         if len(affected):
-            _dj.units_refresh(affected, *self._ua[:3], g.edge_u, g.edge_v, g.edge_len,
-                            self._node_d, self._node_f, fe, fo, fa, active, self.max_m,
-                            self.nearest_m, self.nearest_fac)
+            _dj.units_refresh(affected, *self._ua[:3], *self.engine._graph[3:], self._node_d,
+                              self._node_f, fe, fo, fa, active, self.max_m, self.nearest_m,
+                              self.nearest_fac)
+
+
+def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray,
+         n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR over arcs (both directions of every edge): ``indptr, adj, arc_w, arc_edge``."""
+    m = len(u)
+    idx_t = np.int32 if max(n, m) < 2**31 - 1 else np.int64
+    src = np.concatenate([u, v])
+    order = np.argsort(src, kind="stable")
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    adj = np.concatenate([v, u])[order].astype(idx_t)
+    arc_w = np.concatenate([w, w])[order]
+    arc_edge = np.concatenate([np.arange(m), np.arange(m)])[order].astype(idx_t)
+    return indptr, adj, arc_w, arc_edge
 
 
 def _run_threads(fn: Callable[[Any], _T], items: Sequence[Any] | range) -> list[_T]:
@@ -628,6 +670,27 @@ def _run_threads(fn: Callable[[Any], _T], items: Sequence[Any] | range) -> list[
         return [fn(it) for it in items]
     with ThreadPoolExecutor(max_workers=min(THREADS, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+def _zorder(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Permutation sorting points along a Z-order (Morton) curve."""
+    if len(x) == 0:
+        return np.zeros(0, np.int64)
+
+    def spread(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.uint64)
+        a = (a | (a << np.uint64(8))) & np.uint64(0x00FF00FF)
+        a = (a | (a << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        a = (a | (a << np.uint64(2))) & np.uint64(0x33333333)
+        return (a | (a << np.uint64(1))) & np.uint64(0x55555555)
+
+    def quantise(a: np.ndarray) -> np.ndarray:
+        lo, hi = float(a.min()), float(a.max())
+        return ((a - lo) * (65535.0 / (hi - lo)) if hi > lo else np.zeros(len(a))).astype(
+            np.uint64)
+
+    code = spread(quantise(x)) | (spread(quantise(y)) << np.uint64(1))
+    return np.argsort(code, kind="stable").astype(np.int64)
 
 
 def _polyline_segments(net: WalkNetwork, u: np.ndarray, v: np.ndarray, x: np.ndarray,
