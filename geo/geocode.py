@@ -986,8 +986,10 @@ def geocode_report(geocoded, mentions_df=None, roads: Mapping[str, RoadIndex] | 
     -------
     pandas.DataFrame
         Columns ``area, named, generic, exact, poi, street, area_only, unresolved, placed,
-        unplaced_n, unplaced, street_data``. ``area_only`` counts precision ``area`` (row kept,
-        no geometry); ``unresolved`` counts ``in_area=no`` mentions (never placed).
+        unplaced_n, unplaced, street_data`` (:func:`geocode_stage` adds ``gazetteer_check``:
+        each gazetteer row's distance to the OSM element it cites, where the inventory has
+        it). ``area_only`` counts precision ``area`` (row kept, no geometry); ``unresolved``
+        counts ``in_area=no`` mentions (never placed).
     """
     areas = list(geocoded["area"].astype(str))
     if mentions_df is not None:
@@ -1146,10 +1148,16 @@ def geocode_stage(
     roads: dict[str, RoadIndex] = {}
     for area_id in ids:
         roads[area_id] = area_road_index(registry, area_id)
+    if gazetteer is None:
+        gazetteer = load_gazetteer(registry=registry) if GAZETTEER_FILE.exists() else False
+    elif isinstance(gazetteer, str | Path):
+        gazetteer = load_gazetteer(gazetteer, registry=registry)
     geocoded = geocode_mentions(registry, mentions_df, inventory_gdf, gazetteer, roads=roads,
                                 geocoders=geocoders, progress=progress)  # fmt: skip
     rows = plan_facilities(geocoded, registry=registry)
     report = geocode_report(geocoded, mentions_df, roads)
+    report["gazetteer_check"] = [_gazetteer_check(gazetteer, inventory_gdf, a)
+                                 for a in report["area"]]  # fmt: skip
     path = Path(out) / REPORT_NAME
     full = report
     if path.exists():
@@ -1162,3 +1170,21 @@ def geocode_stage(
             full = report  # an unreadable old report is replaced
     write_atomic(path, lambda p: full.to_csv(p, index=False, encoding="utf-8-sig"))
     return geocoded, rows, report, path
+
+
+def _gazetteer_check(gazetteer, inventory, area_id: str) -> str:
+    """One report cell: how the area's gazetteer rows compare with the OSM inventory."""
+    if gazetteer is None or gazetteer is False or len(gazetteer) == 0:
+        return "no gazetteer"
+    rows = gazetteer[gazetteer["area"] == area_id]
+    if rows.empty:
+        return "0 rows"
+    check = verify_gazetteer(rows, inventory)
+    found = check[check["found"]]
+    text = f"{len(rows)} rows, {len(found)} found in the OSM inventory"
+    if len(found):
+        text += f" (max {found['distance_m'].max():.1f} m)"
+    bad = check[~check["ok"]]
+    if len(bad):
+        text += "; CHECK " + ", ".join(f"{r.id} {r.distance_m:.0f} m" for r in bad.itertuples())
+    return text
