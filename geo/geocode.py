@@ -127,7 +127,7 @@ def normalise_name(text: object) -> str:
     -------
     str
     """
-    if text is None or (isinstance(text, float) and np.isnan(text)):
+    if _missing(text):
         return ""
     s = unicodedata.normalize("NFKC", str(text)).lower()
     s = re.sub(r"\s+", "", s).translate(_DROP_TABLE)
@@ -141,7 +141,7 @@ def road_norm(text: object) -> str:
     Unlike :func:`normalise_name` it keeps 街道/社区, so a subdistrict name such as 新华路街道
     can be recognised (and dropped by :meth:`RoadIndex.find_road`) instead of read as 新华路.
     """
-    if text is None or (isinstance(text, float) and np.isnan(text)):
+    if _missing(text):
         return ""
     s = unicodedata.normalize("NFKC", str(text)).lower()
     return re.sub(r"\s+", "", s).translate(_DROP_TABLE)
@@ -601,8 +601,8 @@ def poi_candidates(inventory, zone) -> PoiCandidates:
             radius = float(np.hypot(c[:, 0] - pp.x, c[:, 1] - pp.y).max())
         out.names.append(name)
         out.norm.append(norm)
-        out.category.append(str(getattr(row, "category", "") or ""))
-        out.ref.append(str(getattr(row, "facility_id", "") or osm_id or ""))
+        out.category.append(_text(getattr(row, "category", "")))
+        out.ref.append(_text(getattr(row, "facility_id", "")) or _text(osm_id))
         out.osm_id.append(osm_id)
         out.points.append(point)
         out.radius_m.append(radius)
@@ -628,8 +628,15 @@ class Resolution:
     note: str = ""
 
 
+def _text(value: object) -> str:
+    """``str(value)``, with None/NaN/pd.NA as ""."""
+    return "" if _missing(value) else str(value)
+
+
 def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == ""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return (isinstance(value, float) and np.isnan(value)) or str(value) == ""
 
 
 def _match_gazetteer(mention, gaz) -> Resolution | None:

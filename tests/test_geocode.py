@@ -434,3 +434,7 @@ def test_plan_facilities_in_area_follows_geometry_then_plan(reg, roads):
     assert fac["in_area"].tolist() == [False, True, False]
     assert fac["mention_in_area"].tolist() == ["yes", "yes", "unknown"]
     assert fac["sources"].iloc[0] == "plans/synth_plan.txt"
+
+
+def test_missing_values_normalise_to_empty():
+    assert [normalise_name(v) for v in (None, float("nan"), pd.NA)] == ["", "", ""]
