@@ -606,18 +606,26 @@ def reconcile(
             if not mc.empty:
                 ex = mc[mc["action"] == "existing"]
                 quant = ex[(ex["kind"] != "named") & ex["quantity"].notna()]
-                best, best_doc = 0.0, ""
+                best, best_note = 0.0, ""
                 if not quant.empty:
                     per = quant.groupby(["doc", "sentence"])["quantity"].sum()
-                    best = float(per.max())
-                    best_doc = str(per.index[int(np.argmax(per.to_numpy()))][0])
+                    k = int(np.argmax(per.to_numpy()))
+                    best = float(per.iloc[k])
+                    doc, sentence = per.index[k]
+                    parts = quant[(quant["doc"] == doc) & (quant["sentence"] == sentence)]
+                    listed = " + ".join(
+                        f"{int(q)} {n}"
+                        for n, q in zip(parts["name"], parts["quantity"], strict=True)
+                    )
+                    best_note = f"plan states {listed} ({doc})"
                 n_named = ex[ex["kind"] == "named"].drop_duplicates(["doc", "name"])
                 if best or len(n_named):
                     plan_existing = max(best, float(len(n_named)))
                     if best >= len(n_named) and best:
-                        notes.append(f"existing from one statement in {best_doc}")
+                        notes.append(best_note)
                     else:
-                        notes.append(f"existing = {len(n_named)} named facilities")
+                        names = "、".join(n_named["name"].astype(str).head(5))
+                        notes.append(f"plan names {len(n_named)} existing: {names}")
                 new, unq_new = _sum_distinct(mc[mc["action"] == "new"])
                 upg, unq_upg = _sum_distinct(mc[mc["action"] == "upgrade"])
                 plan_new = new or None  # only unquantified statements: the count is unknown
