@@ -13,7 +13,6 @@ CONDA_NAMES = {
     "osmium": "pyosmium",
     "h3": "h3-py",
     "types-pyyaml": "types-pyyaml",
-    "dash[testing]": "dash[testing]",
 }
 
 
