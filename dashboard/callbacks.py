@@ -256,7 +256,7 @@ def register(
         cats, fallback = data.coverage(area, tier, scenario, profile)
         rec = cats.get(category, {}).get("ALL")
         info = results.areas[area]
-        s = {
+        s: dict[str, Any] = {
             "share": rec.share if rec else None,
             "population": rec.population if rec else None,
             "covered_population": rec.covered if rec else None,
@@ -298,9 +298,10 @@ def register(
                 ),
                 html.Div(
                     t("whatif_engine", lang)
-                    if info.basis == "network"
-                    else t("whatif_estimate", lang),
+                    if evaluation.method == "network"
+                    else f"{t('whatif_estimate', lang)} {evaluation.factor:.2f}",
                     className="lc-note",
+                    id="whatif-method",
                 ),
             ]
         return cells, fac, gaps, wi, summary, "\n".join(msgs)

@@ -57,6 +57,7 @@ def _index_coverage(cov: pd.DataFrame) -> CoverageIndex:
         "threshold_m",
     ]
     frame = cov.reindex(columns=cols)
+    row: Any
     for row in frame.itertuples(index=False):
         key = (str(row.area), int(row.tier), str(row.scenario), str(row.profile))
         cats = index.setdefault(key, {})

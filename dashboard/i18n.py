@@ -63,15 +63,15 @@ TEXTS: dict[str, tuple[str, str]] = {
         "请选择单一设施类别再模拟。",
         "Choose a single category to add facilities.",
     ),
-    "whatif_nonet": (
-        "此街道无步行路网数据，无法模拟。",
-        "No walking network for this area: what-if unavailable.",
+    "whatif_nodemand": (
+        "此街道无人口单元，无法模拟。",
+        "No demand units in this area: what-if unavailable.",
     ),
     "whatif_limit": ("已达到可添加设施上限。", "Limit of added facilities reached."),
     "whatif_engine": ("按路网计算（增量更新）", "network engine (incremental update)"),
     "whatif_estimate": (
-        "路网不完整，模拟结果仅供参考",
-        "incomplete network: what-if is an estimate",
+        "路网数据不完整：按直线距离×绕行系数估算，系数",
+        "incomplete network: straight line × detour factor estimate, factor",
     ),
     "missing": ("部分结果缺失", "Some results are missing"),
     "bad_input": ("输入无效", "Invalid input"),

@@ -58,6 +58,8 @@ class Evaluation:
     area_after: float
     threshold_m: float
     n_added: int
+    method: str = "network"  # or "estimate" (straight line x detour factor)
+    factor: float = 1.0
 
 
 @dataclass
@@ -77,11 +79,61 @@ class _Session:
 
 @dataclass
 class _AreaModel:
-    engine: Any
-    units: Any
+    method: str  # "network" (access engine) or "estimate" (straight line x detour factor)
     arrays: Any
     boundary: Any  # projected, prepared
+    engine: Any = None
+    units: Any = None  # snapped demand units (network)
+    factor: float = 1.0  # detour factor (estimate)
     facilities: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+class EstimateWhatIf:
+    """Straight-line x detour-factor what-if, with the engine's ``WhatIf`` interface.
+
+    Used where the walking network is incomplete or missing, like the coverage estimate of
+    :mod:`geo.estimate` (distance = factor x straight-line distance), and labelled so.
+
+    Parameters
+    ----------
+    x, y
+        Demand units, EPSG:32651 metres.
+    fx, fy
+        Facilities of the setting, EPSG:32651 metres.
+    factor
+        Detour factor (network / straight-line distance).
+    """
+
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, fx: np.ndarray, fy: np.ndarray, factor: float
+    ) -> None:
+        self.x, self.y, self.factor = x, y, float(factor)
+        if len(fx):
+            from scipy.spatial import cKDTree
+
+            d, _ = cKDTree(np.column_stack([fx, fy])).query(np.column_stack([x, y]), k=1)
+            self._base = np.asarray(d, float) * self.factor
+        else:
+            self._base = np.full(len(x), np.inf)
+        self._added: dict[int, np.ndarray] = {}
+        self._next = 0
+        self.nearest_m = self._base.copy()
+
+    def add(self, x: float, y: float) -> int:
+        """Add a facility at projected ``(x, y)``; returns its handle."""
+        d = np.hypot(self.x - x, self.y - y) * self.factor
+        h = self._next
+        self._next += 1
+        self._added[h] = d
+        np.minimum(self.nearest_m, d, out=self.nearest_m)
+        return h
+
+    def remove(self, handle: int) -> None:
+        """Remove an added facility by handle."""
+        self._added.pop(int(handle))
+        self.nearest_m = self._base.copy()
+        for d in self._added.values():
+            np.minimum(self.nearest_m, d, out=self.nearest_m)
 
 
 _TO_UTM = Transformer.from_crs(settings.STORAGE_CRS, settings.PROJECTED_CRS, always_xy=True)
@@ -119,53 +171,82 @@ class WhatIfService:
         self._models: dict[str, _AreaModel | None] = {}
         self._model_lock = threading.Lock()
 
-    # -- per-area engine -----------------------------------------------------------------
+    # -- per-area model ------------------------------------------------------------------
     def model(self, area: str) -> _AreaModel | None:
-        """The access engine and snapped demand units of an area (None without a network)."""
+        """What-if model of an area: the access engine where the network is complete, else
+        the labelled straight-line estimate; None without demand units."""
         with self._model_lock:
             if area in self._models:
                 return self._models[area]
-            net = self.data.results.network(area)
             arrays = self.data.area_arrays(area)
             model = None
-            if net is not None and net.n_edges > 0 and len(arrays.x):
-                try:
-                    model = self._build_model(area, net, arrays)
-                except Exception as exc:  # the map must work even when the engine does not
-                    self.data.results.missing.append(f"what-if engine for {area}: {exc}")
-                    model = None
+            if len(arrays.x):
+                boundary = self.data.results.areas[area].boundary
+                proj = None
+                if boundary is not None:
+                    from geo.network import project_geom
+
+                    proj = project_geom(boundary)
+                    shapely.prepare(proj)
+                model = self._network_model(area, arrays, proj)
+                if model is None:
+                    model = _AreaModel("estimate", arrays, proj, factor=self._detour_factor())
             self._models[area] = model
             return model
 
-    def _build_model(self, area: str, net: Any, arrays: Any) -> _AreaModel:
-        from geo.access import AccessEngine
+    def _network_model(self, area: str, arrays: Any, proj: Any) -> _AreaModel | None:
+        if self.data.results.areas[area].basis != "network":
+            return None
+        net = self.data.results.network(area)
+        if net is None or net.n_edges == 0:
+            return None
+        try:
+            from geo.access import AccessEngine
 
-        engine = AccessEngine.from_network(net)
-        boundary = self.data.results.areas[area].boundary
-        proj = None
-        if boundary is not None:
-            from geo.network import project_geom
+            engine = AccessEngine.from_network(net)
+            units = engine.snap(arrays.x, arrays.y)
+        except Exception as exc:  # the map must work even when the engine does not
+            self.data.results.missing.append(f"what-if engine for {area}: {exc}")
+            return None
+        return _AreaModel("network", arrays, proj, engine=engine, units=units)
 
-            proj = project_geom(boundary)
-            shapely.prepare(proj)
-        return _AreaModel(engine, engine.snap(arrays.x, arrays.y), arrays, proj)
+    def _detour_factor(self) -> float:
+        try:
+            from geo.estimate import FALLBACK_DETOUR, read_calibration
+
+            cal = read_calibration(self.data.results.out_dir)
+        except (ImportError, LifeCircleError):
+            return 1.3
+        return float(cal.factor) if cal is not None else float(FALLBACK_DETOUR)
 
     def preload(self) -> None:
-        """Compile every area's engine now (so the first click does not wait)."""
+        """Build every area's model now (so the first click does not wait)."""
         warmed = False
         for area in self.data.results.areas:
             model = self.model(area)
-            if model is None or warmed or not self.data.results.categories:
+            if (
+                model is None
+                or model.method != "network"
+                or warmed
+                or not self.data.results.categories
+            ):
                 continue
             # run one add/remove so the engine's JIT kernels are loaded before any click
             cat = next(iter(self.data.results.categories))
             try:
-                fac = self._facilities(model, area, cat, "baseline")
-                wi = model.engine.whatif(model.units, fac, radius_m=500.0, max_m=500.0)
+                wi = self._new_whatif(model, area, cat, "baseline", 500.0)
                 wi.remove(wi.add(float(model.arrays.x[0]), float(model.arrays.y[0])))
             except Exception as exc:
                 self.data.results.missing.append(f"what-if engine warm-up: {exc}")
             warmed = True
+
+    def _new_whatif(
+        self, model: _AreaModel, area: str, category: str, scenario: str, thr: float
+    ) -> Any:
+        fac = self._facilities(model, area, category, scenario)
+        if model.method == "network":
+            return model.engine.whatif(model.units, fac, radius_m=thr, max_m=thr)
+        return EstimateWhatIf(model.arrays.x, model.arrays.y, fac[0], fac[1], model.factor)
 
     def _facilities(self, model: _AreaModel, area: str, category: str, scenario: str) -> Any:
         key = (category, scenario)
@@ -173,12 +254,12 @@ class WhatIfService:
             from geo.export import scenario_facilities
 
             fac = scenario_facilities(self.data.results, area, category, scenario)
-            if len(fac):
-                pts = fac.to_crs(settings.PROJECTED_CRS).geometry
-                snapped = model.engine.snap(pts.x.to_numpy(), pts.y.to_numpy())
+            pts = fac.to_crs(settings.PROJECTED_CRS).geometry
+            fx, fy = pts.x.to_numpy(float), pts.y.to_numpy(float)
+            if model.method == "network":
+                model.facilities[key] = model.engine.snap(fx, fy)
             else:
-                snapped = model.engine.snap(np.zeros(0), np.zeros(0))
-            model.facilities[key] = snapped
+                model.facilities[key] = (fx, fy)
         return model.facilities[key]
 
     # -- sessions ------------------------------------------------------------------------
@@ -213,7 +294,7 @@ class WhatIfService:
         Raises
         ------
         WhatIfError
-            ``whatif_composite`` (not a single category), ``whatif_nonet`` (no network),
+            ``whatif_composite`` (not a single category), ``whatif_nodemand`` (no units),
             ``whatif_outside`` (not inside the area), ``whatif_limit`` (too many points),
             ``bad_input`` (not numbers).
         """
@@ -231,7 +312,7 @@ class WhatIfService:
             raise WhatIfError("bad_input", f"coordinates ({lon}, {lat}) are out of range")
         model = self.model(area)
         if model is None:
-            raise WhatIfError("whatif_nonet", f"no walking network for '{area}'")
+            raise WhatIfError("whatif_nodemand", f"no demand units for '{area}'")
         x, y = _TO_UTM.transform(lon_f, lat_f)
         if model.boundary is not None and not shapely.contains_xy(model.boundary, x, y):
             raise WhatIfError("whatif_outside", f"({lon_f:.5f}, {lat_f:.5f}) is outside '{area}'")
@@ -280,7 +361,7 @@ class WhatIfService:
         """Coverage per neighbourhood before/after the session's added facilities.
 
         Returns None when the session added nothing for this area and category (the
-        dashboard then shows ``coverage.csv``) or when there is no engine for the area.
+        dashboard then shows ``coverage.csv``) or when the area has no demand units.
         """
         if category not in self.data.results.categories:
             return None
@@ -296,8 +377,7 @@ class WhatIfService:
             key = (area, category, tier, scenario, profile)
             ctx = sess.contexts.get(key)
             if ctx is None:
-                fac = self._facilities(model, area, category, scenario)
-                wi = model.engine.whatif(model.units, fac, radius_m=thr, max_m=thr)
+                wi = self._new_whatif(model, area, category, scenario, thr)
                 ctx = _Context(wi, wi.nearest_m <= thr + 1e-9)
                 sess.contexts[key] = ctx
                 while len(sess.contexts) > self.max_contexts:
@@ -313,9 +393,11 @@ class WhatIfService:
                     ctx.handles[aid] = ctx.whatif.add(a.x, a.y)
             after = ctx.whatif.nearest_m <= thr + 1e-9
             arr = model.arrays
-            return _shares(
+            ev = _shares(
                 arr.cells, arr.cell_idx, arr.population, ctx.base_covered, after, thr, len(added)
             )
+            ev.method, ev.factor = model.method, model.factor
+            return ev
 
 
 def _shares(

@@ -497,7 +497,7 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
                 area_ids.append(a)
     areas: dict[str, AreaInfo] = {}
     for aid in area_ids:
-        row = status.get(aid, {})
+        srow: dict[str, Any] = status.get(aid, {})
         reg_area = None
         if registry is not None:
             try:
@@ -513,15 +513,15 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
         cells = hoods[hoods["area"] == aid]
         if boundary is None and not cells.empty:
             boundary = shapely.union_all(cells.geometry.values)
-        comp = row.get("completeness")
+        comp = srow.get("completeness")
         areas[aid] = AreaInfo(
             id=aid,
-            name_zh=str(row.get("name_zh") or (reg_area.name_zh if reg_area else aid)),
-            name_en=str(row.get("name_en") or (reg_area.name_en if reg_area else aid)),
+            name_zh=str(srow.get("name_zh") or (reg_area.name_zh if reg_area else aid)),
+            name_en=str(srow.get("name_en") or (reg_area.name_en if reg_area else aid)),
             data_date=(reg_area.data_date if reg_area is not None else None),
             completeness=float(comp) if comp is not None else None,
-            basis=str(row.get("basis") or _basis_of(coverage, aid)),
-            note=str(row.get("note") or ""),
+            basis=str(srow.get("basis") or _basis_of(coverage, aid)),
+            note=str(srow.get("note") or ""),
             boundary=boundary,
         )
     return Results(

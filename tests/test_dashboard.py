@@ -15,7 +15,7 @@ import pytest
 
 from dashboard.app import create_app
 from dashboard.synthetic import synthetic_registry, synthetic_taxonomy, to_wgs, write_synthetic
-from dashboard.whatif import WhatIfError, WhatIfService, _shares
+from dashboard.whatif import EstimateWhatIf, WhatIfError, WhatIfService, _shares
 
 A = "synthetic_a"
 SID = "0123456789abcdef0123456789abcdef"
@@ -242,7 +242,6 @@ def test_whatif_without_additions_shows_the_results(service):
     ("area", "category", "point", "key"),
     [
         (A, "health_station", (1500.0, 500.0), "whatif_outside"),
-        ("synthetic_c", "meal_service", (500.0, 500.0), "whatif_nonet"),
         (A, "composite", (500.0, 500.0), "whatif_composite"),
     ],
 )
@@ -251,6 +250,29 @@ def test_whatif_refuses_with_a_message_key(service, area, category, point, key):
     with pytest.raises(WhatIfError) as err:
         service.add(SID, area, category, lon, lat)
     assert err.value.key == key
+
+
+def test_whatif_without_network_is_a_labelled_estimate(service):
+    # synthetic_c has no streets: straight line x detour factor (1.3 without a calibration)
+    lon, lat = to_wgs("synthetic_c", 250.0, 250.0)
+    service.add(SID, "synthetic_c", "meal_service", lon, lat)
+    ev = service.evaluate(SID, "synthetic_c", "meal_service", 5, "baseline", "default")
+    assert (ev.method, ev.factor) == ("estimate", 1.3)
+    # 5 min = 333.33 m walking = 256.4 m straight: the existing canteen at the centre reaches
+    # 24 of the 100 units (261 people); the added one at (250, 250) reaches 21, 5 of them
+    # already reached: 40 units, 440 people of 1,099
+    assert (round(ev.area_before, 4), round(ev.area_after, 4)) == (0.2375, 0.4004)
+
+
+def test_estimate_whatif_remove_restores_the_base():
+    wi = EstimateWhatIf(
+        np.array([0.0, 100.0]), np.array([0.0, 0.0]), np.array([0.0]), np.array([300.0]), 2.0
+    )
+    assert wi.nearest_m.tolist() == [600.0, 2 * float(np.hypot(100, 300))]
+    h = wi.add(100.0, 10.0)
+    assert wi.nearest_m.tolist() == [2 * float(np.hypot(100, 10)), 20.0]
+    wi.remove(h)
+    assert wi.nearest_m.tolist() == [600.0, 2 * float(np.hypot(100, 300))]
 
 
 def test_whatif_rejects_non_numeric_coordinates(service):

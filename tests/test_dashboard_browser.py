@@ -1,0 +1,321 @@
+"""Browser tests: headless Debian Chromium + chromedriver (selenium) against the dashboard.
+
+The app runs in a thread (waitress) on the SYNTHETIC results folder (dashboard.synthetic);
+screenshots and an exported PNG go to the test artefacts (out/test-artifacts). When the real
+results exist in out/ (after ``lifecircle run``), one more test screenshots the four areas.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from dashboard.app import create_app
+from dashboard.synthetic import synthetic_registry, synthetic_taxonomy, write_synthetic
+from geo import settings
+
+pytestmark = pytest.mark.browser
+
+A = "synthetic_a"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+TIMEOUT = 20
+
+
+def _need_browser() -> None:
+    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("chromium / chromedriver missing: run scripts/setup.sh")
+    pytest.skip("chromium / chromedriver not installed")
+
+
+def _serve(app: Any) -> tuple[str, Any]:
+    from waitress.server import create_server
+
+    server = create_server(app.server, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    return f"http://127.0.0.1:{server.effective_port}/", server
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """Paths of a synthetic data + results folder."""
+    return write_synthetic(tmp_path_factory.mktemp("synthetic"))
+
+
+@pytest.fixture(scope="module")
+def url(synthetic) -> Iterator[str]:
+    """URL of the dashboard on the synthetic results, served from a thread."""
+    _need_browser()
+    app = create_app(
+        synthetic["out"], registry=synthetic_registry(synthetic), taxonomy=synthetic_taxonomy()
+    )
+    base, server = _serve(app)
+    yield base
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    """Headless Chromium (no sandbox as root, no GPU, no background network)."""
+    _need_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-extensions",
+        "--window-size=1500,950",
+        "--lang=zh-CN",
+    ):
+        opts.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+@pytest.fixture(scope="module")
+def coverage(synthetic) -> pd.DataFrame:
+    """The synthetic coverage.csv, as the panel must show it."""
+    return pd.read_csv(synthetic["out"] / "coverage.csv")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _wait(drv: Any, cond: Any, timeout: float = TIMEOUT) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # Dash re-renders components: an element found a moment ago may be replaced
+    return WebDriverWait(
+        drv, timeout, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+    ).until(cond)
+
+
+def _text(drv: Any, css: str) -> str:
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(5):
+        try:
+            els = drv.find_elements("css selector", css)
+            return els[0].text if els else ""
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    return ""
+
+
+def _wait_text(drv: Any, css: str, text: str) -> None:
+    _wait(drv, lambda d: _text(d, css) == text)
+
+
+def _open(drv: Any, url: str) -> float:
+    t0 = time.perf_counter()
+    drv.get(url)
+    _wait(
+        drv,
+        lambda d: (
+            len(d.find_elements("css selector", "path.lc-cell")) > 0
+            and _text(d, "#area-share") != ""
+        ),
+    )
+    return time.perf_counter() - t0
+
+
+def _radio(drv: Any, id_: str, value: str) -> None:
+    drv.find_element("css selector", f'#{id_} input[value="{value}"]').click()
+
+
+def _dropdown(drv: Any, id_: str, value: str) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def pick(d: Any) -> bool:
+        try:
+            if not d.find_elements("css selector", ".dash-dropdown-options"):
+                d.find_element("id", id_).click()
+            opts = d.find_elements("css selector", f'.dash-dropdown-options input[value="{value}"]')
+            if not opts:
+                return False
+            opts[0].find_element("xpath", "../..").click()
+            return True
+        except StaleElementReferenceException:  # options re-rendered (language callback)
+            return False
+
+    _wait(drv, pick)
+    _wait(drv, lambda d: not d.find_elements("css selector", ".dash-dropdown-options"))
+
+
+def _click_centre(drv: Any, element: Any) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(drv).move_to_element(element).click().perform()
+
+
+def _share(
+    cov: pd.DataFrame,
+    unit: str,
+    category: str,
+    tier: int,
+    scenario: str = "baseline",
+    profile: str = "default",
+    column: str = "share",
+) -> float:
+    row = cov[
+        (cov["area"] == A)
+        & (cov["unit"] == unit)
+        & (cov["category"] == category)
+        & (cov["tier"] == tier)
+        & (cov["scenario"] == scenario)
+        & (cov["profile"] == profile)
+    ]
+    return float(row[column].iloc[0])
+
+
+# -- tests -----------------------------------------------------------------------------------
+def test_page_loads_with_cells_badge_and_streets(driver, url, artifacts):
+    seconds = _open(driver, url)
+    assert len(driver.find_elements("css selector", "path.lc-cell")) == 4
+    assert _text(driver, "#basis-badge") == "路网完整 network 92%"
+    assert _text(driver, "#title") == "15分钟社区生活圈规划"
+    assert seconds < 15
+    driver.save_screenshot(str(artifacts / "dashboard_01_load.png"))
+
+
+def test_switch_category_and_scenario(driver, url, coverage, artifacts):
+    _open(driver, url)
+    _dropdown(driver, "category", "meal_service")
+    _wait_text(driver, "#area-share", f"{_share(coverage, 'ALL', 'meal_service', 15):.1%}")
+    _dropdown(driver, "category", "health_station")
+    _radio(driver, "tier", "10")
+    _radio(driver, "scenario", "plan")
+    _wait_text(
+        driver, "#area-share", f"{_share(coverage, 'ALL', 'health_station', 10, 'plan'):.1%}"
+    )
+    _wait(driver, lambda d: len(d.find_elements("css selector", "path.lc-fac")) == 3)
+    assert len(driver.find_elements("css selector", "path.lc-fac-plan_new")) == 1
+    driver.save_screenshot(str(artifacts / "dashboard_02_plan_scenario.png"))
+
+
+def test_neighbourhood_panel_matches_coverage_csv(driver, url, coverage, artifacts):
+    _open(driver, url)
+    _radio(driver, "tier", "10")
+    _wait_text(driver, "#area-share", f"{_share(coverage, 'ALL', 'health_station', 10):.1%}")
+    unit = f"{A}-n4"
+    _click_centre(driver, driver.find_element("css selector", f"path.lc-cell-{unit}"))
+    _wait_text(driver, "#panel-unit", f"社区单元 {unit}")
+    shown = {
+        td.get_attribute("data-category"): td.text
+        for td in driver.find_elements("css selector", "#panel-table td.lc-share")
+    }
+    want = {
+        c: f"{_share(coverage, unit, c, 10):.1%}"
+        for c in ("health_station", "meal_service", "composite")
+    }
+    assert shown == want
+    gaps = {
+        td.get_attribute("data-category"): td.text
+        for td in driver.find_elements("css selector", "#panel-table td.lc-gap-pop")
+    }
+    pop = _share(coverage, unit, "health_station", 10, column="population")
+    covered = _share(coverage, unit, "health_station", 10, column="covered_population")
+    assert gaps["health_station"] == f"{pop - covered:,.0f}"
+    assert "社区卫生服务站" in _text(driver, "#recon-table")
+    driver.save_screenshot(str(artifacts / "dashboard_03_panel.png"))
+
+
+def test_whatif_add_and_remove(driver, url, coverage, artifacts):
+    _open(driver, url)
+    _radio(driver, "tier", "10")
+    base = f"{_share(coverage, 'ALL', 'health_station', 10):.1%}"
+    _wait_text(driver, "#area-share", base)
+    _radio(driver, "mode", "add")
+    t0 = time.perf_counter()
+    _click_centre(driver, driver.find_element("css selector", f"path.lc-cell-{A}-n4"))
+    _wait(driver, lambda d: d.find_elements("css selector", "#whatif-summary"))
+    seconds = time.perf_counter() - t0
+    assert driver.find_elements("css selector", "path.lc-whatif-1")
+    summary = _text(driver, "#whatif-summary")
+    before, after = (
+        float(s.rstrip("%")) for s in summary.split(": ")[1].split(" (")[0].split(" → ")
+    )
+    assert after > before
+    assert seconds < 5  # round trip in the browser; the update itself is timed in the bench
+    driver.save_screenshot(str(artifacts / "dashboard_04_whatif_added.png"))
+    driver.find_element("css selector", "#whatif-list button").click()
+    _wait(driver, lambda d: not d.find_elements("css selector", "#whatif-summary"))
+    assert not driver.find_elements("css selector", "path.lc-whatif-1")
+    assert _text(driver, "#area-share") == base
+    driver.save_screenshot(str(artifacts / "dashboard_05_whatif_removed.png"))
+
+
+def test_export_png_from_the_dashboard(driver, url, synthetic, artifacts):
+    _open(driver, url)
+    before = set((synthetic["out"] / "exports").glob("*.png"))
+    _radio(driver, "export-format", "png")
+    driver.find_element("id", "export-btn").click()
+    _wait(driver, lambda d: d.find_elements("css selector", "#export-done"), timeout=60)
+    new = set((synthetic["out"] / "exports").glob("*.png")) - before
+    assert len(new) == 1
+    path = new.pop()
+    assert path.name in _text(driver, "#export-done")
+    assert struct.unpack(">II", path.read_bytes()[16:24]) == (2338, 1654)
+    shutil.copy(path, artifacts / "dashboard_06_export.png")
+
+
+def test_thin_data_areas_are_marked(driver, url, artifacts):
+    _open(driver, url)
+    _dropdown(driver, "area", "synthetic_b")
+    _wait_text(driver, "#basis-badge", "路网数据不完整 estimate 65%")
+    labels = [
+        e.get_attribute("textContent") for e in driver.find_elements("css selector", ".lc-label")
+    ]
+    assert "合成丙街道: 无路网数据 none 0%" in labels
+    driver.save_screenshot(str(artifacts / "dashboard_07_thin_data.png"))
+
+
+def test_language_switch_to_english(driver, url, coverage, artifacts):
+    _open(driver, url)
+    _radio(driver, "lang", "en")
+    _wait_text(driver, "#title", "15-minute community life circle")
+    _wait_text(driver, "#basis-badge", "complete network 92%")
+    assert _text(driver, "#area-share") == f"{_share(coverage, 'ALL', 'health_station', 15):.1%}"
+    driver.save_screenshot(str(artifacts / "dashboard_08_english.png"))
+
+
+@pytest.mark.integration
+def test_real_results_screenshots(driver, artifacts):
+    out = settings.DEFAULT_OUT
+    if not (out / "coverage.csv").exists() or not (out / "neighbourhoods.gpkg").exists():
+        pytest.skip("no real results in out/ (run `lifecircle run`)")
+    app = create_app(out)
+    base, server = _serve(app)
+    try:
+        seconds = _open(driver, base)
+        assert seconds < 20
+        for area in app.lifecircle["data"].results.areas:
+            _dropdown(driver, "area", area)
+            _wait(
+                driver,
+                lambda d, a=area: d.find_elements(
+                    "css selector", f"path.lc-cell-{a}-h001, path[class*='lc-cell-{a}']"
+                ),
+            )
+            time.sleep(0.5)
+            driver.save_screenshot(str(artifacts / f"dashboard_real_{area}.png"))
+    finally:
+        server.close()
