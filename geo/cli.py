@@ -393,6 +393,62 @@ def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
 
 
 # -------------------------------------------------------------------------------------------
+# dashboard and export
+# -------------------------------------------------------------------------------------------
+@main.command("dashboard")
+@common_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True,
+              help="Port to bind.")
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Server worker threads (waitress).")
+def dashboard(ctx: RunContext, host: str, port: int, threads: int) -> None:
+    """Serve the dashboard on the results in --out / 启动仪表盘 (http://127.0.0.1:8050)."""
+    from dashboard.app import create_app, serve
+
+    if not ctx.out.is_dir():
+        raise LifeCircleError("results folder not found; run `lifecircle run` first",
+                              path=ctx.out)
+    click.echo("loading results / 读取结果 ...", err=True)
+    app = create_app(ctx.out, registry=ctx.registry)
+    click.echo(f"dashboard / 仪表盘: http://{host}:{port}/  (Ctrl+C to stop)", err=True)
+    serve(app, host=host, port=port, threads=threads)
+
+
+@main.command("export")
+@common_options
+@click.option("--category", required=True, help="Category key (or 'composite').")
+@click.option("--format", "fmt", type=click.Choice(["png", "pdf", "html", "xlsx"]),
+              default="png", show_default=True, help="Map (png/pdf/html) or table (xlsx).")
+@click.option("--tier", type=click.Choice(["5", "10", "15"]), default="15", show_default=True,
+              help="Walking minutes.")
+@click.option("--scenario", type=click.Choice(["baseline", "plan", "plan+recommended"]),
+              default="baseline", show_default=True)
+@click.option("--profile", type=click.Choice(["default", "elderly"]), default="default",
+              show_default=True, help="Walking profile (speed).")
+@click.option("--paper", type=click.Choice(["A4", "A3"]), default="A4", show_default=True,
+              help="Landscape paper size (png/pdf).")
+@click.option("--json", "as_json", is_flag=True, help="Print the written paths as JSON.")
+def export_cmd(ctx: RunContext, category: str, fmt: str, tier: str, scenario: str,
+               profile: str, paper: str, as_json: bool) -> None:
+    """Export a map or table for meetings into <out>/exports/ / 导出地图与表格."""
+    from geo.export import export, load_results
+
+    if not ctx.area_ids:
+        raise LifeCircleError("give the area to export with --area (e.g. --area xinhualu)")
+    results = load_results(ctx.out, registry=ctx.registry)
+    written = []
+    for area in progress(ctx, [a.id for a in ctx.areas], "export / 导出"):
+        written.append(str(export(results, area, category, fmt, tier=int(tier),
+                                  scenario=scenario, profile=profile, paper=paper)))
+    if as_json:
+        echo_json(written)
+    else:
+        for path in written:
+            click.echo(f"wrote {path}")
+
+
+# -------------------------------------------------------------------------------------------
 # run
 # -------------------------------------------------------------------------------------------
 @main.command("run")
