@@ -57,7 +57,8 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--area", "areas", multiple=True, metavar="AREA",
                   help="Area id (repeatable; default: all areas in data/osm/areas.yaml).")
     @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  envvar=settings.DATA_ENV, help="Data folder searched before data/ and the mirror.")
+                  envvar=settings.DATA_ENV,
+                  help="Data folder searched before data/ and the mirror.")
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
     @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
     @functools.wraps(func)
