@@ -10,7 +10,8 @@ run independent searches in threads. Conventions:
 * a snapped point is ``(edge, offset, access)``: offset in metres from the ``u`` end, access the
   perpendicular leg. It reaches ``u`` after ``access + offset`` and ``v`` after
   ``access + (len - offset)``;
-* units are grouped by edge in a CSR (``u_ptr`` over edges, ``u_ord`` unit indices);
+* units are grouped by edge in a CSR (``u_ptr`` over edges, ``u_ord`` unit indices) with
+  edge-sorted copies of their positions and access legs (``s_pos``, ``s_acc``);
 * ``dist`` / ``lab`` are per-node workspaces that hold ``inf`` / ``-1`` between searches; a search
   lists the nodes it touched so resetting costs only its reach.
 
@@ -153,20 +154,19 @@ def _seeds(edge_u, edge_v, edge_len, fe, fo, fa, fidx):
 
 
 @_jit
-def _via_nodes(i, ue, uo, ua, edge_u, edge_v, edge_len, dist):
-    """Unit ``i``'s distance through its edge's end nodes; returns (d, 0 for u | 1 for v)."""
-    e = ue[i]
-    d1 = ua[i] + uo[i] + dist[edge_u[e]]
-    d2 = ua[i] + (edge_len[e] - uo[i]) + dist[edge_v[e]]
+def _via(e, pos, acc, edge_u, edge_v, edge_len, dist):
+    """A point's distance through its edge's end nodes; returns (d, 0 for u | 1 for v)."""
+    d1 = acc + pos + dist[edge_u[e]]
+    d2 = acc + (edge_len[e] - pos) + dist[edge_v[e]]
     if d1 <= d2:
         return d1, 0
     return d2, 1
 
 
 @_jit
-def _direct(i, f, uo, ua, fo, fa):
-    """Distance between unit ``i`` and facility ``f`` on the same edge, along that edge."""
-    return ua[i] + abs(uo[i] - fo[f]) + fa[f]
+def _direct(pos, acc, f, fo, fa):
+    """Distance between a point and facility ``f`` on the same edge, along that edge."""
+    return acc + abs(pos - fo[f]) + fa[f]
 
 
 @_jit
@@ -174,8 +174,8 @@ def units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out
     """Set ``out_d/out_f`` of ``units`` from node distances/labels (end-node routes only)."""
     for j in range(units.shape[0]):
         i = units[j]
-        d, side = _via_nodes(i, ue, uo, ua, edge_u, edge_v, edge_len, dist)
         e = ue[i]
+        d, side = _via(e, uo[i], ua[i], edge_u, edge_v, edge_len, dist)
         out_d[i] = d
         if d == _INF:
             out_f[i] = -1
@@ -187,12 +187,13 @@ def units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out
 
 @_jit
 def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo, ua, u_ptr,
-                   u_ord, fe, fo, fa, bound):
+                   u_ord, s_pos, s_acc, fe, fo, fa, bound):
     """Nearest facility per unit: one multi-source search plus same-edge shortcuts.
 
-    Only units on edges incident to a reached node (or holding a facility) are evaluated;
-    the rest stay unreached. Returns ``(distance, facility index)`` per unit; ``inf`` / ``-1``
-    beyond ``bound``.
+    Units are read edge by edge from the edge-sorted copies ``s_pos``/``s_acc`` (sequential
+    memory); only units on edges incident to a reached node (or holding a facility) are
+    evaluated, the rest stay unreached. Returns ``(distance, facility index)`` per unit;
+    ``inf`` / ``-1`` beyond ``bound``.
     """
     n_nodes = indptr.shape[0] - 1
     n_units = ue.shape[0]
@@ -218,17 +219,19 @@ def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
             if seen[e]:
                 continue
             seen[e] = True
+            lu = lab[edge_u[e]]
+            lv = lab[edge_v[e]]
             for k in range(u_ptr[e], u_ptr[e + 1]):
-                i = u_ord[k]
-                d, side = _via_nodes(i, ue, uo, ua, edge_u, edge_v, edge_len, dist)
-                out_d[i] = d
+                d, side = _via(e, s_pos[k], s_acc[k], edge_u, edge_v, edge_len, dist)
                 if d < _INF:
-                    out_f[i] = lab[edge_u[e]] if side == 0 else lab[edge_v[e]]
+                    i = u_ord[k]
+                    out_d[i] = d
+                    out_f[i] = lu if side == 0 else lv
     for f in range(fe.shape[0]):
         e = fe[f]
         for k in range(u_ptr[e], u_ptr[e + 1]):
+            d = _direct(s_pos[k], s_acc[k], f, fo, fa)
             i = u_ord[k]
-            d = _direct(i, f, uo, ua, fo, fa)
             if d < out_d[i]:
                 out_d[i] = d
                 out_f[i] = f
@@ -254,11 +257,11 @@ def nodes_kernel(indptr, adj, arc_w, edge_u, edge_v, edge_len, fe, fo, fa, activ
 
 @_jit
 def facility_reach(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo, ua,
-                   u_ptr, u_ord, fe, fo, fa, f, token, bound, dist, lab, touched, stamp,
-                   out_i, out_d, reset):
+                   u_ptr, u_ord, s_pos, s_acc, fe, fo, fa, f, token, bound, dist, lab, touched,
+                   stamp, out_i, out_d, reset):
     """Units within ``bound`` of facility ``f``: fills ``out_i``/``out_d``.
 
-    ``stamp`` (per unit) must not hold ``token`` on entry. ``out_i``/``out_d`` need room for
+    ``stamp`` (per edge) must not hold ``token`` on entry. ``out_i``/``out_d`` need room for
     every unit. With ``reset`` the node workspaces come back all ``inf``/``-1``; otherwise the
     caller reads ``dist[touched[:nt]]`` and resets them. Returns ``(n_units, nt)``.
     """
@@ -267,29 +270,27 @@ def facility_reach(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
     cnt = 0
     e_f = fe[f]
     # units on the facility's own edge (reachable directly even when no end node is)
+    stamp[e_f] = token
     for k in range(u_ptr[e_f], u_ptr[e_f + 1]):
-        i = u_ord[k]
-        stamp[i] = token
-        d, _ = _via_nodes(i, ue, uo, ua, edge_u, edge_v, edge_len, dist)
-        dd = _direct(i, f, uo, ua, fo, fa)
+        d, _ = _via(e_f, s_pos[k], s_acc[k], edge_u, edge_v, edge_len, dist)
+        dd = _direct(s_pos[k], s_acc[k], f, fo, fa)
         if dd < d:
             d = dd
         if d <= bound:
-            out_i[cnt] = i
+            out_i[cnt] = u_ord[k]
             out_d[cnt] = d
             cnt += 1
     for t in range(nt):
         n = touched[t]
         for a in range(indptr[n], indptr[n + 1]):
             e = arc_edge[a]
+            if stamp[e] == token:
+                continue
+            stamp[e] = token
             for k in range(u_ptr[e], u_ptr[e + 1]):
-                i = u_ord[k]
-                if stamp[i] == token:
-                    continue
-                stamp[i] = token
-                d, _ = _via_nodes(i, ue, uo, ua, edge_u, edge_v, edge_len, dist)
+                d, _ = _via(e, s_pos[k], s_acc[k], edge_u, edge_v, edge_len, dist)
                 if d <= bound:
-                    out_i[cnt] = i
+                    out_i[cnt] = u_ord[k]
                     out_d[cnt] = d
                     cnt += 1
     if reset:
@@ -302,7 +303,7 @@ def facility_reach(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
 
 @_jit
 def count_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo, ua,
-                 u_ptr, u_ord, fe, fo, fa, fidx, radius, beta, gmax):
+                 u_ptr, u_ord, s_pos, s_acc, fe, fo, fa, fidx, radius, beta, gmax):
     """Facility-centred counts: per unit, facilities within ``radius`` and a gravity sum.
 
     Gravity adds ``exp(-beta * d)`` for every facility within ``gmax`` (skipped when
@@ -313,7 +314,7 @@ def count_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo,
     dist = np.full(n_nodes, _INF)
     lab = np.full(n_nodes, -1, np.int64)
     touched = np.empty(n_nodes, np.int64)
-    stamp = np.full(n_units, -1, np.int64)
+    stamp = np.full(edge_u.shape[0], -1, np.int64)
     out_i = np.empty(n_units, np.int64)
     out_d = np.empty(n_units, np.float64)
     counts = np.zeros(n_units, np.int64)
@@ -322,8 +323,8 @@ def count_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo,
     for j in range(fidx.shape[0]):
         f = fidx[j]
         cnt, _ = facility_reach(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue,
-                                uo, ua, u_ptr, u_ord, fe, fo, fa, f, f, bound, dist, lab,
-                                touched, stamp, out_i, out_d, True)
+                                uo, ua, u_ptr, u_ord, s_pos, s_acc, fe, fo, fa, f, f, bound,
+                                dist, lab, touched, stamp, out_i, out_d, True)
         for k in range(cnt):
             i = out_i[k]
             d = out_d[k]
@@ -435,7 +436,7 @@ def units_refresh(units, ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, fe, fo
         hi = np.searchsorted(keys, e, side="right")
         for k in range(lo, hi):
             f = order[k]
-            d = _direct(i, f, uo, ua, fo, fa)
+            d = _direct(uo[i], ua[i], f, fo, fa)
             if d < out_d[i]:
                 out_d[i] = d
                 out_f[i] = f

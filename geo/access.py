@@ -342,7 +342,11 @@ class AccessEngine:
         return c, pos, np.ascontiguousarray(pts.access, np.float64)
 
     def _unit_args(self, units: Snapped) -> tuple[np.ndarray, ...]:
-        """Placed units plus their CSR by chain: ``(chain, pos, access, ptr, order)``."""
+        """Placed units plus their CSR by chain.
+
+        ``(chain, pos, access, ptr, order, pos[order], access[order])``: ``order`` lists
+        units chain by chain, ``ptr`` indexes it per chain.
+        """
         cached = units._cache.get(self._token)
         if cached is None:
             self._check(units, "units")
@@ -351,7 +355,7 @@ class AccessEngine:
             order = np.argsort(c, kind="stable").astype(np.int64)
             ptr = np.zeros(nc + 1, np.int64)
             np.cumsum(np.bincount(c, minlength=nc), out=ptr[1:])
-            cached = (c, pos, acc, ptr, order)
+            cached = (c, pos, acc, ptr, order, pos[order], acc[order])
             units._cache[self._token] = cached
         return cached
 
@@ -548,7 +552,7 @@ class WhatIf:
         self._dist = np.full(n_nodes, np.inf)
         self._lab = np.full(n_nodes, -1, np.int64)
         self._touched = np.empty(n_nodes, np.int64)
-        self._stamp = np.full(n_units, -1, np.int64)
+        self._stamp = np.full(len(engine._clen), -1, np.int64)
         self._out_i = np.empty(n_units, np.int64)
         self._out_d = np.empty(n_units, np.float64)
 
