@@ -137,6 +137,7 @@ def register(
             Output("legend", "children"),
         ],
         Input("lang", "value"),
+        prevent_initial_call=True,  # the page is laid out in Chinese already
     )
     @_timed("language")
     def on_language(lang_value: Any) -> list[Any]:
@@ -320,6 +321,7 @@ def register(
         State("mode", "value"),
         State("session", "data"),
         State("whatif-rev", "data"),
+        prevent_initial_call=True,  # a new page has a new session: nothing added yet
     )
     @_timed("whatif")
     def on_whatif(

@@ -208,7 +208,7 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
                 html.Div(id="message", className="lc-msg"),
                 html.H4(t("whatif", lang), id="whatif-title", style={"margin": "8px 0 2px"}),
                 html.Div(t("whatif_help", lang), id="whatif-help", className="lc-note"),
-                html.Div(id="whatif-list"),
+                html.Div(html.Div(t("whatif_none", lang), className="lc-note"), id="whatif-list"),
                 html.Button(
                     t("whatif_clear", lang),
                     id="whatif-clear",

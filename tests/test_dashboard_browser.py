@@ -137,8 +137,29 @@ def _open(drv: Any, url: str) -> float:
     return time.perf_counter() - t0
 
 
+def _retry(fn: Any, tries: int = 10) -> Any:
+    """Call ``fn`` again when Dash re-rendered the element it was using."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for i in range(tries):
+        try:
+            return fn()
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+            time.sleep(0.1)
+    return None
+
+
 def _radio(drv: Any, id_: str, value: str) -> None:
-    drv.find_element("css selector", f'#{id_} input[value="{value}"]').click()
+    _retry(lambda: drv.find_element("css selector", f'#{id_} input[value="{value}"]').click())
+
+
+def _attrs(drv: Any, css: str, attr: str) -> dict[str, str]:
+    """``{element attribute: text}`` of the elements matching ``css`` (re-read if stale)."""
+    return _retry(
+        lambda: {e.get_attribute(attr): e.text for e in drv.find_elements("css selector", css)}
+    )
 
 
 def _dropdown(drv: Any, id_: str, value: str) -> None:
@@ -160,10 +181,17 @@ def _dropdown(drv: Any, id_: str, value: str) -> None:
     _wait(drv, lambda d: not d.find_elements("css selector", ".dash-dropdown-options"))
 
 
-def _click_centre(drv: Any, element: Any) -> None:
+def _click_centre(drv: Any, css: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
-    ActionChains(drv).move_to_element(element).click().perform()
+    _retry(
+        lambda: (
+            ActionChains(drv)
+            .move_to_element(drv.find_element("css selector", css))
+            .click()
+            .perform()
+        )
+    )
 
 
 def _share(
@@ -216,21 +244,15 @@ def test_neighbourhood_panel_matches_coverage_csv(driver, url, coverage, artifac
     _radio(driver, "tier", "10")
     _wait_text(driver, "#area-share", f"{_share(coverage, 'ALL', 'health_station', 10):.1%}")
     unit = f"{A}-n4"
-    _click_centre(driver, driver.find_element("css selector", f"path.lc-cell-{unit}"))
+    _click_centre(driver, f"path.lc-cell-{unit}")
     _wait_text(driver, "#panel-unit", f"社区单元 {unit}")
-    shown = {
-        td.get_attribute("data-category"): td.text
-        for td in driver.find_elements("css selector", "#panel-table td.lc-share")
-    }
+    shown = _attrs(driver, "#panel-table td.lc-share", "data-category")
     want = {
         c: f"{_share(coverage, unit, c, 10):.1%}"
         for c in ("health_station", "meal_service", "composite")
     }
     assert shown == want
-    gaps = {
-        td.get_attribute("data-category"): td.text
-        for td in driver.find_elements("css selector", "#panel-table td.lc-gap-pop")
-    }
+    gaps = _attrs(driver, "#panel-table td.lc-gap-pop", "data-category")
     pop = _share(coverage, unit, "health_station", 10, column="population")
     covered = _share(coverage, unit, "health_station", 10, column="covered_population")
     assert gaps["health_station"] == f"{pop - covered:,.0f}"
@@ -245,7 +267,7 @@ def test_whatif_add_and_remove(driver, url, coverage, artifacts):
     _wait_text(driver, "#area-share", base)
     _radio(driver, "mode", "add")
     t0 = time.perf_counter()
-    _click_centre(driver, driver.find_element("css selector", f"path.lc-cell-{A}-n4"))
+    _click_centre(driver, f"path.lc-cell-{A}-n4")
     _wait(driver, lambda d: d.find_elements("css selector", "#whatif-summary"))
     seconds = time.perf_counter() - t0
     assert driver.find_elements("css selector", "path.lc-whatif-1")
@@ -256,7 +278,7 @@ def test_whatif_add_and_remove(driver, url, coverage, artifacts):
     assert after > before
     assert seconds < 5  # round trip in the browser; the update itself is timed in the bench
     driver.save_screenshot(str(artifacts / "dashboard_04_whatif_added.png"))
-    driver.find_element("css selector", "#whatif-list button").click()
+    _retry(lambda: driver.find_element("css selector", "#whatif-list button").click())
     _wait(driver, lambda d: not d.find_elements("css selector", "#whatif-summary"))
     assert not driver.find_elements("css selector", "path.lc-whatif-1")
     assert _text(driver, "#area-share") == base
@@ -267,7 +289,7 @@ def test_export_png_from_the_dashboard(driver, url, synthetic, artifacts):
     _open(driver, url)
     before = set((synthetic["out"] / "exports").glob("*.png"))
     _radio(driver, "export-format", "png")
-    driver.find_element("id", "export-btn").click()
+    _retry(lambda: driver.find_element("id", "export-btn").click())
     _wait(driver, lambda d: d.find_elements("css selector", "#export-done"), timeout=60)
     new = set((synthetic["out"] / "exports").glob("*.png")) - before
     assert len(new) == 1

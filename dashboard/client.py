@@ -1,0 +1,298 @@
+"""A small HTTP client for the dashboard's callbacks (benchmarks and load tests).
+
+It sends exactly what the browser sends (``POST /_dash-update-component``), so timings
+include Dash's request handling and JSON encoding.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import requests
+
+VIEW_OUTPUTS = [
+    ("cells", "data"),
+    ("facilities", "data"),
+    ("gaps", "data"),
+    ("whatif-layer", "data"),
+    ("summary", "children"),
+    ("message", "children"),
+]
+WHATIF_OUTPUTS = [("whatif-rev", "data"), ("whatif-list", "children"), ("whatif-msg", "children")]
+
+
+def _body(
+    outputs: list[tuple[str, str]], inputs: list[Any], state: list[Any], changed: str
+) -> dict[str, Any]:
+    return {
+        "output": (
+            f"{outputs[0][0]}.{outputs[0][1]}"
+            if len(outputs) == 1
+            else ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."
+        ),
+        "outputs": (
+            {"id": outputs[0][0], "property": outputs[0][1]}
+            if len(outputs) == 1
+            else [{"id": i, "property": p} for i, p in outputs]
+        ),
+        "inputs": inputs,
+        "state": state,
+        "changedPropIds": [changed],
+    }
+
+
+def _prop(id_: str, prop: str, value: Any) -> dict[str, Any]:
+    return {"id": id_, "property": prop, "value": value}
+
+
+def cell_points(view_response: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """``(unit, lon, lat)`` of each neighbourhood cell in a :meth:`DashClient.view` response
+    (the mean of the outer ring's vertices: inside for the hexagon cells)."""
+    out = []
+    for f in view_response.get("cells", {}).get("data", {}).get("features", []):
+        geom = f["geometry"]
+        ring = geom["coordinates"][0] if geom["type"] == "Polygon" else geom["coordinates"][0][0]
+        lon = sum(c[0] for c in ring[:-1]) / max(len(ring) - 1, 1)
+        lat = sum(c[1] for c in ring[:-1]) / max(len(ring) - 1, 1)
+        out.append((f["properties"]["unit"], lon, lat))
+    return out
+
+
+class DashClient:
+    """One simulated browser session against a running dashboard.
+
+    Parameters
+    ----------
+    base_url
+        E.g. ``http://127.0.0.1:8050/``.
+    timeout
+        Seconds per request.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base = base_url.rstrip("/")
+        self.http = requests.Session()
+        self.timeout = timeout
+        self.session_id = ""
+        self.rev = 0
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _post(self, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        t0 = time.perf_counter()
+        resp = self.http.post(
+            f"{self.base}/_dash-update-component", json=body, timeout=self.timeout
+        )
+        dt = time.perf_counter() - t0
+        if resp.status_code == 204:  # no_update everywhere
+            return dt, {}
+        resp.raise_for_status()
+        return dt, resp.json().get("response", {})
+
+    def load_page(self) -> float:
+        """GET the page, its scripts/styles, the layout and dependencies (a cold load).
+
+        Returns the seconds taken and keeps the page's session id.
+        """
+        t0 = time.perf_counter()
+        page = self.http.get(f"{self.base}/", timeout=self.timeout)
+        page.raise_for_status()
+        for ref in re.findall(r'(?:src|href)="(/[^"]+)"', page.text):
+            self.http.get(f"{self.base}{ref}", timeout=self.timeout).raise_for_status()
+        layout = self.http.get(f"{self.base}/_dash-layout", timeout=self.timeout)
+        layout.raise_for_status()
+        self.http.get(f"{self.base}/_dash-dependencies", timeout=self.timeout).raise_for_status()
+        m = re.search(r'"id":\s*"session"[^}]*"data":\s*"([0-9a-f]{32})"', layout.text)
+        self.session_id = m.group(1) if m else ""
+        return time.perf_counter() - t0
+
+    def new_session(self) -> None:
+        """Fetch the layout only, to get a fresh session id."""
+        layout = self.http.get(f"{self.base}/_dash-layout", timeout=self.timeout)
+        layout.raise_for_status()
+        m = re.search(r'"id":\s*"session"[^}]*"data":\s*"([0-9a-f]{32})"', layout.text)
+        self.session_id = m.group(1) if m else ""
+
+    # -- callbacks -----------------------------------------------------------------------
+    def language(self, lang: str = "zh") -> tuple[float, dict[str, Any]]:
+        """The language callback (labels and options)."""
+        ids = [
+            "lab-area",
+            "lab-category",
+            "lab-tier",
+            "lab-scenario",
+            "lab-profile",
+            "lab-lang",
+            "lab-mode",
+            "lab-export",
+            "lab-format",
+            "lab-paper",
+            "export-btn",
+            "title",
+            "subtitle",
+            "whatif-title",
+            "whatif-help",
+            "whatif-clear",
+            "footer",
+        ]
+        outputs = [(i, "children") for i in ids] + [
+            ("area", "options"),
+            ("category", "options"),
+            ("tier", "options"),
+            ("scenario", "options"),
+            ("profile", "options"),
+            ("mode", "options"),
+            ("tiles", "options"),
+            ("legend", "children"),
+        ]
+        return self._post(_body(outputs, [_prop("lang", "value", lang)], [], "lang.value"))
+
+    def area(self, area: str, lang: str = "zh") -> tuple[float, dict[str, Any]]:
+        """The area callback (streets URL, outlines, viewport, badge)."""
+        outputs = [
+            ("streets", "url"),
+            ("boundaries", "data"),
+            ("map", "viewport"),
+            ("area-badge", "children"),
+        ]
+        return self._post(
+            _body(
+                outputs,
+                [_prop("area", "value", area), _prop("lang", "value", lang)],
+                [],
+                "area.value",
+            )
+        )
+
+    def view(
+        self,
+        area: str,
+        category: str,
+        tier: int = 15,
+        scenario: str = "baseline",
+        profile: str = "default",
+        lang: str = "zh",
+    ) -> tuple[float, dict[str, Any]]:
+        """The main map callback (cells, facilities, gaps, what-if layer, summary)."""
+        inputs = [
+            _prop("area", "value", area),
+            _prop("category", "value", category),
+            _prop("tier", "value", tier),
+            _prop("scenario", "value", scenario),
+            _prop("profile", "value", profile),
+            _prop("lang", "value", lang),
+            _prop("whatif-rev", "data", self.rev),
+        ]
+        return self._post(
+            _body(
+                VIEW_OUTPUTS, inputs, [_prop("session", "data", self.session_id)], "category.value"
+            )
+        )
+
+    def panel(
+        self,
+        area: str,
+        unit: str,
+        category: str,
+        tier: int = 15,
+        scenario: str = "baseline",
+        profile: str = "default",
+        lang: str = "zh",
+    ) -> tuple[float, dict[str, Any]]:
+        """The neighbourhood panel callback (a click on cell ``unit``)."""
+        inputs = [
+            _prop("cells", "clickData", {"properties": {"unit": unit}}),
+            _prop("area", "value", area),
+            _prop("tier", "value", tier),
+            _prop("scenario", "value", scenario),
+            _prop("profile", "value", profile),
+            _prop("lang", "value", lang),
+            _prop("whatif-rev", "data", self.rev),
+            _prop("category", "value", category),
+        ]
+        return self._post(
+            _body(
+                [("panel", "children")],
+                inputs,
+                [_prop("session", "data", self.session_id)],
+                "cells.clickData",
+            )
+        )
+
+    def _whatif(
+        self,
+        changed: str,
+        click: Any,
+        removes: list[Any],
+        clear: int,
+        area: str,
+        category: str,
+        lang: str = "zh",
+    ) -> tuple[float, dict[str, Any]]:
+        inputs = [
+            _prop("map", "clickData", click),
+            removes,
+            _prop("whatif-clear", "n_clicks", clear),
+            _prop("area", "value", area),
+            _prop("category", "value", category),
+            _prop("lang", "value", lang),
+        ]
+        state = [
+            _prop("mode", "value", "add"),
+            _prop("session", "data", self.session_id),
+            _prop("whatif-rev", "data", self.rev),
+        ]
+        dt, resp = self._post(_body(WHATIF_OUTPUTS, inputs, state, changed))
+        rev = resp.get("whatif-rev", {}).get("data")
+        if isinstance(rev, int):
+            self.rev = rev
+        return dt, resp
+
+    def whatif_add(
+        self, area: str, category: str, lon: float, lat: float
+    ) -> tuple[float, dict[str, Any]]:
+        """A map click in "add a facility" mode."""
+        return self._whatif(
+            "map.clickData", {"latlng": {"lat": lat, "lng": lon}}, [], 0, area, category
+        )
+
+    def whatif_remove(
+        self, area: str, category: str, added_id: int
+    ) -> tuple[float, dict[str, Any]]:
+        """A click on the remove button of added facility ``added_id``."""
+        removes = [
+            {"id": {"type": "whatif-remove", "index": added_id}, "property": "n_clicks", "value": 1}
+        ]
+        body_changed = f'{{"index":{added_id},"type":"whatif-remove"}}.n_clicks'
+        return self._whatif(body_changed, None, removes, 0, area, category)
+
+    def export(
+        self,
+        area: str,
+        category: str,
+        fmt: str = "png",
+        tier: int = 15,
+        scenario: str = "baseline",
+        profile: str = "default",
+        paper: str = "A4",
+    ) -> tuple[float, dict[str, Any]]:
+        """The export button."""
+        state = [
+            _prop("export-format", "value", fmt),
+            _prop("export-paper", "value", paper),
+            _prop("area", "value", area),
+            _prop("category", "value", category),
+            _prop("tier", "value", tier),
+            _prop("scenario", "value", scenario),
+            _prop("profile", "value", profile),
+            _prop("lang", "value", "zh"),
+        ]
+        return self._post(
+            _body(
+                [("download", "data"), ("export-msg", "children")],
+                [_prop("export-btn", "n_clicks", 1)],
+                state,
+                "export-btn.n_clicks",
+            )
+        )
