@@ -54,16 +54,25 @@ def browser_first_load(url: str) -> float | None:
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--window-size=1500,950"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--window-size=1500,950",
+    ):
         opts.add_argument(arg)
     drv = webdriver.Chrome(service=Service(driver_path), options=opts)
     try:
         t0 = time.perf_counter()
         drv.get(url)
         WebDriverWait(drv, 60, poll_frequency=0.02).until(
-            lambda d: d.find_elements("css selector", "path.lc-cell")
-            and d.find_elements("css selector", "#area-share"))
+            lambda d: (
+                d.find_elements("css selector", "path.lc-cell")
+                and d.find_elements("css selector", "#area-share")
+            )
+        )
         return time.perf_counter() - t0
     finally:
         drv.quit()
@@ -76,7 +85,7 @@ def run(out: Path, repeat: int, registry: Any = None, taxonomy: Any = None) -> d
     start_s = time.perf_counter() - t0
     data = app.lifecircle["data"]
     areas = list(data.results.areas)
-    cats = [c for c in data.results.category_keys()]
+    cats = list(data.results.category_keys())
     url, server = _serve(app)
     timings: dict[str, list[float]] = {}
 
@@ -102,22 +111,23 @@ def run(out: Path, repeat: int, registry: Any = None, taxonomy: Any = None) -> d
             for area in areas:
                 rec("area", c.area(area)[0])
                 for cat in cats:
-                    for scenario, tier, profile in (("baseline", 15, "default"),
-                                                    ("plan", 10, "elderly")):
-                        dt, resp = c.view(area, cat, tier, scenario, profile)
+                    for scenario, tier, profile in (
+                        ("baseline", 15, "default"),
+                        ("plan", 10, "elderly"),
+                    ):
+                        dt, _ = c.view(area, cat, tier, scenario, profile)
                         rec("view", dt)
                 pts = cell_points(c.view(area, cats[0])[1])
                 if not pts:
                     continue
                 unit, lon, lat = pts[len(pts) // 2]
                 rec("panel", c.panel(area, unit, cats[0])[0])
-                dt, resp = c.whatif_add(area, cats[0], lon, lat)
+                dt, _ = c.whatif_add(area, cats[0], lon, lat)
                 rec("whatif_add", dt)
-                dt, resp = c.view(area, cats[0])
+                dt, _ = c.view(area, cats[0])
                 rec("view_after_whatif", dt)
                 rec("panel_after_whatif", c.panel(area, unit, cats[0])[0])
-                added = [a.id for a in app.lifecircle["whatif"].added(c.session_id, area,
-                                                                      cats[0])]
+                added = [a.id for a in app.lifecircle["whatif"].added(c.session_id, area, cats[0])]
                 if added:
                     rec("whatif_remove", c.whatif_remove(area, cats[0], added[-1])[0])
                     rec("view_after_remove", c.view(area, cats[0])[0])
@@ -127,9 +137,12 @@ def run(out: Path, repeat: int, registry: Any = None, taxonomy: Any = None) -> d
 
     def stats(v: list[float]) -> dict[str, float]:
         s = sorted(v)
-        return {"n": len(s), "p50_ms": round(1e3 * statistics.median(s), 1),
-                "p95_ms": round(1e3 * s[min(len(s) - 1, int(0.95 * len(s)))], 1),
-                "max_ms": round(1e3 * s[-1], 1)}
+        return {
+            "n": len(s),
+            "p50_ms": round(1e3 * statistics.median(s), 1),
+            "p95_ms": round(1e3 * s[min(len(s) - 1, int(0.95 * len(s)))], 1),
+            "max_ms": round(1e3 * s[-1], 1),
+        }
 
     cbs = {k: stats(v) for k, v in timings.items()}
     worst = max(v["max_ms"] for v in cbs.values())
@@ -146,7 +159,8 @@ def run(out: Path, repeat: int, registry: Any = None, taxonomy: Any = None) -> d
         "targets": {"first_load_s": 2.0, "callback_ms": 300.0},
         "meets_targets": bool(
             (browser_load if browser_load is not None else http_load + http_initial) <= 2.0
-            and worst <= 300.0),
+            and worst <= 300.0
+        ),
     }
 
 
@@ -154,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "out", help="Results folder.")
     ap.add_argument("--repeat", type=int, default=3, help="Rounds over every area/category.")
-    ap.add_argument("--synthetic", action="store_true",
-                    help="Use a tiny synthetic results folder instead of --out.")
+    ap.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="Use a tiny synthetic results folder instead of --out.",
+    )
     ap.add_argument("--json", action="store_true", help="Print one JSON object.")
     args = ap.parse_args(argv)
     if args.synthetic:
@@ -166,27 +183,36 @@ def main(argv: list[str] | None = None) -> int:
         res = run(paths["out"], args.repeat, synthetic_registry(paths), synthetic_taxonomy())
     else:
         if not (args.out / "coverage.csv").exists():
-            print(f"no results in {args.out}: run `lifecircle run` (or use --synthetic)",
-                  file=sys.stderr)
+            print(
+                f"no results in {args.out}: run `lifecircle run` (or use --synthetic)",
+                file=sys.stderr,
+            )
             return 2
         res = run(args.out, args.repeat)
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=1))
         return 0
-    print(f"results: {res['out']}  areas: {', '.join(res['areas'])}  "
-          f"categories: {res['categories']}")
+    print(
+        f"results: {res['out']}  areas: {', '.join(res['areas'])}  categories: {res['categories']}"
+    )
     print(f"app start (read out/, build layers, compile engines): {res['app_start_s']:.2f} s")
-    print(f"first load over HTTP (page+assets+layout+initial callbacks): "
-          f"{res['first_load_http_s']:.3f} s")
+    print(
+        f"first load over HTTP (page+assets+layout+initial callbacks): "
+        f"{res['first_load_http_s']:.3f} s"
+    )
     if res["first_load_browser_s"] is not None:
-        print(f"first load in headless Chromium (until cells drawn): "
-              f"{res['first_load_browser_s']:.3f} s")
+        print(
+            f"first load in headless Chromium (until cells drawn): "
+            f"{res['first_load_browser_s']:.3f} s"
+        )
     print(f"{'callback':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for name, s in res["callbacks"].items():
         print(f"{name:<22}{s['n']:>6}{s['p50_ms']:>10.1f}{s['p95_ms']:>10.1f}{s['max_ms']:>10.1f}")
     print(f"export PNG (not a map callback): {res['export_png_s']:.2f} s")
-    print(f"targets (first load <= 2 s, callbacks <= 300 ms): "
-          f"{'met' if res['meets_targets'] else 'NOT met'}")
+    print(
+        f"targets (first load <= 2 s, callbacks <= 300 ms): "
+        f"{'met' if res['meets_targets'] else 'NOT met'}"
+    )
     return 0
 
 
