@@ -24,11 +24,13 @@ Example
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -48,6 +50,10 @@ DEFAULT_THRESHOLD_M: float = 1000.0
 #: Nearest distances are searched up to this multiple of a category's threshold by default,
 #: so ``nearest_m`` says how far beyond the threshold the nearest facility is.
 SEARCH_FACTOR: float = 2.0
+
+#: Nearest distances are searched at least this far (15 min at the fastest walking speed), so
+#: every time tier of every profile has exact values.
+MIN_SEARCH_M: float = 15.0 * max(settings.WALK_SPEEDS_KMH.values()) * 1000.0 / 60.0
 
 #: Worker threads for independent searches (categories, facility chunks).
 THREADS: int = max(1, min(8, os.cpu_count() or 1))
@@ -761,7 +767,8 @@ def compute_access(
         Walking speed for ``nearest_min`` (default 4 km/h; elderly 3 km/h,
         ``settings.WALK_SPEEDS_KMH``).
     max_m
-        Search bound for ``nearest_m`` (m). Default: ``SEARCH_FACTOR`` x the category threshold.
+        Search bound for ``nearest_m`` (m), at least the threshold. Default:
+        ``SEARCH_FACTOR`` x the category threshold, and at least :data:`MIN_SEARCH_M`.
     engine
         A compiled engine of ``net`` to reuse.
     gravity_beta
@@ -791,7 +798,7 @@ def compute_access(
     cats = list(thresholds)
     cats += sorted(c for c in facilities["category"].dropna().unique() if c not in thresholds)
     thr = {c: float(thresholds.get(c, DEFAULT_THRESHOLD_M)) for c in cats}
-    bound = {c: max(thr[c], float(max_m) if max_m is not None else SEARCH_FACTOR * thr[c])
+    bound = {c: max(thr[c], float(max_m)) if max_m is not None else _search_bound(thr[c])
              for c in cats}
     fac_sets = []
     for c in cats:
@@ -821,37 +828,203 @@ def compute_access(
 
 
 def category_thresholds(default_m: float = DEFAULT_THRESHOLD_M) -> dict[str, float]:
-    """Walking threshold (m) per category from ``geo.taxonomy`` when that module exists.
+    """Walking threshold (m) per category from ``geo.taxonomy`` (``{}`` without a taxonomy).
 
-    Accepts a taxonomy whose categories are a mapping or a sequence of objects/dicts with an
-    ``id``/``category``/``key`` and a ``threshold_m``/``threshold`` value. Returns ``{}`` when
-    there is no taxonomy module yet (callers then use ``default_m`` per category).
+    Parameters
+    ----------
+    default_m
+        Threshold for a taxonomy category that states none.
+
+    Returns
+    -------
+    dict
+        ``{category: metres}`` in taxonomy order.
     """
     try:
-        from geo import taxonomy  # type: ignore[attr-defined]
+        from geo.taxonomy import load_taxonomy
     except ImportError:
         return {}
-    loader = getattr(taxonomy, "load_taxonomy", None)
-    if loader is None:
-        return {}
-    tax = loader()
-    cats = getattr(tax, "categories", tax)
-    if isinstance(cats, Mapping):
-        items: list[tuple[Any, Any]] = list(cats.items())
+    tax = load_taxonomy()
+    if hasattr(tax, "thresholds"):
+        return {str(k): float(v) if v is not None else default_m
+                for k, v in tax.thresholds().items()}
+    return {str(k): float(getattr(c, "threshold_m", default_m) or default_m)
+            for k, c in tax.categories.items()}
+
+
+def demand_points(out: str | os.PathLike[str], area_id: str,
+                  net: WalkNetwork) -> tuple[pd.DataFrame, str]:
+    """Demand units of an area as ``unit_id, x, y`` (EPSG:32651), and where they came from.
+
+    Reads ``<out>/demand/<area>.gpkg`` (layer ``demand``; its ``x, y`` representative points,
+    or the geometries' representative points) when present; otherwise every network node is a
+    unit (``unit_id`` = ``node_id``).
+
+    Returns
+    -------
+    units, source
+        ``source`` is ``"demand"`` or ``"nodes"``.
+    """
+    path = Path(out) / "demand" / f"{area_id}.gpkg"
+    if not path.exists():
+        nodes = net.nodes
+        return (pd.DataFrame({"unit_id": nodes["node_id"].to_numpy(),
+                              "x": nodes["x"].to_numpy(float),
+                              "y": nodes["y"].to_numpy(float)}), "nodes")
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path, layer="demand")
+    except Exception as exc:
+        raise LifeCircleError(f"cannot read layer 'demand': {exc}", path=path) from None
+    if "unit_id" not in gdf.columns:
+        raise LifeCircleError("demand layer lacks column 'unit_id'", path=path)
+    if {"x", "y"} <= set(gdf.columns) and np.isfinite(gdf[["x", "y"]].to_numpy(float)).all():
+        x, y = gdf["x"].to_numpy(float), gdf["y"].to_numpy(float)
     else:
-        items = [(None, c) for c in cats]
-    out: dict[str, float] = {}
-    for key, c in items:
-        name = key
-        for attr in ("id", "category", "key", "name"):
-            val = c.get(attr) if isinstance(c, Mapping) else getattr(c, attr, None)
-            if name is None and val is not None:
-                name = val
-        thr = None
-        for attr in ("threshold_m", "threshold"):
-            val = c.get(attr) if isinstance(c, Mapping) else getattr(c, attr, None)
-            if thr is None and val is not None:
-                thr = val
-        if name is not None:
-            out[str(name)] = float(thr) if thr is not None else default_m
-    return out
+        if gdf.crs is None:
+            raise LifeCircleError("demand layer has no CRS (expected WGS-84)", path=path)
+        pts = gdf.to_crs(net.crs).geometry.representative_point()
+        x, y = pts.x.to_numpy(float), pts.y.to_numpy(float)
+        bad = ~(np.isfinite(x) & np.isfinite(y))
+        if bad.any():
+            uid = gdf["unit_id"].iloc[int(np.flatnonzero(bad)[0])]
+            raise LifeCircleError("demand unit without a usable geometry", path=path,
+                                  record=f"unit_id {uid}")
+    return pd.DataFrame({"unit_id": gdf["unit_id"].to_numpy(), "x": x, "y": y}), "demand"
+
+
+def facility_points(path: str | os.PathLike[str], statuses: Sequence[str] = ("existing",),
+                    crs: str = settings.PROJECTED_CRS) -> pd.DataFrame:
+    """Facilities as ``category, x, y`` (projected) from a GeoPackage layer ``facilities``.
+
+    Rows without geometry or category, or whose ``status`` is not in ``statuses``, are left
+    out; polygons count at their representative point.
+    """
+    import geopandas as gpd
+
+    path = Path(path)
+    try:
+        gdf = gpd.read_file(path, layer="facilities")
+    except Exception as exc:
+        raise LifeCircleError(f"cannot read layer 'facilities': {exc}", path=path) from None
+    if "category" not in gdf.columns:
+        raise LifeCircleError("facilities layer lacks column 'category'", path=path)
+    keep = gdf.geometry.notna() & ~gdf.geometry.is_empty & gdf["category"].notna()
+    if "status" in gdf.columns:
+        keep &= gdf["status"].isin(list(statuses))
+    gdf = gdf[keep]
+    if gdf.empty:
+        return pd.DataFrame({"category": pd.Series([], dtype=object), "x": [], "y": []})
+    if gdf.crs is None:
+        raise LifeCircleError("facilities layer has no CRS (expected WGS-84)", path=path)
+    pts = gdf.to_crs(crs).geometry.representative_point()
+    return pd.DataFrame({"category": gdf["category"].astype(str).to_numpy(),
+                         "x": pts.x.to_numpy(float), "y": pts.y.to_numpy(float)})
+
+
+def access_table_path(out: str | os.PathLike[str], area_id: str,
+                      profile: str = "default") -> Path:
+    """``<out>/access/<area>.parquet`` (default profile) or ``<area>.<profile>.parquet``."""
+    name = f"{area_id}.parquet" if profile == "default" else f"{area_id}.{profile}.parquet"
+    return Path(out) / "access" / name
+
+
+def run_access(
+    areas: Sequence[Any],
+    nets: Mapping[str, WalkNetwork | None],
+    out: str | os.PathLike[str],
+    *,
+    profile: str = "default",
+    statuses: Sequence[str] = ("existing",),
+    facilities_path: str | os.PathLike[str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    progress: Callable[[Any, str], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The access stage: write ``out/access/<area>.parquet`` for every area with a network.
+
+    Parameters
+    ----------
+    areas
+        Study areas (``.id``).
+    nets
+        ``{area id: WalkNetwork or None}``; areas without a network are skipped (their
+        coverage is estimated elsewhere).
+    out
+        Results folder: reads ``demand/<area>.gpkg`` and ``facilities.gpkg``.
+    profile
+        Walking profile (``settings.WALK_SPEEDS_KMH``) for ``nearest_min``.
+    statuses
+        Facility statuses counted (default existing only).
+    facilities_path
+        Facilities GeoPackage (default ``<out>/facilities.gpkg``).
+    thresholds
+        ``{category: metres}``; default from the taxonomy (:func:`category_thresholds`).
+    progress
+        ``progress(iterable, description)`` wrapper (e.g. a tqdm bar).
+
+    Returns
+    -------
+    list of dict
+        One summary row per area (``area, status, units, unit_source, facilities,
+        categories, path, seconds, note``).
+    """
+    import time
+
+    from geo._io import write_atomic
+    from geo.network import basis_for
+
+    if profile not in settings.WALK_SPEEDS_KMH:
+        raise LifeCircleError(f"unknown walking profile '{profile}'; known: "
+                              f"{', '.join(settings.WALK_SPEEDS_KMH)}", record="profile")
+    speed = settings.WALK_SPEEDS_KMH[profile]
+    fac_path = Path(facilities_path) if facilities_path else Path(out) / "facilities.gpkg"
+    if not fac_path.exists():
+        raise LifeCircleError("no facilities table; run `lifecircle facilities build` first "
+                              "(or pass --facilities FILE)", path=fac_path)
+    fac_all = facility_points(fac_path, statuses)
+    thr = dict(thresholds) if thresholds is not None else category_thresholds()
+    rows: list[dict[str, Any]] = []
+    todo = list(areas)
+    for area in (progress(todo, "access / 可达性") if progress else todo):
+        net = nets.get(area.id)
+        if net is None or net.n_edges == 0:
+            rows.append({"area": area.id, "status": "skipped", "units": 0, "unit_source": "",
+                         "facilities": 0, "categories": 0, "path": "",
+                         "note": "no walking network / 无步行路网数据: coverage uses the "
+                                 "straight-line estimate"})
+            continue
+        t0 = time.perf_counter()
+        units, source = demand_points(out, area.id, net)
+        cats = list(thr) + sorted(set(fac_all["category"]) - set(thr))
+        bounds = [_search_bound(thr.get(c, DEFAULT_THRESHOLD_M)) for c in cats]
+        # facilities further than the search bound from the network's extent cannot count
+        b = max(bounds, default=0.0)
+        nx_, ny_ = net.nodes["x"].to_numpy(), net.nodes["y"].to_numpy()
+        near = fac_all[fac_all["x"].between(nx_.min() - b, nx_.max() + b)
+                       & fac_all["y"].between(ny_.min() - b, ny_.max() + b)]
+        table = compute_access(net, units, near, {c: thr.get(c, DEFAULT_THRESHOLD_M)
+                                                  for c in cats}, speed_kmh=speed)
+        table.insert(0, "area", area.id)
+        table["profile"] = profile
+        table["speed_kmh"] = speed
+        table["unit_source"] = source
+        target = access_table_path(out, area.id, profile)
+        write_atomic(target, functools.partial(_write_parquet, table))
+        comp = float(net.info.get("completeness", 0.0))
+        rows.append({"area": area.id, "status": "written", "units": len(units),
+                     "unit_source": source, "facilities": len(near), "categories": len(cats),
+                     "rows": len(table), "path": str(target), "basis": basis_for(comp),
+                     "seconds": round(time.perf_counter() - t0, 2),
+                     "note": "" if source == "demand" else
+                     "no demand units yet: network nodes used / 暂无需求单元, 以路网节点计"})
+    return rows
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    table.to_parquet(path, index=False)
+
+
+def _search_bound(threshold_m: float) -> float:
+    """Default search bound: twice the threshold and at least 15 min at the fastest speed."""
+    return max(SEARCH_FACTOR * threshold_m, MIN_SEARCH_M, threshold_m)

@@ -346,6 +346,49 @@ def demand(ctx: RunContext, raster: Path | None, population_totals: tuple[str, .
 
 
 # -------------------------------------------------------------------------------------------
+# access -- geo/access.py
+# -------------------------------------------------------------------------------------------
+@main.command("access")
+@common_options
+@click.option("--profile", type=click.Choice(sorted(settings.WALK_SPEEDS_KMH)),
+              default="default", show_default=True,
+              help="Walking profile: speed for nearest_min (default 4 km/h, elderly 3 km/h).")
+@click.option("--status", "statuses", multiple=True, default=("existing",), show_default=True,
+              help="Facility status counted (repeatable: existing, planned, proposed).")
+@click.option("--facilities", "facilities_path", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Facilities GeoPackage (default: <out>/facilities.gpkg).")
+@click.option("--json", "as_json", is_flag=True, help="Print one summary row per area as JSON.")
+def access(ctx: RunContext, profile: str, statuses: tuple[str, ...],
+           facilities_path: Path | None, as_json: bool) -> None:
+    """Walking distance to the nearest facility per demand unit and category / 步行可达性.
+
+    Writes out/access/<area>.parquet (other profiles: <area>.<profile>.parquet) with
+    unit_id, category, nearest_m, nearest_min, n_within. Units come from out/demand/<area>.gpkg,
+    or are the network nodes until demand exists. Areas without a network are skipped.
+    """
+    from geo.access import run_access
+
+    if as_json:
+        ctx.progress = False
+    nets = build_networks(ctx)
+    rows = run_access(ctx.areas, nets, ctx.out, profile=profile, statuses=statuses,
+                      facilities_path=facilities_path,
+                      progress=lambda it, desc: progress(ctx, it, desc))
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        if r["status"] == "skipped":
+            click.echo(f"{r['area']:<16}skipped: {r['note']}")
+            continue
+        click.echo(f"{r['area']:<16}{r['units']:>7} units ({r['unit_source']}) "
+                   f"{r['facilities']:>5} facilities {r['categories']:>3} categories  "
+                   f"basis {r['basis']}  -> {r['path']}  {r['note']}")
+    click.echo("Network data © OpenStreetMap contributors (ODbL).")
+
+
+# -------------------------------------------------------------------------------------------
 # coverage (gaps, reconciliation) -- geo/coverage.py, geo/estimate.py
 # -------------------------------------------------------------------------------------------
 def print_coverage_summary(table: Any) -> None:

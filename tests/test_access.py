@@ -383,6 +383,14 @@ def test_compute_access_search_bound_defaults_to_twice_threshold():
     assert t["n_within"].iloc[0] == 0
 
 
+def test_compute_access_search_bound_is_at_least_15_minutes():
+    units = pd.DataFrame({"unit_id": [1], "x": [X0], "y": [Y0]})
+    facs = pd.DataFrame({"category": ["shop"], "x": [X0 + 900], "y": [Y0]})
+    t = compute_access(_straight_net(), units, facs, {"shop": 300.0})
+    assert t["search_m"].iloc[0] == 1000.0  # 15 min at 4 km/h, not 2 x 300 m
+    assert t["nearest_m"].iloc[0] == pytest.approx(900.0)
+
+
 def test_compute_access_missing_column_names_it():
     units = pd.DataFrame({"id": [1], "x": [X0], "y": [Y0]})
     with pytest.raises(LifeCircleError, match="unit_id"):
