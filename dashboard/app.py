@@ -130,3 +130,45 @@ def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, threads: in
         connection_limit=200,
         channel_timeout=60,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dashboard.app``: serve ``--out`` (optionally with another registry)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Serve the lifecircle dashboard (waitress).")
+    ap.add_argument("--out", type=Path, required=True, help="Results folder.")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8050)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument(
+        "--areas-file",
+        type=Path,
+        default=None,
+        help="Study-area registry YAML (default: data/osm/areas.yaml).",
+    )
+    ap.add_argument("--data-dir", type=Path, default=None, help="Data folder for the registry.")
+    ap.add_argument(
+        "--synthetic-taxonomy",
+        action="store_true",
+        help="Use the synthetic categories (dashboard.synthetic).",
+    )
+    args = ap.parse_args(argv)
+    registry = None
+    if args.areas_file is not None:
+        from geo.areas import load_registry
+
+        registry = load_registry(args.areas_file, data_dir=args.data_dir)
+    taxonomy = None
+    if args.synthetic_taxonomy:
+        from dashboard.synthetic import synthetic_taxonomy
+
+        taxonomy = synthetic_taxonomy()
+    app = create_app(args.out, registry=registry, taxonomy=taxonomy)
+    print(f"serving http://{args.host}:{args.port}/", flush=True)
+    serve(app, host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

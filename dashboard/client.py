@@ -60,6 +60,25 @@ def cell_points(view_response: dict[str, Any]) -> list[tuple[str, float, float]]
     return out
 
 
+def added_ids(whatif_response: dict[str, Any]) -> list[int]:
+    """Ids of the added facilities listed in a what-if response (its remove buttons)."""
+    found: list[int] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            nid = node.get("id")
+            if isinstance(nid, dict) and nid.get("type") == "whatif-remove":
+                found.append(int(nid["index"]))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(whatif_response.get("whatif-list", {}))
+    return found
+
+
 class DashClient:
     """One simulated browser session against a running dashboard.
 
