@@ -437,6 +437,92 @@ def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
 
 
 # -------------------------------------------------------------------------------------------
+# sites and scenarios -- geo/sites.py, geo/scenarios.py
+# -------------------------------------------------------------------------------------------
+@main.command("sites")
+@common_options
+@click.option("--candidates", "candidates_csv", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Candidate sites CSV (lon, lat, optional crs wgs84|gcj02|bd09, name, area) "
+                   "instead of network nodes.")
+@click.option("--method", type=click.Choice(["auto", "milp", "greedy"]), default="auto",
+              show_default=True, help="auto: exact MILP (HiGHS) up to the size limit, else "
+                                      "greedy with its gap to the LP bound.")
+@click.option("--cell-m", type=click.FloatRange(min=1.0), default=50.0, show_default=True,
+              help="Candidate thinning: one candidate per cell of this size (m).")
+@click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
+def sites(ctx: RunContext, candidates_csv: Path | None, method: str, cell_m: float,
+          as_json: bool) -> None:
+    """Recommended sites for the plans' new facilities (max. covering) / 新增设施推荐选址.
+
+    k per area and category = generic new facilities named in out/plan_mentions.csv. Sites
+    maximise residents newly covered (not yet within the category's threshold of an existing
+    or placed plan facility). Writes out/sites.gpkg (layer sites, WGS-84). Areas without a
+    complete walking network use the labelled straight-line × detour estimate (basis estimate).
+    """
+    from geo.sites import run_sites
+
+    if as_json:
+        ctx.progress = False
+    nets = build_networks(ctx)
+    res = run_sites(ctx.registry, ctx.areas, ctx.out, nets=nets, candidates_csv=candidates_csv,
+                    method=method, cell_m=cell_m, cache_dir=ctx.cache_dir,
+                    progress=lambda it, desc: progress(ctx, it, desc))
+    table = res.sites.drop(columns="geometry")
+    if as_json:
+        echo_json({"sites": table.to_dict(orient="records"), "skipped": res.skipped})
+        return
+    click.echo(f"{'area 区域':<16}{'category 类别':<20}{'k':>3}{'gain 新覆盖':>12}{'before':>10}"
+               f"{'population':>12}  {'method':<7}{'gap':>7}  basis")
+    for key, g in table.groupby(["area", "category"], sort=False):
+        area, cat = str(key[0]), str(key[1])  # type: ignore[index]
+        r = g.iloc[0]
+        click.echo(f"{area:<16}{cat:<20}{int(r['k']):>3}{g['gain_population'].sum():>12,.0f}"
+                   f"{r['covered_before']:>10,.0f}{r['population']:>12,.0f}  {r['method']:<7}"
+                   f"{r['gap']:>7.1%}  {r['basis']}")
+    for line in res.skipped:
+        click.echo(f"skipped: {line}")
+    if (table["basis"] == "estimate").any():
+        click.echo("basis estimate = straight-line × detour factor, not network distance / "
+                   "估算值（直线距离×绕行系数）")
+    click.echo(f"wrote {ctx.out / 'sites.gpkg'} ({len(table)} sites). "
+               "Map data © OpenStreetMap contributors (ODbL).")
+
+
+@main.command("scenarios")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the delta rows as JSON.")
+def scenarios(ctx: RunContext, as_json: bool) -> None:
+    """Coverage for baseline, plan and plan+recommended, and the deltas / 情景对比.
+
+    Writes out/scenario_deltas.csv, the plan scenarios' access tables under
+    out/scenarios/<scenario>/access/, and their rows in out/coverage.csv and out/gaps.gpkg.
+    """
+    from geo.scenarios import run_scenarios
+
+    if as_json:
+        ctx.progress = False
+    nets = build_networks(ctx)
+    deltas = run_scenarios(ctx.registry, ctx.areas, ctx.out, nets=nets, cache_dir=ctx.cache_dir,
+                           progress=lambda it, desc: progress(ctx, it, desc))
+    if as_json:
+        echo_json(deltas.to_dict(orient="records"))
+        return
+    wide = deltas.pivot_table(index=["area", "category"], columns="scenario",
+                              values="share", sort=False)
+    basis = deltas.groupby(["area", "category"], sort=False)["basis"].first()
+    click.echo(f"{'area 区域':<16}{'category 类别':<20}{'baseline':>10}{'plan':>10}"
+               f"{'+recommended':>14}  basis")
+    for key, r in wide.iterrows():
+        area, cat = str(key[0]), str(key[1])  # type: ignore[index]
+        vals = [r.get(s, float("nan")) for s in ("baseline", "plan", "plan+recommended")]
+        cells = ["n/a" if v != v else f"{v:.1%}" for v in vals]
+        click.echo(f"{area:<16}{cat:<20}{cells[0]:>10}{cells[1]:>10}{cells[2]:>14}  "
+                   f"{basis[(area, cat)]}")
+    click.echo(f"wrote {ctx.out / 'scenario_deltas.csv'} ({len(deltas)} rows)")
+
+
+# -------------------------------------------------------------------------------------------
 # dashboard and export
 # -------------------------------------------------------------------------------------------
 @main.command("dashboard")

@@ -22,14 +22,21 @@ nearest edge. Results go to ``out/sites.gpkg`` (layer ``sites``, WGS-84).
 from __future__ import annotations
 
 import heapq
+import os
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from geo import settings
 from geo._errors import LifeCircleError
+from geo._io import write_atomic
 
 #: Largest reduced problem (nonzeros of the coverage matrix after merging identical demand
 #: columns and candidate rows) solved exactly. Measured on this 2-core machine with
@@ -60,11 +67,45 @@ DEFAULT_THRESHOLD_M: float = 1000.0
 #: distance ≈ factor × straight-line distance; a common value for dense urban grids).
 DEFAULT_DETOUR_FACTOR: float = 1.3
 
-#: Columns of the ``sites`` layer (DESIGN.md contract first).
+#: Layer name in ``sites.gpkg``.
+LAYER: str = "sites"
+
+#: Columns of the ``sites`` layer (DESIGN.md contract first). ``gain_population``: residents
+#: newly covered by this site given the sites ranked before it; ``bound_population``: upper
+#: bound on the total gain of k sites (= the optimum when ``optimal``); ``gap``: relative gap
+#: of the solution to that bound; ``covered_before``: residents already covered in the plan
+#: scenario; ``x, y``: EPSG:32651 metres.
 SITE_COLUMNS: tuple[str, ...] = (
-    "area", "category", "rank", "gain_population", "method", "gap", "bound_population",
-    "k", "threshold_m", "basis", "covered_before", "population", "candidate", "x", "y",
-)  # fmt: skip
+    "area",
+    "category",
+    "rank",
+    "gain_population",
+    "method",
+    "gap",
+    "bound_population",
+    "k",
+    "threshold_m",
+    "basis",
+    "covered_before",
+    "population",
+    "candidate",
+    "x",
+    "y",
+)
+
+#: Further columns: provenance of the solution and labels.
+EXTRA_SITE_COLUMNS: tuple[str, ...] = (
+    "optimal",
+    "objective",
+    "candidate_source",
+    "n_candidates",
+    "problem_size",
+    "seconds",
+    "category_zh",
+    "category_en",
+    "statements",
+    "note",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,3 +614,610 @@ def _fill(
         np.concatenate([chosen, np.asarray(extra, dtype=np.int64)]).astype(np.int64),
         np.concatenate([gains, np.zeros(len(extra))]),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# how many sites: generic new facilities of the plans
+# ---------------------------------------------------------------------------------------------
+def plan_requirements(mentions: pd.DataFrame) -> pd.DataFrame:
+    """Number of sites to find per area and category from the plans' generic new facilities.
+
+    A mention counts when ``kind = generic``, ``action = new``, ``in_area`` is not ``no`` and
+    (when the column exists) ``counted`` is true. A statement repeated in a document (same
+    ``doc, name, quantity``) counts once. k is the sum of the quantities; an unquantified
+    statement ("新建社区食堂") counts as 1 (at least one facility).
+
+    Parameters
+    ----------
+    mentions
+        The mention table (``out/plan_mentions.csv``; DESIGN *mentions*).
+
+    Returns
+    -------
+    DataFrame
+        ``area, category, k, n_statements, n_unquantified, statements`` (``statements``: the
+        counted names with their quantities, e.g. ``社区食堂×1、助餐点×1``).
+    """
+    need = {"area", "kind", "category", "action", "quantity", "in_area"}
+    missing = need - set(mentions.columns)
+    if missing:
+        raise LifeCircleError(f"mention table lacks columns {sorted(missing)}")
+    m = mentions[
+        (mentions["kind"].astype(str) == "generic")
+        & (mentions["action"].astype(str) == "new")
+        & (mentions["in_area"].astype(str) != "no")
+        & mentions["category"].notna()
+    ]
+    if "counted" in m.columns:
+        m = m[m["counted"].map(_truthy)]
+    m = m.assign(
+        doc=m["doc"].astype(str) if "doc" in m.columns else "",
+        name=m["name"].fillna("").astype(str) if "name" in m.columns else "",
+        q=pd.to_numeric(m["quantity"], errors="coerce"),
+    )
+    m = m.drop_duplicates(["area", "category", "doc", "name", "q"])
+    rows = []
+    for (area, cat), g in m.groupby(["area", "category"], sort=True):
+        q = g["q"].to_numpy(dtype=float)
+        k = int(np.nansum(q) + np.isnan(q).sum())
+        names = [
+            f"{n}×{int(x)}" if np.isfinite(x) else f"{n}×1?"
+            for n, x in zip(g["name"], q, strict=True)
+        ]
+        rows.append(
+            {
+                "area": str(area),
+                "category": str(cat),
+                "k": k,
+                "n_statements": len(g),
+                "n_unquantified": int(np.isnan(q).sum()),
+                "statements": "、".join(names),
+            }
+        )
+    cols = ["area", "category", "k", "n_statements", "n_unquantified", "statements"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value) if value == value else False
+
+
+def read_mentions(out: str | os.PathLike[str]) -> pd.DataFrame:
+    """``<out>/plan_mentions.csv``, or raise naming the command that writes it."""
+    path = Path(out) / "plan_mentions.csv"
+    if not path.exists():
+        raise LifeCircleError("no plan mentions; run `lifecircle plans extract` first", path=path)
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig")
+    except Exception as exc:
+        raise LifeCircleError(f"cannot read plan mentions: {exc}", path=path) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# candidates
+# ---------------------------------------------------------------------------------------------
+def thin_points(x: np.ndarray, y: np.ndarray, cell_m: float = CANDIDATE_CELL_M) -> np.ndarray:
+    """Indices keeping one point per ``cell_m`` square cell: the one nearest the cell centre.
+
+    Parameters
+    ----------
+    x, y
+        Projected coordinates (m).
+    cell_m
+        Cell size (m).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted indices of the kept points.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if len(x) == 0:
+        return np.zeros(0, np.int64)
+    ix, iy = np.floor(x / cell_m), np.floor(y / cell_m)
+    d = np.hypot(x - (ix + 0.5) * cell_m, y - (iy + 0.5) * cell_m)
+    order = np.lexsort((np.arange(len(x)), d, iy, ix))
+    cells = np.column_stack([ix[order], iy[order]])
+    first = np.ones(len(order), bool)
+    first[1:] = np.any(cells[1:] != cells[:-1], axis=1)
+    return np.sort(order[first])
+
+
+def network_candidates(net: Any, boundary: Any, cell_m: float = CANDIDATE_CELL_M) -> pd.DataFrame:
+    """Candidate sites: network nodes inside the area, one per ``cell_m`` cell.
+
+    Parameters
+    ----------
+    net
+        The area's WalkNetwork (nodes ``x, y`` in EPSG:32651).
+    boundary
+        WGS-84 area polygon.
+    cell_m
+        Thinning cell (m).
+
+    Returns
+    -------
+    DataFrame
+        ``candidate, node, x, y`` (``node``: row of ``net.nodes``).
+    """
+    import shapely
+
+    from geo.network import project_geom
+
+    poly = shapely.make_valid(project_geom(boundary, net.crs))
+    x = net.nodes["x"].to_numpy(float)
+    y = net.nodes["y"].to_numpy(float)
+    inside = np.flatnonzero(shapely.contains_xy(poly, x, y))
+    keep = inside[thin_points(x[inside], y[inside], cell_m)]
+    return pd.DataFrame(
+        {"candidate": [f"node-{i}" for i in keep], "node": keep, "x": x[keep], "y": y[keep]}
+    )
+
+
+def grid_candidates(boundary: Any, cell_m: float = CANDIDATE_CELL_M) -> pd.DataFrame:
+    """Candidate sites without a network: centres of ``cell_m`` cells inside the area.
+
+    Returns
+    -------
+    DataFrame
+        ``candidate, node, x, y`` (``node`` = -1).
+    """
+    import shapely
+
+    from geo.network import project_geom
+
+    poly = shapely.make_valid(project_geom(boundary))
+    x0, y0, x1, y1 = poly.bounds
+    xs = np.arange(np.floor(x0 / cell_m), np.ceil(x1 / cell_m)) * cell_m + cell_m / 2
+    ys = np.arange(np.floor(y0 / cell_m), np.ceil(y1 / cell_m)) * cell_m + cell_m / 2
+    mx, my = np.meshgrid(xs, ys)
+    gx, gy = mx.ravel(), my.ravel()
+    inside = shapely.contains_xy(poly, gx, gy)
+    gx, gy = gx[inside], gy[inside]
+    return pd.DataFrame(
+        {
+            "candidate": [
+                f"cell-{int(a // cell_m)}_{int(b // cell_m)}" for a, b in zip(gx, gy, strict=True)
+            ],
+            "node": np.full(len(gx), -1, np.int64),
+            "x": gx,
+            "y": gy,
+        }
+    )
+
+
+def read_candidates(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A user's candidate sites: CSV with ``lon, lat`` and optional ``crs, name, area, id``.
+
+    ``crs`` (per row; default ``wgs84``) is ``wgs84``, ``gcj02`` (高德/腾讯) or ``bd09`` (百度);
+    coordinates are converted with :func:`geo.coords.to_wgs84`. Rows with an ``area`` are
+    used only for that area; others for the area that contains them.
+
+    Returns
+    -------
+    DataFrame
+        ``candidate, name, area, node, x, y`` (EPSG:32651; ``node`` = -1).
+    """
+    from geo.coords import to_wgs84
+    from geo.network import to_projected
+
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise LifeCircleError("candidate file not found", path=path) from None
+    except Exception as exc:
+        raise LifeCircleError(f"cannot read candidate CSV: {exc}", path=path) from None
+    cols = {c.lower().strip(): c for c in raw.columns}
+    for need in ("lon", "lat"):
+        if need not in cols:
+            raise LifeCircleError(
+                f"candidate CSV lacks column '{need}' (expected lon, lat and optional crs, name, "
+                "area)",
+                path=path,
+            )
+    lon = pd.to_numeric(raw[cols["lon"]], errors="coerce").to_numpy(float)
+    lat = pd.to_numeric(raw[cols["lat"]], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~(np.isfinite(lon) & np.isfinite(lat)))
+    if len(bad):
+        raise LifeCircleError(
+            "lon/lat must be numbers", path=path, record=f"line {int(bad[0]) + 2}"
+        )
+    crs = (
+        raw[cols["crs"]].fillna("wgs84").astype(str).to_numpy()
+        if "crs" in cols
+        else np.full(len(raw), "wgs84", dtype=object)
+    )
+    wlon, wlat = np.empty(len(raw)), np.empty(len(raw))
+    for c in pd.unique(crs):
+        sel = crs == c
+        try:
+            a, b = to_wgs84(lon[sel], lat[sel], str(c))
+        except LifeCircleError as exc:
+            line = int(np.flatnonzero(sel)[0]) + 2
+            raise LifeCircleError(str(exc), path=path, record=f"line {line}") from None
+        wlon[sel], wlat[sel] = a, b
+    x, y = to_projected(wlon, wlat)
+    ids = (
+        raw[cols["id"]].astype(str).to_numpy()
+        if "id" in cols
+        else np.array([f"user-{i + 1}" for i in range(len(raw))], dtype=object)
+    )
+    return pd.DataFrame(
+        {
+            "candidate": ids,
+            "name": raw[cols["name"]].fillna("").astype(str) if "name" in cols else "",
+            "area": raw[cols["area"]].fillna("").astype(str) if "area" in cols else "",
+            "node": np.full(len(raw), -1, np.int64),
+            "x": np.asarray(x, float),
+            "y": np.asarray(y, float),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# coverage matrices
+# ---------------------------------------------------------------------------------------------
+def network_coverage(engine: Any, candidates: Any, units: Any, radius_m: float) -> sp.csr_matrix:
+    """Sparse (candidates × units) 0/1 matrix: unit within ``radius_m`` walking metres.
+
+    One bounded search per candidate with the access engine
+    (:meth:`geo.access.AccessEngine.count_within`), so distances are exactly those of the
+    access tables.
+
+    Parameters
+    ----------
+    engine
+        :class:`geo.access.AccessEngine` of the area.
+    candidates, units
+        Snapped points (:meth:`~geo.access.AccessEngine.snap` /
+        :meth:`~geo.access.AccessEngine.snap_nodes`).
+    radius_m
+        Walking threshold (m), inclusive.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    for j in range(len(candidates)):
+        hit = np.flatnonzero(engine.count_within(units, candidates.subset([j]), radius_m))
+        rows.append(np.full(len(hit), j, np.int64))
+        cols.append(hit)
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(candidates), len(units)))
+
+
+def estimate_coverage(
+    cand_xy: np.ndarray, unit_xy: np.ndarray, radius_m: float, factor: float
+) -> sp.csr_matrix:
+    """Sparse (candidates × units) 0/1 matrix: straight-line distance × ``factor`` ≤ radius.
+
+    Parameters
+    ----------
+    cand_xy, unit_xy
+        (n, 2) projected coordinates (m).
+    radius_m
+        Walking threshold (m).
+    factor
+        Detour factor (walking / straight-line distance).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
+    from scipy.spatial import cKDTree
+
+    cand_xy = np.asarray(cand_xy, float).reshape(-1, 2)
+    unit_xy = np.asarray(unit_xy, float).reshape(-1, 2)
+    shape = (len(cand_xy), len(unit_xy))
+    if 0 in shape:
+        return sp.csr_matrix(shape)
+    lists = cKDTree(unit_xy).query_ball_point(cand_xy, r=radius_m / factor)
+    r = np.repeat(np.arange(len(cand_xy)), [len(h) for h in lists])
+    c = np.concatenate([np.asarray(h, np.int64) for h in lists])
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# the stage
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class SitesRun:
+    """What :func:`run_sites` found: the site rows, the requirements and skipped areas."""
+
+    sites: gpd.GeoDataFrame
+    requirements: pd.DataFrame
+    skipped: list[str] = field(default_factory=list)
+
+
+def _snap_candidates(engine: Any, cand: pd.DataFrame) -> Any:
+    from geo.access import Snapped
+
+    node = cand["node"].to_numpy(np.int64)
+    on_node = node >= 0
+    if on_node.all():
+        return engine.snap_nodes(node)
+    snapped = engine.snap(cand["x"].to_numpy(float), cand["y"].to_numpy(float))
+    if on_node.any():
+        exact = engine.snap_nodes(node[on_node])
+        edge, offset, access = snapped.edge.copy(), snapped.offset.copy(), snapped.access.copy()
+        edge[on_node], offset[on_node], access[on_node] = exact.edge, exact.offset, exact.access
+        snapped = Snapped(edge, offset, access)
+    return snapped
+
+
+def area_candidates(
+    setup: Any, user: pd.DataFrame | None = None, cell_m: float = CANDIDATE_CELL_M
+) -> tuple[pd.DataFrame, str]:
+    """Candidate sites of one area and where they come from (``user | network | grid``).
+
+    User candidates are those whose ``area`` names this area, or (without an area) that lie
+    inside it. Without them: network nodes (network basis) or grid cell centres (estimate).
+    """
+    import shapely
+
+    from geo.network import project_geom
+
+    if user is not None and len(user):
+        poly = shapely.make_valid(project_geom(setup.boundary))
+        named = user["area"].astype(str) == setup.area
+        unnamed = user["area"].astype(str) == ""
+        inside = shapely.contains_xy(poly, user["x"].to_numpy(float), user["y"].to_numpy(float))
+        sel = user[named | (unnamed & inside)]
+        return sel.reset_index(drop=True), "user"
+    if setup.basis == "network":
+        return network_candidates(setup.net, setup.boundary, cell_m), "network"
+    return grid_candidates(setup.boundary, cell_m), "grid"
+
+
+def recommend_area(
+    setup: Any,
+    requirements: pd.DataFrame,
+    specs: Mapping[str, Any],
+    plan_facilities: pd.DataFrame,
+    *,
+    candidates: pd.DataFrame | None = None,
+    candidate_source: str = "network",
+    method: str = "auto",
+) -> gpd.GeoDataFrame:
+    """Recommended sites of one area for every category with k > 0.
+
+    Demand already within the category's threshold of a facility of the *plan* scenario
+    (existing + placed plan facilities) is covered; the sites maximise the population newly
+    covered (:func:`solve_mclp`).
+
+    Parameters
+    ----------
+    setup
+        :class:`geo.scenarios.AreaSetup` (demand units, basis, engine or detour factor).
+    requirements
+        Rows of :func:`plan_requirements` (``category, k, statements``) for this area.
+    specs
+        ``{category: CategorySpec}`` (thresholds; missing: :data:`DEFAULT_THRESHOLD_M`).
+    plan_facilities
+        ``category, x, y`` of the plan scenario (:func:`geo.scenarios.scenario_facilities`).
+    candidates
+        ``candidate, node, x, y`` (default: :func:`area_candidates`).
+    candidate_source
+        Label stored with each site.
+    method
+        Solver method (:func:`solve_mclp`).
+
+    Returns
+    -------
+    GeoDataFrame
+        :data:`SITE_COLUMNS` + labels and notes, WGS-84 points.
+    """
+    import shapely
+
+    if candidates is None:
+        candidates, candidate_source = area_candidates(setup)
+    req = requirements[requirements["k"] > 0]
+    if req.empty or setup.basis == "none" or candidates.empty or setup.demand.empty:
+        return _empty_sites()
+    thr = {
+        str(c): float(specs[c].threshold_m) if c in specs else DEFAULT_THRESHOLD_M
+        for c in req["category"]
+    }
+    acc = setup.access(plan_facilities, thr, max(thr.values()))
+    unit_ids = setup.demand["unit_id"].to_numpy()
+    pop = setup.demand["population"].to_numpy(float)
+    cand_xy = candidates[["x", "y"]].to_numpy(float)
+    if setup.basis == "network":
+        units = setup.engine.snap(
+            setup.demand["x"].to_numpy(float), setup.demand["y"].to_numpy(float)
+        )
+        cand_snap = _snap_candidates(setup.engine, candidates)
+    matrices: dict[float, sp.csr_matrix] = {}
+    rows: list[dict[str, Any]] = []
+    statements = req["statements"] if "statements" in req.columns else pd.Series("", req.index)
+    for cat_v, k_v, said in zip(req["category"], req["k"], statements, strict=True):
+        cat, k = str(cat_v), int(k_v)
+        radius = thr[cat]
+        a = acc[acc["category"] == cat].set_index("unit_id")["nearest_m"]
+        near = a.reindex(unit_ids).to_numpy(dtype=float)
+        covered = np.nan_to_num(near, nan=np.inf) <= radius
+        if radius not in matrices:
+            matrices[radius] = (
+                network_coverage(setup.engine, cand_snap, units, radius)
+                if setup.basis == "network"
+                else estimate_coverage(
+                    cand_xy, setup.demand[["x", "y"]].to_numpy(float), radius, setup.factor
+                )
+            )
+        res = solve_mclp(pop, matrices[radius], k, covered, method=method)
+        spec = specs.get(cat)
+        for rank, (j, gain) in enumerate(zip(res.chosen, res.gains, strict=True), start=1):
+            note = setup.note
+            if gain <= 0:
+                note = (f"{note}; " if note else "") + (
+                    "no uncovered residents left within reach: placed where most residents are "
+                    "/ 已无未覆盖居民，按覆盖人口最多选址"
+                )
+            rows.append(
+                {
+                    "area": setup.area,
+                    "category": cat,
+                    "rank": rank,
+                    "gain_population": float(gain),
+                    "method": res.method,
+                    "gap": float(res.gap),
+                    "bound_population": float(res.bound),
+                    "k": k,
+                    "threshold_m": radius,
+                    "basis": setup.basis,
+                    "covered_before": float(pop[covered].sum()),
+                    "population": float(pop.sum()),
+                    "candidate": str(candidates["candidate"].iloc[j]),
+                    "x": float(cand_xy[j, 0]),
+                    "y": float(cand_xy[j, 1]),
+                    "optimal": bool(res.optimal),
+                    "objective": float(res.objective),
+                    "candidate_source": candidate_source,
+                    "n_candidates": len(candidates),
+                    "problem_size": int(res.size),
+                    "seconds": round(float(res.seconds), 3),
+                    "category_zh": getattr(spec, "name_zh", "") if spec is not None else "",
+                    "category_en": getattr(spec, "name_en", "") if spec is not None else "",
+                    "statements": str(said),
+                    "note": note,
+                }
+            )
+    if not rows:
+        return _empty_sites()
+    df = pd.DataFrame(rows)
+    geom = shapely.points(df["x"].to_numpy(), df["y"].to_numpy())
+    gdf = gpd.GeoDataFrame(df, geometry=geom, crs=settings.PROJECTED_CRS)
+    return gdf.to_crs(settings.STORAGE_CRS)
+
+
+def _empty_sites() -> gpd.GeoDataFrame:
+    cols = [*SITE_COLUMNS, *EXTRA_SITE_COLUMNS]
+    return gpd.GeoDataFrame(
+        {c: pd.Series([], dtype=object) for c in cols},
+        geometry=gpd.GeoSeries([], crs=settings.STORAGE_CRS),
+    )
+
+
+def sites_path(out: str | os.PathLike[str]) -> Path:
+    """``<out>/sites.gpkg``."""
+    return Path(out) / "sites.gpkg"
+
+
+def read_sites(out: str | os.PathLike[str]) -> gpd.GeoDataFrame | None:
+    """The recommended sites (layer ``sites``), or None when ``sites.gpkg`` is absent."""
+    path = sites_path(out)
+    if not path.exists():
+        return None
+    try:
+        return gpd.read_file(path, layer=LAYER)
+    except Exception as exc:
+        raise LifeCircleError(f"cannot read layer '{LAYER}': {exc}", path=path) from None
+
+
+def write_sites(
+    sites: gpd.GeoDataFrame, out: str | os.PathLike[str], replace_areas: Sequence[str]
+) -> Path:
+    """Write ``sites.gpkg`` (layer ``sites``, WGS-84) atomically, keeping other areas' rows."""
+    frames = [sites.to_crs(settings.STORAGE_CRS)] if len(sites) else []
+    old = read_sites(out) if sites_path(out).exists() else None
+    if old is not None and len(old):
+        frames.insert(0, old[~old["area"].astype(str).isin(set(replace_areas))])
+    frames = [f for f in frames if len(f)]
+    if frames:
+        merged = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.STORAGE_CRS)
+    else:
+        merged = _empty_sites()
+    merged = merged.assign(rank=merged["rank"].astype("int64"), k=merged["k"].astype("int64"))
+    return write_atomic(sites_path(out), lambda p: merged.to_file(p, layer=LAYER, driver="GPKG"))
+
+
+def run_sites(
+    registry: Any,
+    areas: Sequence[Any],
+    out: str | os.PathLike[str],
+    *,
+    nets: Mapping[str, Any],
+    candidates_csv: str | os.PathLike[str] | None = None,
+    method: str = "auto",
+    cell_m: float = CANDIDATE_CELL_M,
+    cache_dir: Path | None = None,
+    taxonomy: Any = None,
+    progress: Callable[[Iterable[Any], str], Iterable[Any]] | None = None,
+) -> SitesRun:
+    """The sites stage: k recommended sites per area and category, written to ``sites.gpkg``.
+
+    Parameters
+    ----------
+    registry, areas
+        The study areas.
+    out
+        Results folder: reads ``plan_mentions.csv``, ``facilities.gpkg`` and
+        ``demand/<area>.gpkg``; writes ``sites.gpkg``.
+    nets
+        ``{area: WalkNetwork | None}``.
+    candidates_csv
+        A user candidate list (:func:`read_candidates`) used instead of network nodes.
+    method
+        Solver method (:func:`solve_mclp`).
+    cell_m
+        Candidate thinning cell (m).
+    cache_dir
+        Network cache (detour calibration).
+    taxonomy
+        Taxonomy (default: the project's).
+    progress
+        ``progress(iterable, desc)`` wrapper for a progress bar.
+
+    Returns
+    -------
+    SitesRun
+        Areas without a usable network get straight-line estimates (``basis = estimate``);
+        areas with neither network nor facility data are skipped (listed in ``skipped``).
+    """
+    from geo.coverage import category_specs
+    from geo.scenarios import area_setup, read_facilities, scenario_facilities
+
+    out = Path(out)
+    reqs = plan_requirements(read_mentions(out))
+    fac = read_facilities(out)
+    specs = category_specs(taxonomy)
+    user = read_candidates(candidates_csv) if candidates_csv is not None else None
+    frames: list[gpd.GeoDataFrame] = []
+    skipped: list[str] = []
+    it = progress(areas, "sites / 选址") if progress is not None else areas
+    for area in it:
+        req = reqs[reqs["area"] == area.id]
+        if req.empty or not (req["k"] > 0).any():
+            skipped.append(f"{area.id}: the plans name no generic new facility / 规划无新增设施")
+            continue
+        setup = area_setup(
+            registry, area, out, nets.get(area.id), facilities=fac, cache_dir=cache_dir
+        )
+        if setup.basis == "none":
+            skipped.append(f"{area.id}: {setup.note}")
+            continue
+        cand, source = area_candidates(setup, user, cell_m)
+        if cand.empty:
+            skipped.append(f"{area.id}: no candidate sites inside the area / 区内无候选点")
+            continue
+        plan_fac = scenario_facilities(fac, "plan", boundary=setup.boundary, area_id=area.id)
+        frames.append(
+            recommend_area(
+                setup, req, specs, plan_fac, candidates=cand, candidate_source=source, method=method
+            )
+        )
+    frames = [f for f in frames if len(f)]
+    sites = (
+        gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.STORAGE_CRS)
+        if frames
+        else _empty_sites()
+    )
+    write_sites(sites, out, [a.id for a in areas])
+    return SitesRun(sites, reqs[reqs["area"].isin([a.id for a in areas])], skipped)
