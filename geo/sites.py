@@ -649,7 +649,7 @@ def plan_requirements(mentions: pd.DataFrame) -> pd.DataFrame:
         & mentions["category"].notna()
     ]
     if "counted" in m.columns:
-        m = m[m["counted"].map(_truthy)]
+        m = m[m["counted"].map(_truthy).astype(bool)]
     m = m.assign(
         doc=m["doc"].astype(str) if "doc" in m.columns else "",
         name=m["name"].fillna("").astype(str) if "name" in m.columns else "",

@@ -5,13 +5,23 @@ from __future__ import annotations
 import itertools
 import time
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
+import shapely
 
-from geo import sites
+from geo import settings, sites
 from geo._errors import LifeCircleError
-from geo.sites import greedy_mclp, lp_bound, online_bound, reduce_problem, solve_mclp
+from geo.sites import (
+    greedy_mclp,
+    lp_bound,
+    online_bound,
+    plan_requirements,
+    reduce_problem,
+    solve_mclp,
+)
 
 
 def brute_force(w: np.ndarray, A: np.ndarray, k: int, covered: np.ndarray) -> float:
@@ -190,3 +200,358 @@ def test_mismatched_shapes_raise():
 def test_negative_weights_raise():
     with pytest.raises(LifeCircleError, match="non-negative"):
         solve_mclp(np.array([1.0, -1.0]), np.ones((1, 2)), 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# synthetic inputs: a straight street along x (EPSG:32651) and demand beside it
+# ---------------------------------------------------------------------------------------------
+X0, Y0 = 350_000.0, 3_450_000.0
+
+
+def to_lonlat(x, y):
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(settings.PROJECTED_CRS, "EPSG:4326", always_xy=True)
+    return tr.transform(np.asarray(x, float), np.asarray(y, float))
+
+
+def line_network(n_nodes: int = 11, step: float = 100.0, completeness: float = 0.9):
+    """A synthetic straight street: nodes every ``step`` m from (X0, Y0) eastwards."""
+    from geo.network import WalkNetwork
+
+    x = X0 + step * np.arange(n_nodes)
+    y = np.full(n_nodes, Y0)
+    lon, lat = to_lonlat(x, y)
+    nodes = pd.DataFrame(
+        {"node_id": np.arange(n_nodes) + 1, "x": x, "y": y, "lon": lon, "lat": lat}
+    )
+    u, v = np.arange(n_nodes - 1), np.arange(1, n_nodes)
+    geoms = shapely.linestrings(
+        np.stack([np.column_stack([lon[u], lat[u]]), np.column_stack([lon[v], lat[v]])], axis=1)
+    )
+    edges = gpd.GeoDataFrame(
+        {
+            "u": u + 1,
+            "v": v + 1,
+            "length_m": np.full(n_nodes - 1, step),
+            "highway": "footway",
+            "name": "",
+            "osm_id": np.arange(n_nodes - 1),
+        },
+        geometry=geoms,
+        crs="EPSG:4326",
+    )
+    return WalkNetwork("synth", nodes, edges, info={"completeness": completeness})
+
+
+def box(x0, y0, x1, y1):
+    """A WGS-84 polygon of a projected box."""
+    lon, lat = to_lonlat([x0, x1, x1, x0], [y0, y0, y1, y1])
+    return shapely.Polygon(np.column_stack([lon, lat]))
+
+
+# units 5 m beside the street at x = 40, 240, 640, 960 (m from the first node)
+UNIT_X = np.array([40.0, 240.0, 640.0, 960.0])
+UNIT_POP = np.array([10.0, 20.0, 35.0, 40.0])
+
+
+def demand_units(x=UNIT_X, pop=UNIT_POP, dy: float = 5.0) -> gpd.GeoDataFrame:
+    """Synthetic demand: 10 m cells centred beside the street."""
+    xs, ys = X0 + np.asarray(x), np.full(len(x), Y0 + dy)
+    cells = [box(a - 5, b - 5, a + 5, b + 5) for a, b in zip(xs, ys, strict=True)]
+    return gpd.GeoDataFrame(
+        {
+            "unit_id": [f"u{i}" for i in range(len(xs))],
+            "area": "synth",
+            "population": pop,
+            "pop_source": "synthetic",
+            "unit_type": "grid",
+            "x": xs,
+            "y": ys,
+        },
+        geometry=cells,
+        crs="EPSG:4326",
+    )
+
+
+def facilities_table(rows) -> gpd.GeoDataFrame:
+    """rows: (category, source, status, precision, x from X0)."""
+    lon, lat = to_lonlat([X0 + r[4] for r in rows], [Y0] * len(rows))
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": [f"f{i}" for i in range(len(rows))],
+            "area": "synth",
+            "name": [f"设施{i}" for i in range(len(rows))],
+            "category": [r[0] for r in rows],
+            "source": [r[1] for r in rows],
+            "status": [r[2] for r in rows],
+            "precision": [r[3] for r in rows],
+        },
+        geometry=shapely.points(lon, lat),
+        crs="EPSG:4326",
+    )
+
+
+MENTION_COLUMNS = [
+    "doc", "area", "kind", "name", "category", "action", "quantity", "place_hint", "in_area",
+    "start", "end", "sentence", "counted",
+]  # fmt: skip
+
+
+def mentions_table(rows) -> pd.DataFrame:
+    """rows: (area, kind, category, action, quantity, in_area, name)."""
+    return pd.DataFrame(
+        [
+            {
+                "doc": "plan",
+                "area": a,
+                "kind": k,
+                "name": n,
+                "category": c,
+                "action": act,
+                "quantity": q,
+                "place_hint": "",
+                "in_area": ia,
+                "start": 0,
+                "end": 1,
+                "sentence": "",
+                "counted": True,
+            }
+            for a, k, c, act, q, ia, n in rows
+        ],
+        columns=MENTION_COLUMNS,
+    )
+
+
+class Area:
+    """A synthetic area (what the stages read from a registry area)."""
+
+    id = "synth"
+    name_zh = "合成街道"
+    census_note = None
+
+
+class Registry:
+    """A synthetic registry: one area whose boundary is a box around the street."""
+
+    def boundary(self, area):
+        return box(X0 - 20, Y0 - 60, X0 + 1020, Y0 + 60)
+
+
+TAXONOMY = {
+    "meal_service": {
+        "tier": 5,
+        "threshold_m": 50.0,
+        "name_zh": "社区助餐",
+        "name_en": "Community meal service",
+    }
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# k from the plans
+# ---------------------------------------------------------------------------------------------
+def test_plan_requirements_sum_distinct_generic_new_statements():
+    m = mentions_table(
+        [
+            ("synth", "generic", "meal_service", "new", 2, "yes", "助餐点"),
+            ("synth", "generic", "meal_service", "new", 2, "yes", "助餐点"),  # repeated statement
+            ("synth", "generic", "meal_service", "new", None, "yes", "社区食堂"),  # counts 1
+            ("synth", "generic", "meal_service", "upgrade", 3, "yes", "助餐点"),
+            ("synth", "named", "meal_service", "new", None, "yes", "长馨睦邻小厨"),
+            ("synth", "generic", "meal_service", "new", 5, "no", "长者食堂"),
+        ]
+    )
+    req = plan_requirements(m)
+    assert req[["area", "category", "k", "n_statements", "n_unquantified"]].values.tolist() == [
+        ["synth", "meal_service", 3, 2, 1]
+    ]
+    assert req["statements"].iloc[0] == "助餐点×2、社区食堂×1?"
+
+
+def test_plan_requirements_skip_rows_not_counted():
+    m = mentions_table([("synth", "generic", "sports", "new", 4, "yes", "健身点")])
+    m["counted"] = False
+    assert plan_requirements(m).empty
+
+
+def test_plan_requirements_missing_column_raises():
+    with pytest.raises(LifeCircleError, match="lacks columns \\['in_area'\\]"):
+        plan_requirements(mentions_table([]).drop(columns="in_area"))
+
+
+# ---------------------------------------------------------------------------------------------
+# candidates
+# ---------------------------------------------------------------------------------------------
+def test_thin_points_keeps_the_point_nearest_each_cell_centre():
+    x = np.array([10.0, 24.0, 60.0, 149.0])
+    y = np.array([10.0, 26.0, 10.0, 10.0])
+    # cell (0,0): points 0 (dist 21.2) and 1 (1.4) -> 1; cell (1,0): 2; cell (2,0): 3
+    assert sites.thin_points(x, y, 50.0).tolist() == [1, 2, 3]
+
+
+def test_network_candidates_are_thinned_nodes_inside_the_area():
+    net = line_network()
+    poly = box(X0 + 150, Y0 - 10, X0 + 720, Y0 + 10)  # nodes 2..7 inside
+    cand = sites.network_candidates(net, poly, cell_m=200.0)
+    # 200 m cells (by absolute x): nodes 200|300 -> 300 (cell centre +100), 400|500 -> 500,
+    # 600|700 -> 700 ... cells are anchored at multiples of 200 m of the projected x
+    cells = np.floor(net.nodes["x"].to_numpy()[cand["node"]] / 200.0)
+    assert len(set(cells)) == len(cand) == 3
+    assert cand["node"].tolist() == sorted(cand["node"].tolist())
+    assert set(cand["node"]) <= {2, 3, 4, 5, 6, 7}
+
+
+def test_grid_candidates_are_cell_centres_inside_the_area():
+    poly = box(X0, Y0, X0 + 100, Y0 + 50)
+    cand = sites.grid_candidates(poly, cell_m=50.0)
+    assert len(cand) == 2
+    assert np.allclose(np.sort(cand["x"].to_numpy() - X0), [25.0, 75.0], atol=0.5)
+
+
+def test_read_candidates_converts_gcj02_rows(tmp_path):
+    from geo.coords import to_wgs84
+    from geo.network import to_projected
+
+    path = tmp_path / "cand.csv"
+    path.write_text("name,lon,lat,crs\n甲,121.43,31.20,gcj02\n乙,121.44,31.21,\n", encoding="utf-8")
+    cand = sites.read_candidates(path)
+    lon, lat = to_wgs84([121.43], [31.20], "gcj02")
+    x, y = to_projected(lon, lat)
+    assert cand["name"].tolist() == ["甲", "乙"]
+    assert cand["x"].iloc[0] == pytest.approx(float(x[0]), abs=1e-6)
+    assert cand["y"].iloc[0] == pytest.approx(float(y[0]), abs=1e-6)
+    x2, _ = to_projected([121.44], [31.21])
+    assert cand["x"].iloc[1] == pytest.approx(float(x2[0]), abs=1e-6)  # blank crs = WGS-84
+
+
+def test_read_candidates_names_the_bad_line(tmp_path):
+    path = tmp_path / "cand.csv"
+    path.write_text("lon,lat\n121.43,31.2\n121.44,abc\n", encoding="utf-8")
+    with pytest.raises(LifeCircleError, match=r"cand.csv \(line 3\): lon/lat must be numbers"):
+        sites.read_candidates(path)
+
+
+def test_read_candidates_without_lat_column_raises(tmp_path):
+    path = tmp_path / "cand.csv"
+    path.write_text("lon,y\n121.43,31.2\n", encoding="utf-8")
+    with pytest.raises(LifeCircleError, match="lacks column 'lat'"):
+        sites.read_candidates(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# coverage matrices
+# ---------------------------------------------------------------------------------------------
+def test_network_coverage_counts_access_leg_and_walk_along_the_street():
+    from geo.access import AccessEngine
+
+    net = line_network()
+    eng = AccessEngine.from_network(net)
+    units = eng.snap(X0 + UNIT_X, np.full(4, Y0 + 5.0))
+    cand = eng.snap_nodes(np.array([0, 2, 6, 10]))
+    A = sites.network_coverage(eng, cand, units, 50.0).toarray()
+    # unit at 40 m is 5 + 40 = 45 m from node 0 and 5 + 60 = 65 m from node 1
+    assert A.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    assert sites.network_coverage(eng, cand, units, 44.0).nnz == 0
+
+
+def test_estimate_coverage_divides_radius_by_detour_factor():
+    cand = np.array([[0.0, 0.0]])
+    units = np.array([[30.0, 0.0], [41.0, 0.0], [0.0, -39.0]])
+    # 1.25 × straight line <= 50 m  <=>  straight line <= 40 m
+    assert sites.estimate_coverage(cand, units, 50.0, 1.25).toarray().tolist() == [[1, 0, 1]]
+
+
+# ---------------------------------------------------------------------------------------------
+# the stage on a synthetic area
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def synth_out(tmp_path):
+    """A results folder with demand, facilities and plan mentions of the synthetic area."""
+    out = tmp_path / "out"
+    (out / "demand").mkdir(parents=True)
+    demand_units().to_file(out / "demand" / "synth.gpkg", layer="demand", driver="GPKG")
+    facilities_table(
+        [
+            ("meal_service", "osm", "existing", "exact", 1000.0),  # covers the unit at 960 m
+            ("meal_service", "plan", "planned", "area", 640.0),  # not placed: ignored
+        ]
+    ).to_file(out / "facilities.gpkg", layer="facilities", driver="GPKG")
+    mentions_table([("synth", "generic", "meal_service", "new", 2, "yes", "助餐点")]).to_csv(
+        out / "plan_mentions.csv", index=False, encoding="utf-8-sig"
+    )
+    return out
+
+
+def test_run_sites_on_network_picks_the_two_best_uncovered_units(synth_out):
+    res = sites.run_sites(
+        Registry(), [Area()], synth_out, nets={"synth": line_network()}, taxonomy=TAXONOMY
+    )
+    got = sites.read_sites(synth_out)
+    assert got["rank"].tolist() == [1, 2]
+    assert got["candidate"].tolist() == ["node-6", "node-2"]
+    assert got["gain_population"].tolist() == [35.0, 20.0]
+    assert got[["k", "basis", "covered_before", "population"]].iloc[0].tolist() == [
+        2,
+        "network",
+        40.0,
+        105.0,
+    ]
+    assert (got["gap"] == 0.0).all()
+    lon, lat = to_lonlat([X0 + 600.0], [Y0])
+    assert got.geometry.iloc[0].x == pytest.approx(lon[0], abs=1e-9)
+    assert got.geometry.iloc[0].y == pytest.approx(lat[0], abs=1e-9)
+    assert res.skipped == []
+
+
+def test_run_sites_without_network_uses_labelled_estimate(synth_out):
+    from geo.estimate import DetourCalibration, write_calibration
+
+    write_calibration(DetourCalibration(factor=1.0, n_pairs=0, area="synth"), synth_out)
+    sites.run_sites(
+        Registry(), [Area()], synth_out, nets={"synth": None}, taxonomy=TAXONOMY, cell_m=100.0
+    )
+    got = sites.read_sites(synth_out)
+    assert got["basis"].unique().tolist() == ["estimate"]
+    assert got["gain_population"].tolist() == [35.0, 20.0]
+    assert "straight-line" in got["note"].iloc[0]
+
+
+def test_run_sites_skips_area_without_plan_statements(synth_out):
+    mentions_table([]).to_csv(synth_out / "plan_mentions.csv", index=False)
+    res = sites.run_sites(
+        Registry(), [Area()], synth_out, nets={"synth": line_network()}, taxonomy=TAXONOMY
+    )
+    assert res.sites.empty
+    assert res.skipped == ["synth: the plans name no generic new facility / 规划无新增设施"]
+    assert len(sites.read_sites(synth_out)) == 0
+
+
+def test_run_sites_with_user_candidates(synth_out, tmp_path):
+    lon, lat = to_lonlat(X0 + np.array([240.0, 500.0]), np.full(2, Y0))
+    path = tmp_path / "cand.csv"
+    pd.DataFrame({"id": ["A", "B"], "lon": lon, "lat": lat}).to_csv(path, index=False)
+    sites.run_sites(
+        Registry(),
+        [Area()],
+        synth_out,
+        nets={"synth": line_network()},
+        taxonomy=TAXONOMY,
+        candidates_csv=path,
+    )
+    got = sites.read_sites(synth_out)
+    # B (500 m) reaches nobody: only A adds people; the second site is filled with gain 0
+    assert got["candidate"].tolist() == ["A", "B"]
+    assert got["gain_population"].tolist() == [20.0, 0.0]
+    assert got["candidate_source"].unique().tolist() == ["user"]
+
+
+def test_write_sites_keeps_other_areas(synth_out):
+    sites.run_sites(
+        Registry(), [Area()], synth_out, nets={"synth": line_network()}, taxonomy=TAXONOMY
+    )
+    got = sites.read_sites(synth_out)
+    other = got.assign(area="other")
+    sites.write_sites(other, synth_out, ["other"])
+    both = sites.read_sites(synth_out)
+    assert sorted(both["area"].tolist()) == ["other", "other", "synth", "synth"]
