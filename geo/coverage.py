@@ -694,15 +694,9 @@ def area_access(
         return AreaAccess(
             area.id, pd.DataFrame(columns=["unit_id", "category", "nearest_m"]), "none", comp, note
         )
-    cal = estimate.read_calibration(out)
-    if cal is None or cal.area != calibration_area:
-        from geo.network import build_area_network
-
-        cal_net = build_area_network(registry, calibration_area, cache_dir=cache_dir)
-        if cal_net is None:
-            raise LifeCircleError(f"calibration area '{calibration_area}' has no network")
-        cal = estimate.calibrate_detour(cal_net, boundary=registry.boundary(calibration_area))
-        estimate.write_calibration(cal, out)
+    cal = detour_calibration(
+        registry, out, fac, calibration_area, categories=categories, cache_dir=cache_dir
+    )
     note = (estimate.NO_NETWORK_NOTE if net is None else estimate.ESTIMATE_NOTE) + (
         f" (factor {cal.factor:.3f}, MAE {cal.mae_m:.0f} m, calibrated on {cal.area})"
     )
@@ -711,6 +705,109 @@ def area_access(
     target = access_path(out, area.id, "estimate", scenario)
     write_atomic(target, lambda p: acc.to_parquet(p, index=False))
     return AreaAccess(area.id, acc, "estimate", comp, note)
+
+
+def detour_calibration(
+    registry: Any,
+    out: str | os.PathLike[str],
+    facilities: gpd.GeoDataFrame,
+    calibration_area: str = "xinhualu",
+    *,
+    categories: Mapping[str, CategorySpec] | None = None,
+    cache_dir: Path | None = None,
+) -> Any:
+    """The detour factor for estimates: ``<out>/detour_calibration.json``, recomputed when its
+    inputs (calibration network, demand units, facilities) changed.
+
+    The factor is fitted on nearest-facility distances of the calibration area
+    (:func:`geo.estimate.calibrate_nearest`); the street-only node-pair calibration is stored
+    beside it (``node_pairs``) for reference. With ``categories``, ``coverage_check`` compares
+    the area's population share covered at each standard threshold by network and by
+    estimate: the error a planner sees in ``coverage.csv``.
+
+    Returns
+    -------
+    geo.estimate.DetourCalibration
+    """
+    import hashlib
+
+    from geo import estimate
+    from geo.network import build_area_network
+    from geo.population import demand_path, make_demand, read_demand
+
+    area = registry.get(calibration_area)
+    net = build_area_network(registry, area, cache_dir=cache_dir)
+    if net is None:
+        raise LifeCircleError(f"calibration area '{calibration_area}' has no network")
+    if not demand_path(out, area.id).exists():
+        make_demand(registry, [area], out)
+    units = read_demand(out, area.id)
+    pts = estimate.facility_points(facilities, registry.boundary(area))
+    h = hashlib.sha256()
+    h.update(f"nearest-1|{net.info.get('cache_key', '')}|{estimate.CALIBRATION_BAND_M}".encode())
+    h.update(repr(sorted((c, s.threshold_m) for c, s in (categories or {}).items())).encode())
+    h.update(
+        pd.util.hash_pandas_object(units[["unit_id", "x", "y"]], index=False).to_numpy().tobytes()
+    )
+    h.update(
+        pd.util.hash_pandas_object(pts[["category", "x", "y"]], index=False).to_numpy().tobytes()
+    )
+    key = h.hexdigest()[:16]
+    cal = estimate.read_calibration(out)
+    if cal is not None and cal.area == area.id and cal.inputs_key == key:
+        return cal
+    nodes = estimate.calibrate_detour(net, boundary=registry.boundary(area))
+    try:
+        cal = estimate.calibrate_nearest(net, units, pts)
+    except LifeCircleError:  # no facilities there: the street-only factor is all there is
+        cal = estimate.calibrate_detour(net, boundary=registry.boundary(area))
+    cal.node_pairs = {
+        "factor": nodes.factor,
+        "mae_m": nodes.mae_m,
+        "n_pairs": nodes.n_pairs,
+        "ratio_percentiles": nodes.ratio_percentiles,
+        "method": nodes.method,
+    }
+    if categories:
+        cal.coverage_check = _coverage_check(net, units, pts, categories, cal.factor)
+    cal.inputs_key = key
+    estimate.write_calibration(cal, out)
+    return cal
+
+
+def _coverage_check(
+    net: Any,
+    units: pd.DataFrame,
+    pts: pd.DataFrame,
+    categories: Mapping[str, CategorySpec],
+    factor: float,
+) -> list[dict[str, Any]]:
+    """Share covered at each standard threshold by network and by estimate (default profile)."""
+    from geo import estimate
+    from geo.access import compute_access
+
+    thr = {c: s.threshold_m for c, s in categories.items()}
+    on_net = compute_access(net, units[["unit_id", "x", "y"]], pts[["category", "x", "y"]], thr)
+    est = estimate.estimate_access(units, pts, thr, factor)
+    a = coverage_table(units, on_net, categories, profiles=("default",))
+    b = coverage_table(units, est, categories, basis="estimate", profiles=("default",))
+    sa = a[(a["unit"] == ALL) & a["is_standard_tier"]]
+    sb = b[(b["unit"] == ALL) & b["is_standard_tier"]]
+    net_share = sa["share"].to_numpy(dtype=float)
+    est_share = sb["share"].to_numpy(dtype=float)
+    thr_m = sa["threshold_m"].to_numpy(dtype=float)
+    rows: list[dict[str, Any]] = []
+    for k, cat in enumerate(sa["category"].astype(str)):
+        rows.append(
+            {
+                "category": cat,
+                "threshold_m": None if np.isnan(thr_m[k]) else float(thr_m[k]),
+                "network_share": round(float(net_share[k]), 4),
+                "estimate_share": round(float(est_share[k]), 4),
+                "difference": round(float(est_share[k] - net_share[k]), 4),
+            }
+        )
+    return rows
 
 
 def run_coverage(

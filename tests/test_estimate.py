@@ -15,6 +15,7 @@ from geo._errors import LifeCircleError
 from geo.estimate import (
     NO_NETWORK_NOTE,
     calibrate_detour,
+    calibrate_nearest,
     detour_stats,
     estimate_access,
     facility_points,
@@ -23,21 +24,27 @@ from geo.estimate import (
 )
 from geo.network import WalkNetwork, project_geom
 
+OX, OY = 350_000.0, 3_450_000.0  # synthetic origin in EPSG:32651
+
 
 def _u_network():
-    """A U-shaped street: A(0,0) - B(0,300) - C(400,300) - D(400,0), no A-D link.
+    """A U-shaped street: A(0,0) - B(0,300) - C(400,300) - D(400,0), no A-D link (metres from
+    the synthetic origin).
 
     Pairs (crow, network): AB, CD (300, 300); BC (400, 400); AC, BD (500, 700); AD (400, 1000).
     """
+    xy = np.array([[0.0, 0.0], [0.0, 300.0], [400.0, 300.0], [400.0, 0.0]]) + np.array([OX, OY])
+    ll = [project_geom(shapely.Point(p), inverse=True) for p in xy]
     nodes = pd.DataFrame(
         {
             "node_id": [1, 2, 3, 4],
-            "x": [0.0, 0.0, 400.0, 400.0],
-            "y": [0.0, 300.0, 300.0, 0.0],
-            "lon": 0.0,
-            "lat": 0.0,
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "lon": [p.x for p in ll],
+            "lat": [p.y for p in ll],
         }
     )
+    lines = [shapely.LineString([ll[k], ll[k + 1]]) for k in range(3)]
     edges = gpd.GeoDataFrame(
         {
             "u": [1, 2, 3],
@@ -47,7 +54,7 @@ def _u_network():
             "name": "",
             "osm_id": [1, 2, 3],
         },
-        geometry=[shapely.LineString([(0, 0), (0, 1)])] * 3,
+        geometry=lines,
         crs="EPSG:4326",
     )
     return WalkNetwork("synthetic", nodes, edges)
@@ -164,3 +171,23 @@ def test_xinhualu_detour_factor_is_plausible(registry, xinhualu_net):
     cal = calibrate_detour(xinhualu_net, boundary=registry.boundary("xinhualu"))
     assert 1.1 < cal.factor < 1.6
     assert cal.n_pairs > 10_000
+
+
+def test_nearest_calibration_includes_the_walk_to_the_street():
+    # units 30 m off the A-B street of the U network; one shop 40 m off the C-D street
+    units = pd.DataFrame(
+        {"unit_id": ["a", "b"], "x": [OX - 30.0, OX - 30.0], "y": [OY + 100.0, OY + 200.0]}
+    )
+    shop = pd.DataFrame({"category": ["shop"], "x": [OX + 440.0], "y": [OY + 100.0]})
+    cal = calibrate_nearest(_u_network(), units, shop)
+    # a: 30 + (200 + 400 + 200) + 40 = 870 m over 470 m; b: 30 + (100 + 400 + 200) + 40 = 770 m
+    # over hypot(470, 100); factor = median of the two ratios
+    ratios = [870.0 / 470.0, 770.0 / math.hypot(470.0, 100.0)]
+    assert cal.factor == pytest.approx(float(np.median(ratios)), abs=1e-4)
+    assert cal.n_pairs == 2
+
+
+def test_nearest_calibration_without_facilities_is_an_error():
+    units = pd.DataFrame({"unit_id": ["a"], "x": [0.0], "y": [0.0]})
+    with pytest.raises(LifeCircleError, match="no units or facilities"):
+        calibrate_nearest(_u_network(), units, pd.DataFrame({"category": [], "x": [], "y": []}))
