@@ -324,11 +324,17 @@ class AreaSetup:
 def detour_factor(
     registry: Any,
     out: str | os.PathLike[str],
+    facilities: gpd.GeoDataFrame | None = None,
     *,
+    categories: Mapping[str, Any] | None = None,
     calibration_area: str = "xinhualu",
     cache_dir: Path | None = None,
 ) -> Any:
-    """The stored detour calibration, calibrating (and storing) it first when absent.
+    """The detour calibration used by ``lifecircle coverage`` (the same factor everywhere).
+
+    Delegates to :func:`geo.coverage.detour_calibration` (recomputed only when its inputs
+    changed). Without a facilities table, the stored calibration is used, or a street-only
+    one (:func:`geo.estimate.calibrate_detour`) is computed and stored.
 
     Returns
     -------
@@ -337,6 +343,17 @@ def detour_factor(
     from geo import estimate
     from geo.network import build_area_network
 
+    if facilities is not None:
+        from geo.coverage import detour_calibration
+
+        return detour_calibration(
+            registry,
+            out,
+            facilities,
+            calibration_area,
+            categories=categories,
+            cache_dir=cache_dir,
+        )
     cal = estimate.read_calibration(out)
     if cal is not None:
         return cal
@@ -366,6 +383,7 @@ def area_setup(
     facilities: gpd.GeoDataFrame | None = None,
     cache_dir: Path | None = None,
     demand: gpd.GeoDataFrame | None = None,
+    specs: Mapping[str, Any] | None = None,
 ) -> AreaSetup:
     """Demand units, basis and distance machinery of one area.
 
@@ -387,6 +405,8 @@ def area_setup(
         Network cache (for calibrating the detour factor).
     demand
         Demand units (default: read ``<out>/demand/<area>.gpkg``).
+    specs
+        ``{category: CategorySpec}`` handed to the detour calibration (as coverage does).
 
     Returns
     -------
@@ -423,7 +443,7 @@ def area_setup(
             else "incomplete network and no facilities / 路网不完整且无设施数据"
         )
         return AreaSetup(area.id, demand, "none", comp, note, boundary=boundary)
-    cal = detour_factor(registry, out, cache_dir=cache_dir)
+    cal = detour_factor(registry, out, facilities, categories=specs, cache_dir=cache_dir)
     note = (estimate.NO_NETWORK_NOTE if net is None else estimate.ESTIMATE_NOTE) + (
         f" (factor {cal.factor:.3f}, MAE {cal.mae_m:.0f} m, calibrated on {cal.area})"
     )
@@ -630,7 +650,13 @@ def run_scenarios(
     it = progress(areas, "scenarios / 情景") if progress is not None else areas
     for area in it:
         setup = area_setup(
-            registry, area, out, nets.get(area.id), facilities=fac, cache_dir=cache_dir
+            registry,
+            area,
+            out,
+            nets.get(area.id),
+            facilities=fac,
+            cache_dir=cache_dir,
+            specs=specs,
         )
         fac_by = {
             s: scenario_facilities(fac, s, boundary=setup.boundary, sites=sites, area_id=area.id)

@@ -1198,7 +1198,13 @@ def run_sites(
             skipped.append(f"{area.id}: the plans name no generic new facility / 规划无新增设施")
             continue
         setup = area_setup(
-            registry, area, out, nets.get(area.id), facilities=fac, cache_dir=cache_dir
+            registry,
+            area,
+            out,
+            nets.get(area.id),
+            facilities=fac,
+            cache_dir=cache_dir,
+            specs=specs,
         )
         if setup.basis == "none":
             skipped.append(f"{area.id}: {setup.note}")
