@@ -81,19 +81,22 @@ def _heap_pop(hk, hv, size):
 def search(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab, touched):
     """Multi-source Dijkstra bounded by ``bound`` metres (lazy-deletion binary heap).
 
-    ``dist``/``lab`` are updated in place (a node keeps its value when a seed or relaxation is
-    not strictly smaller, so existing values act as extra sources). Nodes that go from ``inf``
-    to finite are appended to ``touched``. Returns the number of touched nodes.
+    The last node is a sentinel standing for every dead end: it has no arcs and never takes a
+    value, so seeds on it are ignored. ``dist``/``lab`` are updated in place (a node keeps its
+    value when a seed or relaxation is not strictly smaller, so existing values act as extra
+    sources). Nodes that go from ``inf`` to finite are appended to ``touched``. Returns the
+    number of touched nodes.
     """
     cap = 1024
     hk = np.empty(cap, np.float64)
     hv = np.empty(cap, np.int64)
     size = 0
     nt = 0
+    sentinel = indptr.shape[0] - 2
     for s in range(seed_node.shape[0]):
         n = seed_node[s]
         d = seed_dist[s]
-        if d <= bound and d < dist[n]:
+        if d <= bound and d < dist[n] and n != sentinel:
             if dist[n] == _INF:
                 touched[nt] = n
                 nt += 1
@@ -221,12 +224,24 @@ def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
             seen[e] = True
             lu = lab[edge_u[e]]
             lv = lab[edge_v[e]]
+            du = dist[edge_u[e]]
+            dv = dist[edge_v[e]]
+            ln = edge_len[e]
             for k in range(u_ptr[e], u_ptr[e + 1]):
-                d, side = _via(e, s_pos[k], s_acc[k], edge_u, edge_v, edge_len, dist)
-                if d < _INF:
+                # same arithmetic as _via, with the edge's values held in registers
+                acc = s_acc[k]
+                pos = s_pos[k]
+                d1 = acc + pos + du
+                d2 = acc + (ln - pos) + dv
+                if d1 <= d2:
+                    if d1 < _INF:
+                        i = u_ord[k]
+                        out_d[i] = d1
+                        out_f[i] = lu
+                elif d2 < _INF:
                     i = u_ord[k]
-                    out_d[i] = d
-                    out_f[i] = lu if side == 0 else lv
+                    out_d[i] = d2
+                    out_f[i] = lv
     for f in range(fe.shape[0]):
         e = fe[f]
         for k in range(u_ptr[e], u_ptr[e + 1]):
@@ -287,8 +302,13 @@ def facility_reach(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
             if stamp[e] == token:
                 continue
             stamp[e] = token
+            du = dist[edge_u[e]]
+            dv = dist[edge_v[e]]
+            ln = edge_len[e]
             for k in range(u_ptr[e], u_ptr[e + 1]):
-                d, _ = _via(e, s_pos[k], s_acc[k], edge_u, edge_v, edge_len, dist)
+                acc = s_acc[k]
+                pos = s_pos[k]
+                d = min(acc + pos + du, acc + (ln - pos) + dv)  # as _via
                 if d <= bound:
                     out_i[cnt] = u_ord[k]
                     out_d[cnt] = d

@@ -148,17 +148,32 @@ class AccessEngine:
         rank[_zorder(self.node_x, self.node_y)] = np.arange(n)
         iu, iv = rank[self.edge_u], rank[self.edge_v]
         indptr, adj, _, arc_edge = _csr(iu, iv, self.edge_len, n)
-        core = np.diff(indptr) != 2
+        deg = np.diff(indptr)
+        core = deg != 2
         core[iu[iu == iv]] = True
         chains = _dj.build_chains(indptr, adj, arc_edge, iu, iv, self.edge_len, core)
         del indptr, adj, arc_edge
         self._e_chain, self._e_pos, self._e_sign, ca, cb, self._clen = chains
-        core_id = np.cumsum(core) - 1
+        # dead ends all become one sentinel node (the last): no shortest path between other
+        # points runs through a dead-end chain, so those chains stay out of the search graph
+        # and their points are reached through the chain's other end only
+        kept = core & (deg != 1)
+        n_kept = int(kept.sum())
+        core_id = np.where(kept, np.cumsum(kept) - 1, n_kept)
         self._cu, self._cv = core_id[ca], core_id[cb]
-        self.n_core = int(core.sum())
-        # the search graph: core nodes and chains (both directions)
-        self.indptr, self.adj, self.arc_w, self.arc_edge = _csr(self._cu, self._cv, self._clen,
-                                                                self.n_core)
+        self.n_core = n_kept + 1
+        # the search graph: junctions and chains (both directions); a dead-end chain keeps
+        # only its arc from the live end, with infinite length: searches never follow it, but
+        # the points on it are found from that end
+        nc = len(self._clen)
+        src = np.concatenate([self._cu, self._cv])
+        dst = np.concatenate([self._cv, self._cu])
+        w = np.concatenate([self._clen, self._clen])
+        w[(src == n_kept) | (dst == n_kept)] = np.inf
+        keep = src != n_kept
+        self.indptr, self.adj, self.arc_w, self.arc_edge = _csr_arcs(
+            src[keep], dst[keep], w[keep], np.concatenate([np.arange(nc), np.arange(nc)])[keep],
+            self.n_core)
         # one incident edge per node (for units placed on nodes)
         self._node_edge = np.full(n, -1, np.int64)
         self._node_edge[self.edge_u] = np.arange(m)
@@ -663,15 +678,18 @@ def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray,
          n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CSR over arcs (both directions of every edge): ``indptr, adj, arc_w, arc_edge``."""
     m = len(u)
-    idx_t = np.int32 if max(n, m) < 2**31 - 1 else np.int64
-    src = np.concatenate([u, v])
+    return _csr_arcs(np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w]),
+                     np.concatenate([np.arange(m), np.arange(m)]), n)
+
+
+def _csr_arcs(src: np.ndarray, dst: np.ndarray, w: np.ndarray, edge: np.ndarray,
+              n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR of arcs ``src -> dst`` grouped by source: ``indptr, adj, arc_w, arc_edge``."""
+    idx_t = np.int32 if max(n, len(edge)) < 2**31 - 1 else np.int64
     order = np.argsort(src, kind="stable")
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    adj = np.concatenate([v, u])[order].astype(idx_t)
-    arc_w = np.concatenate([w, w])[order]
-    arc_edge = np.concatenate([np.arange(m), np.arange(m)])[order].astype(idx_t)
-    return indptr, adj, arc_w, arc_edge
+    return indptr, dst[order].astype(idx_t), w[order], edge[order].astype(idx_t)
 
 
 def _run_threads(fn: Callable[[Any], _T], items: Sequence[Any] | range) -> list[_T]:

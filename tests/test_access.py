@@ -79,12 +79,16 @@ coord = st.floats(0, 100, allow_nan=False, allow_infinity=False)
 point_coord = st.floats(-20, 120, allow_nan=False, allow_infinity=False)
 
 
+#: Small integer coordinates: coincident nodes, zero-length edges and exact ties are common.
+grid_coord = st.integers(0, 3).map(float)
+
+
 @st.composite
-def graphs(draw, max_nodes: int = 10):
+def graphs(draw, max_nodes: int = 10, coords=coord):
     """A random multigraph (self-loops, parallel and zero-length edges allowed)."""
     n = draw(st.integers(2, max_nodes))
-    x = np.array(draw(st.lists(coord, min_size=n, max_size=n)))
-    y = np.array(draw(st.lists(coord, min_size=n, max_size=n)))
+    x = np.array(draw(st.lists(coords, min_size=n, max_size=n)))
+    y = np.array(draw(st.lists(coords, min_size=n, max_size=n)))
     m = draw(st.integers(1, 2 * n))
     u = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)))
     v = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)))
@@ -94,11 +98,15 @@ def graphs(draw, max_nodes: int = 10):
     return AccessEngine.from_arrays(x, y, u, v, length)
 
 
+#: Points on a half-unit lattice around the small integer graphs (many ties).
+grid_point = st.integers(-1, 8).map(lambda k: k / 2)
+
+
 @st.composite
-def points(draw, min_size: int = 0, max_size: int = 8):
+def points(draw, min_size: int = 0, max_size: int = 8, coords=point_coord):
     k = draw(st.integers(min_size, max_size))
-    px = draw(st.lists(point_coord, min_size=k, max_size=k))
-    py = draw(st.lists(point_coord, min_size=k, max_size=k))
+    px = draw(st.lists(coords, min_size=k, max_size=k))
+    py = draw(st.lists(coords, min_size=k, max_size=k))
     return np.array(px, float), np.array(py, float)
 
 
@@ -149,6 +157,20 @@ def test_nearest_matches_networkx(eng, upts, fpts, bound):
 
 
 @FAST
+@given(graphs(6, grid_coord), points(1, 6, grid_point), points(0, 4, grid_point),
+       st.floats(0.5, 9.5))
+def test_nearest_and_counts_on_degenerate_graphs(eng, upts, fpts, radius):
+    units, facs = eng.snap(*upts), eng.snap(*fpts)
+    pairs = reference_pairs(eng, units, facs)
+    assume(np.all(np.abs(pairs[np.isfinite(pairs)] - radius) > 1e-6))
+    ref = pairs.min(axis=1, initial=np.inf)
+    ref[ref > radius] = np.inf
+    d, _ = eng.nearest(units, facs, radius)
+    np.testing.assert_allclose(d, ref, rtol=0, atol=TOL)
+    assert np.array_equal(eng.count_within(units, facs, radius), (pairs <= radius).sum(1))
+
+
+@FAST
 @given(graphs(), points(1, 8), points(0, 6), st.floats(0, 300))
 def test_count_within_matches_networkx(eng, upts, fpts, radius):
     units, facs = eng.snap(*upts), eng.snap(*fpts)
@@ -170,7 +192,7 @@ def test_gravity_matches_networkx(eng, upts, fpts, beta, max_m):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(graphs(), points(1, 8), points(0, 5),
+@given(st.one_of(graphs(), graphs(6, grid_coord)), points(1, 8, grid_point), points(0, 5),
        st.lists(st.tuples(st.booleans(), point_coord, point_coord, st.integers(0, 20)),
                 min_size=1, max_size=8),
        st.floats(0, 300), st.floats(0, 300))
