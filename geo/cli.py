@@ -460,10 +460,13 @@ def sites(ctx: RunContext, candidates_csv: Path | None, method: str, cell_m: flo
     or placed plan facility). Writes out/sites.gpkg (layer sites, WGS-84). Areas without a
     complete walking network use the labelled straight-line × detour estimate (basis estimate).
     """
-    from geo.sites import run_sites
+    from geo.scenarios import read_facilities
+    from geo.sites import read_mentions, run_sites
 
     if as_json:
         ctx.progress = False
+    read_mentions(ctx.out)  # fail fast, before building networks
+    read_facilities(ctx.out)
     nets = build_networks(ctx)
     res = run_sites(ctx.registry, ctx.areas, ctx.out, nets=nets, candidates_csv=candidates_csv,
                     method=method, cell_m=cell_m, cache_dir=ctx.cache_dir,
@@ -498,10 +501,11 @@ def scenarios(ctx: RunContext, as_json: bool) -> None:
     Writes out/scenario_deltas.csv, the plan scenarios' access tables under
     out/scenarios/<scenario>/access/, and their rows in out/coverage.csv and out/gaps.gpkg.
     """
-    from geo.scenarios import run_scenarios
+    from geo.scenarios import read_facilities, run_scenarios
 
     if as_json:
         ctx.progress = False
+    read_facilities(ctx.out)  # fail fast, before building networks
     nets = build_networks(ctx)
     deltas = run_scenarios(ctx.registry, ctx.areas, ctx.out, nets=nets, cache_dir=ctx.cache_dir,
                            progress=lambda it, desc: progress(ctx, it, desc))

@@ -230,3 +230,13 @@ def test_demand_xy_fills_representative_points():
     d = demand_units().drop(columns=["x", "y"])
     got = scenarios.demand_xy(d)
     assert np.allclose(got["x"].to_numpy(), X0 + np.array([40.0, 240.0, 640.0, 960.0]), atol=1e-3)
+
+
+def test_cli_scenarios_without_facilities_exits_2(tmp_path):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    res = CliRunner().invoke(main, ["scenarios", "--out", str(tmp_path), "--no-progress"])
+    assert res.exit_code == 2
+    assert "run `lifecircle facilities build` first" in res.output

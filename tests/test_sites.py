@@ -423,3 +423,13 @@ def test_write_sites_keeps_other_areas(synth_out):
     sites.write_sites(other, synth_out, ["other"])
     both = sites.read_sites(synth_out)
     assert sorted(both["area"].tolist()) == ["other", "other", "synth", "synth"]
+
+
+def test_cli_sites_without_plan_mentions_exits_2(tmp_path):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    res = CliRunner().invoke(main, ["sites", "--out", str(tmp_path), "--no-progress"])
+    assert res.exit_code == 2
+    assert "run `lifecircle plans extract` first" in res.output
