@@ -133,8 +133,9 @@ class MclpResult:
         first and is often integral) or ``"greedy"``. Whether the answer is proven optimal is
         ``optimal`` (greedy is, for k = 1 or when it meets the LP bound).
     bound
-        Upper bound on the optimum: the optimum itself for a solved MILP, else the LP
-        relaxation (or the HiGHS dual bound, whichever is lower).
+        Upper bound on the optimum: the optimum itself when proven, else the lowest of the LP
+        relaxation, the HiGHS dual bound (after a MILP time-out) and the submodular bound
+        of the greedy solution (:func:`online_bound`).
     gap
         ``(bound - objective) / bound`` (0 when the bound is 0).
     seconds
