@@ -234,11 +234,11 @@ def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
                 d1 = acc + pos + du
                 d2 = acc + (ln - pos) + dv
                 if d1 <= d2:
-                    if d1 < _INF:
+                    if d1 <= bound:
                         i = u_ord[k]
                         out_d[i] = d1
                         out_f[i] = lu
-                elif d2 < _INF:
+                elif d2 <= bound:
                     i = u_ord[k]
                     out_d[i] = d2
                     out_f[i] = lv
@@ -247,13 +247,9 @@ def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
         for k in range(u_ptr[e], u_ptr[e + 1]):
             d = _direct(s_pos[k], s_acc[k], f, fo, fa)
             i = u_ord[k]
-            if d < out_d[i]:
+            if d < out_d[i] and d <= bound:
                 out_d[i] = d
                 out_f[i] = f
-    for i in range(n_units):
-        if out_d[i] > bound:
-            out_d[i] = _INF
-            out_f[i] = -1
     return out_d, out_f
 
 
