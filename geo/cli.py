@@ -585,17 +585,62 @@ def export_cmd(ctx: RunContext, category: str, fmt: str, tier: str, scenario: st
 # -------------------------------------------------------------------------------------------
 # run
 # -------------------------------------------------------------------------------------------
+#: The stages of `lifecircle run`, in pipeline order: (label, command path, extra options).
+RUN_STAGES: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
+    ("plan mentions / 规划设施提取", ("plans", "extract"), {}),
+    ("facilities + geocoding / 设施清单与定位", ("facilities", "build"), {}),
+    ("demand + population / 人口需求单元", ("demand",), {}),
+    ("walking access / 步行可达性", ("access",), {}),
+    ("coverage + gaps / 覆盖率与缺口", ("coverage",), {}),
+    ("recommended sites / 推荐选址", ("sites",), {}),
+    ("scenarios / 情景对比", ("scenarios",), {}),
+)
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    cmd: click.Command = main
+    for name in path:
+        assert isinstance(cmd, click.Group)
+        found = cmd.commands.get(name)
+        if found is None:  # pragma: no cover - a programming error, not user input
+            raise LifeCircleError(f"no command {' '.join(path)}")
+        cmd = found
+    return cmd
+
+
 @main.command("run")
 @common_options
-def run(ctx: RunContext) -> None:
-    """Run every stage for the chosen areas, with progress / 运行全部流程."""
+@click.option("--serve", is_flag=True, help="Serve the dashboard when the run is done.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Dashboard address.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True,
+              help="Dashboard port.")
+def run(ctx: RunContext, serve: bool, host: str, port: int) -> None:
+    """Run every stage for the chosen areas, with progress / 运行全部流程.
+
+    networks -> plan mentions -> facilities (+ geocoding) -> demand -> access -> coverage
+    and gaps -> recommended sites -> scenarios; then, with --serve, the dashboard.
+    """
+    import time
+
+    from geo._io import write_text_atomic
+
+    started = time.perf_counter()
+    total = len(RUN_STAGES) + 1
+    click.echo(f"[1/{total}] walking networks / 步行路网", err=True)
     rows = status_rows(ctx)
     print_status_table(rows)
     ctx.out.mkdir(parents=True, exist_ok=True)
-    from geo._io import write_text_atomic
-
-    write_text_atomic(ctx.out / "network_status.json", json.dumps(rows, ensure_ascii=False,
-                                                                  indent=1))
+    write_text_atomic(ctx.out / "network_status.json",
+                      json.dumps(rows, ensure_ascii=False, indent=1))
+    base = {"out": ctx.out, "areas": ctx.area_ids, "data_dir": ctx.data_dir,
+            "debug": ctx.debug, "no_progress": not ctx.progress}
+    click_ctx = click.get_current_context()
+    for i, (label, path, extra) in enumerate(RUN_STAGES, start=2):
+        click.echo(f"[{i}/{total}] {label}", err=True)
+        click_ctx.invoke(_command(path), **base, **extra)
+    click.echo(f"done in {time.perf_counter() - started:.0f} s; results in {ctx.out}", err=True)
+    if serve:
+        click_ctx.invoke(_command(("dashboard",)), **base, host=host, port=port)
 
 
 if __name__ == "__main__":  # pragma: no cover
