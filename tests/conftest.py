@@ -49,3 +49,16 @@ def artifacts() -> Path:
     """Folder for test artefacts (screenshots, exports) kept after the run."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def pipeline_out(mirror, tmp_path_factory) -> Path:
+    """`lifecircle run` end to end on the mirror data, once per test session (~1 min)."""
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    out = tmp_path_factory.mktemp("pipeline") / "out"
+    result = CliRunner().invoke(main, ["run", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, (result.stderr or "") + repr(result.exception)
+    return out
