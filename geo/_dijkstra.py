@@ -77,8 +77,88 @@ def _heap_pop(hk, hv, size):
     return key, val, size
 
 
+#: Buckets of the bounded searches' queue (bucket width = bound / (BUCKETS - 1)).
+BUCKETS = 4096
+#: Widest bucket (m) for which the bucket queue is used; beyond it, the binary heap.
+MAX_BUCKET_M = 5.0
+
+
 @_jit
 def search(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab, touched):
+    """Multi-source Dijkstra bounded by ``bound`` metres; see :func:`search_heap`.
+
+    Bounded searches (every search of the engine in practice) use a bucket queue: distances
+    go into buckets of width ``bound / (BUCKETS - 1)``, scanned in order; inside a bucket a
+    node is re-scanned if it improves again (label-correcting). The fixed point, and so every
+    distance bit for bit, is the one the heap version finds: each value is the smallest
+    left-to-right sum over paths from the seeds.
+    """
+    if bound <= 0.0 or bound / (BUCKETS - 1) > MAX_BUCKET_M:
+        return search_heap(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist,
+                           lab, touched)
+    inv = (BUCKETS - 1) / bound
+    head = np.full(BUCKETS, -1, np.int64)
+    cap = 1024
+    e_node = np.empty(cap, np.int64)
+    e_dist = np.empty(cap, np.float64)
+    e_next = np.empty(cap, np.int64)
+    ne = 0
+    nt = 0
+    sentinel = indptr.shape[0] - 2
+    for s in range(seed_node.shape[0]):
+        n = seed_node[s]
+        d = seed_dist[s]
+        if d <= bound and d < dist[n] and n != sentinel:
+            if dist[n] == _INF:
+                touched[nt] = n
+                nt += 1
+            dist[n] = d
+            lab[n] = seed_lab[s]
+            if ne == cap:
+                cap *= 2
+                e_node = _grow_i(e_node, cap)
+                e_dist = _grow_f(e_dist, cap)
+                e_next = _grow_i(e_next, cap)
+            b = min(int(d * inv), BUCKETS - 1)
+            e_node[ne] = n
+            e_dist[ne] = d
+            e_next[ne] = head[b]
+            head[b] = ne
+            ne += 1
+    for b in range(BUCKETS):
+        while head[b] >= 0:
+            idx = head[b]
+            head[b] = e_next[idx]
+            n = e_node[idx]
+            d = e_dist[idx]
+            if d > dist[n]:
+                continue  # stale: n improved after this entry
+            ln = lab[n]
+            for k in range(indptr[n], indptr[n + 1]):
+                m = adj[k]
+                nd = d + arc_w[k]
+                if nd < dist[m] and nd <= bound:
+                    if dist[m] == _INF:
+                        touched[nt] = m
+                        nt += 1
+                    dist[m] = nd
+                    lab[m] = ln
+                    if ne == cap:
+                        cap *= 2
+                        e_node = _grow_i(e_node, cap)
+                        e_dist = _grow_f(e_dist, cap)
+                        e_next = _grow_i(e_next, cap)
+                    bb = min(int(nd * inv), BUCKETS - 1)
+                    e_node[ne] = m
+                    e_dist[ne] = nd
+                    e_next[ne] = head[bb]
+                    head[bb] = ne
+                    ne += 1
+    return nt
+
+
+@_jit
+def search_heap(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab, touched):
     """Multi-source Dijkstra bounded by ``bound`` metres (lazy-deletion binary heap).
 
     The last node is a sentinel standing for every dead end: it has no arcs and never takes a
@@ -194,8 +274,8 @@ def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
     """Nearest facility per unit: one multi-source search plus same-edge shortcuts.
 
     Units are read edge by edge from the edge-sorted copies ``s_pos``/``s_acc`` (sequential
-    memory); only units on edges incident to a reached node (or holding a facility) are
-    evaluated, the rest stay unreached. Returns ``(distance, facility index)`` per unit;
+    memory); units on edges with no reached end stay unreached unless a facility shares their
+    edge. Returns ``(distance, facility index)`` per unit;
     ``inf`` / ``-1`` beyond ``bound``.
     """
     n_nodes = indptr.shape[0] - 1
@@ -205,43 +285,34 @@ def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
     touched = np.empty(n_nodes, np.int64)
     fidx = np.arange(fe.shape[0])
     sn, sd, sl = _seeds(edge_u, edge_v, edge_len, fe, fo, fa, fidx)
-    nt = search(indptr, adj, arc_w, sn, sd, sl, bound, dist, lab, touched)
+    search(indptr, adj, arc_w, sn, sd, sl, bound, dist, lab, touched)
     out_d = np.full(n_units, _INF)
     out_f = np.full(n_units, -1, np.int64)
-    seen = np.zeros(edge_u.shape[0], np.bool_)
-    for t in range(nt + fe.shape[0]):
-        if t < nt:
-            n = touched[t]
-            a0 = indptr[n]
-            a1 = indptr[n + 1]
-        else:
-            a0 = 0
-            a1 = 1
-        for a in range(a0, a1):
-            e = arc_edge[a] if t < nt else fe[t - nt]
-            if seen[e]:
-                continue
-            seen[e] = True
-            lu = lab[edge_u[e]]
-            lv = lab[edge_v[e]]
-            du = dist[edge_u[e]]
-            dv = dist[edge_v[e]]
-            ln = edge_len[e]
-            for k in range(u_ptr[e], u_ptr[e + 1]):
-                # same arithmetic as _via, with the edge's values held in registers
-                acc = s_acc[k]
-                pos = s_pos[k]
-                d1 = acc + pos + du
-                d2 = acc + (ln - pos) + dv
-                if d1 <= d2:
-                    if d1 <= bound:
-                        i = u_ord[k]
-                        out_d[i] = d1
-                        out_f[i] = lu
-                elif d2 <= bound:
+    # one sequential sweep over the edges beats following the touched nodes' arcs: the edge
+    # arrays and the edge-sorted unit arrays are then read in memory order
+    for e in range(edge_u.shape[0]):
+        du = dist[edge_u[e]]
+        dv = dist[edge_v[e]]
+        if du == _INF and dv == _INF:
+            continue
+        lu = lab[edge_u[e]]
+        lv = lab[edge_v[e]]
+        ln = edge_len[e]
+        for k in range(u_ptr[e], u_ptr[e + 1]):
+            # same arithmetic as _via, with the edge's values held in registers
+            acc = s_acc[k]
+            pos = s_pos[k]
+            d1 = acc + pos + du
+            d2 = acc + (ln - pos) + dv
+            if d1 <= d2:
+                if d1 <= bound:
                     i = u_ord[k]
-                    out_d[i] = d2
-                    out_f[i] = lv
+                    out_d[i] = d1
+                    out_f[i] = lu
+            elif d2 <= bound:
+                i = u_ord[k]
+                out_d[i] = d2
+                out_f[i] = lv
     for f in range(fe.shape[0]):
         e = fe[f]
         for k in range(u_ptr[e], u_ptr[e + 1]):

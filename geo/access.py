@@ -12,8 +12,17 @@ or, when both lie on the same edge, the direct walk along that edge (whichever i
 Offsets are measured along the edge geometry in the projected CRS and scaled so that a full
 edge measures its ``length_m`` (geodesic). Access legs are plain projected metres.
 
-Searches are compiled (numba, :mod:`geo._dijkstra`); categories and facility chunks run in
-threads. Memory is linear in nodes + edges + units: nothing is dense in units x facilities.
+How it is fast, and still exact:
+
+* runs of degree-2 nodes (every OSM vertex is a node) are contracted into chains between
+  junctions, and dead-end chains are left out of the search graph (no shortest path between
+  other points runs through a dead end); a snapped point is placed by chain and position;
+* junctions are numbered along a Z-order curve, and units are read chain by chain;
+* snapping uses a uniform grid with an exact stopping rule (no per-segment Python objects);
+* searches are compiled (numba, :mod:`geo._dijkstra`) bounded Dijkstras; categories and
+  facility chunks run in threads.
+
+Memory is linear in nodes + edges + units: nothing is dense in units x facilities.
 
 Example
 -------
