@@ -220,6 +220,24 @@ def test_whatif_equals_recomputation(eng, upts, fpts, ops, radius, max_m):
         assert np.all(w.nearest_fac[np.isinf(w.nearest_m)] == -1)
 
 
+@FAST
+@given(st.one_of(graphs(), graphs(6, grid_coord)), st.lists(st.integers(0, 50), min_size=1,
+       max_size=4), st.lists(st.floats(0, 30), min_size=4, max_size=4), st.floats(0.5, 400))
+def test_bucket_search_equals_heap_search_bit_for_bit(eng, seeds, seed_d, bound):
+    from geo import _dijkstra
+
+    n = eng.indptr.shape[0] - 1
+    nodes = np.array([s % n for s in seeds], np.int64)
+    sd = np.array(seed_d[: len(nodes)])
+    runs = []
+    for fn in (_dijkstra.search, _dijkstra.search_heap):
+        dist, lab = np.full(n, np.inf), np.full(n, -1, np.int64)
+        fn(eng.indptr, eng.adj, eng.arc_w, nodes, sd, np.arange(len(nodes)), bound, dist, lab,
+           np.empty(n, np.int64))
+        runs.append(dist)
+    assert np.array_equal(runs[0], runs[1])
+
+
 # ---------------------------------------------------------------------------------------------
 # small exact cases
 # ---------------------------------------------------------------------------------------------
