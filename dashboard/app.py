@@ -11,16 +11,21 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import dash
-from flask import Response, abort
+from flask import Response, abort, request
 
+from dashboard import layers
 from dashboard.callbacks import register
 from dashboard.data import DashboardData
 from dashboard.layout import make_layout
 from dashboard.whatif import WhatIfService
+from geo._errors import LifeCircleError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 STREETS_ROUTE = "/lifecircle/streets/"
@@ -62,6 +67,10 @@ def create_app(
     if preload:
         service.preload()
         warm(data)
+        # the other settings are built in the background while the app already serves
+        threading.Thread(
+            target=warm, args=(data,), kwargs={"full": True}, daemon=True, name="lifecircle-warm"
+        ).start()
     app = dash.Dash(
         __name__,
         assets_folder=str(ASSETS),
@@ -90,30 +99,70 @@ def create_app(
         resp.headers["Cache-Control"] = "public, max-age=86400"
         return resp
 
+    version = secrets.token_hex(4)  # a new start may have new results: new layer URLs
+
+    @app.server.route("/lifecircle/layer/<kind>.geojson")
+    def layer(kind: str) -> Response:
+        # parameters are validated against the loaded results; nothing names a file
+        try:
+            body = layers.layer_json(data, kind, dict(request.args))
+        except LifeCircleError as exc:
+            return Response(str(exc), status=404, mimetype="text/plain")
+        resp = Response(body, mimetype="application/geo+json")
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
     app.layout = make_layout(data, streets_url=streets_url)
-    register(app, data, service, streets_url)
+    register(app, data, service, streets_url, version)
     app.lifecircle = {"data": data, "whatif": service}  # type: ignore[attr-defined]
     return app
 
 
-def warm(data: DashboardData) -> None:
-    """Build the default view of every area and category now, then freeze the heap.
+def warm(data: DashboardData, *, full: bool = False, budget_s: float = 60.0) -> int:
+    """Build static layers ahead of requests, then freeze the heap; returns layers built.
 
-    After this the first click on any area/category is a dictionary lookup, and
-    ``gc.freeze()`` keeps the garbage collector from rescanning the (large, long-lived)
-    result structures during requests, which otherwise shows up as 100-200 ms pauses.
+    ``full=False``: the default setting (15 min, baseline, default pace, 中文) of every area
+    and category. ``full=True``: every tier, scenario, profile and language too, within
+    ``budget_s`` seconds (run in a background thread by :func:`create_app`). Afterwards a
+    click is a dictionary lookup, and ``gc.freeze()`` keeps the garbage collector from
+    rescanning the large, long-lived result structures during requests (otherwise seen as
+    100-200 ms pauses).
     """
-    from dashboard import layers
+    from geo.export import PROFILES, SCENARIOS, TIERS
 
-    for area in data.results.areas:
-        for cat in data.results.category_keys():
-            layers.cells_geojson(
-                data, area, cat, tier=15, scenario="baseline", profile="default", lang="zh"
-            )
-            layers.facilities_geojson(data, area, cat, "baseline")
-            layers.gaps_geojson(data, area, cat, "baseline", "zh")
+    settings_ = [(15, "baseline", "default", "zh")]
+    if full:
+        settings_ = [
+            (t, s, p, lang)
+            for lang in ("zh", "en")
+            for s in SCENARIOS
+            for p in PROFILES
+            for t in TIERS
+        ]
+    deadline = time.monotonic() + budget_s
+    n = 0
+    for tier, scen, prof, lang in settings_:
+        for area in data.results.areas:
+            for cat in data.results.category_keys():
+                for kind in layers.LAYER_PARAMS:
+                    if time.monotonic() > deadline:
+                        break
+                    layers.layer_json(
+                        data,
+                        kind,
+                        {
+                            "area": area,
+                            "category": cat,
+                            "tier": tier,
+                            "scenario": scen,
+                            "profile": prof,
+                            "lang": lang,
+                        },
+                    )
+                    n += 1
     gc.collect()
     gc.freeze()
+    return n
 
 
 def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, threads: int = 8) -> None:

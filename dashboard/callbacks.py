@@ -79,9 +79,13 @@ def _num(v: Any) -> str:
 
 
 def register(
-    app: Dash, data: DashboardData, service: WhatIfService, streets_url: Callable[[str], str]
+    app: Dash,
+    data: DashboardData,
+    service: WhatIfService,
+    streets_url: Callable[[str], str],
+    version: str = "0",
 ) -> None:
-    """Attach every callback to ``app``."""
+    """Attach every callback to ``app`` (``version`` tags static layer URLs)."""
     results = data.results
 
     # -- language ------------------------------------------------------------------------
@@ -199,9 +203,10 @@ def register(
 
     # -- main view ------------------------------------------------------------------------
     @app.callback(
+        Output("cells", "url"),
         Output("cells", "data"),
-        Output("facilities", "data"),
-        Output("gaps", "data"),
+        Output("facilities", "url"),
+        Output("gaps", "url"),
         Output("whatif-layer", "data"),
         Output("summary", "children"),
         Output("message", "children"),
@@ -232,7 +237,7 @@ def register(
                 area, category, tier, scenario, profile
             )
         except LifeCircleError as exc:
-            return empty, empty, empty, empty, "", _bad(lang, exc)
+            return None, empty, None, None, empty, "", _bad(lang, exc)
         msgs: list[str] = []
         evaluation = None
         added: list[Any] = []
@@ -241,18 +246,31 @@ def register(
             evaluation = service.evaluate(session, area, category, tier, scenario, profile)
         except WhatIfError as exc:
             msgs.append(f"{t(exc.key, lang)} ({exc})")
-        cells = layers.cells_geojson(
-            data,
-            area,
-            category,
-            tier=tier,
-            scenario=scenario,
-            profile=profile,
-            lang=lang,
-            evaluation=evaluation,
-        )
-        fac = layers.facilities_geojson(data, area, category, scenario)
-        gaps = layers.gaps_geojson(data, area, category, scenario, lang)
+        # static layers go by URL (served from memory, cached by the browser); only the
+        # what-if colouring, which is per session, is sent as data
+        params = {
+            "area": area,
+            "category": category,
+            "tier": tier,
+            "scenario": scenario,
+            "profile": profile,
+            "lang": lang,
+        }
+        cells_url = layers.layer_url("cells", version, **params)
+        cells_data = None
+        if evaluation is not None:
+            cells_data = layers.cells_geojson(
+                data,
+                area,
+                category,
+                tier=tier,
+                scenario=scenario,
+                profile=profile,
+                lang=lang,
+                evaluation=evaluation,
+            )
+        fac_url = layers.layer_url("facilities", version, **params)
+        gaps_url = layers.layer_url("gaps", version, **params)
         wi = layers.whatif_geojson(added, lang)
         cats, fallback = data.coverage(area, tier, scenario, profile)
         rec = cats.get(category, {}).get("ALL")
@@ -305,7 +323,7 @@ def register(
                     id="whatif-method",
                 ),
             ]
-        return cells, fac, gaps, wi, summary, "\n".join(msgs)
+        return cells_url, cells_data, fac_url, gaps_url, wi, summary, "\n".join(msgs)
 
     # -- what-if ----------------------------------------------------------------------------
     @app.callback(

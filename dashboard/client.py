@@ -13,9 +13,10 @@ from typing import Any
 import requests
 
 VIEW_OUTPUTS = [
+    ("cells", "url"),
     ("cells", "data"),
-    ("facilities", "data"),
-    ("gaps", "data"),
+    ("facilities", "url"),
+    ("gaps", "url"),
     ("whatif-layer", "data"),
     ("summary", "children"),
     ("message", "children"),
@@ -47,11 +48,11 @@ def _prop(id_: str, prop: str, value: Any) -> dict[str, Any]:
     return {"id": id_, "property": prop, "value": value}
 
 
-def cell_points(view_response: dict[str, Any]) -> list[tuple[str, float, float]]:
-    """``(unit, lon, lat)`` of each neighbourhood cell in a :meth:`DashClient.view` response
-    (the mean of the outer ring's vertices: inside for the hexagon cells)."""
+def cell_points(cells: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """``(unit, lon, lat)`` of each neighbourhood cell of a cells FeatureCollection (the mean
+    of the outer ring's vertices: inside for the hexagon cells)."""
     out = []
-    for f in view_response.get("cells", {}).get("data", {}).get("features", []):
+    for f in cells.get("features", []):
         geom = f["geometry"]
         ring = geom["coordinates"][0] if geom["type"] == "Polygon" else geom["coordinates"][0][0]
         lon = sum(c[0] for c in ring[:-1]) / max(len(ring) - 1, 1)
@@ -88,17 +89,24 @@ class DashClient:
         E.g. ``http://127.0.0.1:8050/``.
     timeout
         Seconds per request.
+    parse
+        Decode responses (False: only check that every output is present, as a load test
+        needs, which keeps the client's own CPU use low).
     """
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, parse: bool = True) -> None:
+        self.parse = parse
         self.base = base_url.rstrip("/")
         self.http = requests.Session()
         self.timeout = timeout
         self.session_id = ""
         self.rev = 0
+        self.fetched: set[str] = set()  # layer URLs this "browser" has in its cache
 
     # -- plumbing ------------------------------------------------------------------------
-    def _post(self, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    def _post(
+        self, body: dict[str, Any], parse: bool | None = None
+    ) -> tuple[float, dict[str, Any]]:
         t0 = time.perf_counter()
         resp = self.http.post(
             f"{self.base}/_dash-update-component", json=body, timeout=self.timeout
@@ -107,6 +115,20 @@ class DashClient:
         if resp.status_code == 204:  # no_update everywhere
             return dt, {}
         resp.raise_for_status()
+        # load tests: check that every output is there, without decoding
+        if not (self.parse if parse is None else parse):
+            want = [
+                o["id"]
+                for o in (
+                    body["outputs"] if isinstance(body["outputs"], list) else [body["outputs"]]
+                )
+            ]
+            missing = [
+                w for w in want if isinstance(w, str) and f'"{w}"'.encode() not in resp.content
+            ]
+            if missing:
+                raise ValueError(f"response lacks {', '.join(missing)}")
+            return dt, {}
         return dt, resp.json().get("response", {})
 
     def load_page(self) -> float:
@@ -125,6 +147,27 @@ class DashClient:
         m = re.search(r'"id":\s*"session"[^}]*"data":\s*"([0-9a-f]{32})"', layout.text)
         self.session_id = m.group(1) if m else ""
         return time.perf_counter() - t0
+
+    def fetch_layers(
+        self, view_response: dict[str, Any], *, parse: bool = True, cached: bool = True
+    ) -> tuple[float, dict[str, Any]]:
+        """GET the static layers a view response points to, as the browser does.
+
+        URLs already fetched by this client are skipped when ``cached`` (the browser's HTTP
+        cache). Returns the seconds taken and ``{layer: FeatureCollection}`` (parsed ones).
+        """
+        t0 = time.perf_counter()
+        out: dict[str, Any] = {}
+        for layer in ("cells", "facilities", "gaps"):
+            url = view_response.get(layer, {}).get("url")
+            if not url or (cached and url in self.fetched):
+                continue
+            resp = self.http.get(f"{self.base}{url}", timeout=self.timeout)
+            resp.raise_for_status()
+            self.fetched.add(url)
+            if parse:
+                out[layer] = resp.json()
+        return time.perf_counter() - t0, out
 
     def new_session(self) -> None:
         """Fetch the layout only, to get a fresh session id."""
@@ -203,10 +246,12 @@ class DashClient:
             _prop("lang", "value", lang),
             _prop("whatif-rev", "data", self.rev),
         ]
+        # the response is small (layer URLs, summary): always decoded, the URLs are needed
         return self._post(
             _body(
                 VIEW_OUTPUTS, inputs, [_prop("session", "data", self.session_id)], "category.value"
-            )
+            ),
+            parse=True,
         )
 
     def panel(
@@ -262,7 +307,7 @@ class DashClient:
             _prop("session", "data", self.session_id),
             _prop("whatif-rev", "data", self.rev),
         ]
-        dt, resp = self._post(_body(WHATIF_OUTPUTS, inputs, state, changed))
+        dt, resp = self._post(_body(WHATIF_OUTPUTS, inputs, state, changed), parse=True)
         rev = resp.get("whatif-rev", {}).get("data")
         if isinstance(rev, int):
             self.rev = rev

@@ -100,10 +100,14 @@ class DashboardData:
         From :func:`geo.export.load_results`.
     preload
         Build every area's structures (and street GeoJSON) now, so that no callback waits.
+    memo_size
+        Static layers kept serialised in memory (4 areas x 12 categories x every setting
+        is about 2,200 layers, ~50 MB).
     """
 
-    def __init__(self, results: Results, *, preload: bool = True) -> None:
+    def __init__(self, results: Results, *, preload: bool = True, memo_size: int = 4096) -> None:
         self.results = results
+        self.memo_size = memo_size
         self._lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._lru: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -328,8 +332,9 @@ class DashboardData:
         base = self._coverage.get((area, tier, "baseline", "default"))
         return (base, True) if base is not None else ({}, False)
 
-    def memo(self, key: tuple[Any, ...], build: Callable[[], Any], size: int = 512) -> Any:
-        """A bounded LRU cache for callback outputs that depend only on validated inputs."""
+    def memo(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """A bounded LRU cache (``memo_size`` entries) for outputs that depend only on
+        validated inputs (the static layers' GeoJSON bytes)."""
         with self._lock:
             if key in self._lru:
                 self._lru.move_to_end(key)
@@ -337,7 +342,7 @@ class DashboardData:
         value = build()
         with self._lock:
             self._lru[key] = value
-            while len(self._lru) > size:
+            while len(self._lru) > self.memo_size:
                 self._lru.popitem(last=False)
         return value
 

@@ -7,6 +7,7 @@ goes into a popup or tooltip.
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,61 @@ WHATIF_COLOUR = "#e7298a"
 
 def _fc(features: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
+
+
+#: Layers served by URL (static for validated parameters), with their parameters.
+LAYER_PARAMS: dict[str, tuple[str, ...]] = {
+    "cells": ("area", "category", "tier", "scenario", "profile", "lang"),
+    "facilities": ("area", "category", "scenario"),
+    "gaps": ("area", "category", "scenario", "lang"),
+}
+
+
+def layer_url(kind: str, version: str, **params: Any) -> str:
+    """URL of a static layer (``/lifecircle/layer/<kind>.geojson?...``); ``version`` busts
+    the browser cache when the results are reloaded."""
+    from urllib.parse import urlencode
+
+    query = urlencode({k: params[k] for k in LAYER_PARAMS[kind]} | {"v": version})
+    return f"/lifecircle/layer/{kind}.geojson?{query}"
+
+
+def layer_json(data: DashboardData, kind: str, params: dict[str, Any]) -> bytes:
+    """The GeoJSON bytes of a static layer, memoised; raises LifeCircleError on bad input."""
+    from geo._errors import LifeCircleError
+
+    if kind not in LAYER_PARAMS:
+        raise LifeCircleError(f"unknown layer '{kind}'")
+    area, category, tier, scenario, profile = data.check(
+        params.get("area"),
+        params.get("category"),
+        params.get("tier", 15),
+        params.get("scenario", "baseline"),
+        params.get("profile", "default"),
+    )
+    lang = "en" if params.get("lang") == "en" else "zh"
+    values = {
+        "area": area,
+        "category": category,
+        "tier": tier,
+        "scenario": scenario,
+        "profile": profile,
+        "lang": lang,
+    }
+    key = ("json", kind, *(values[p] for p in LAYER_PARAMS[kind]))
+
+    def build() -> bytes:
+        if kind == "cells":
+            fc = cells_geojson(
+                data, area, category, tier=tier, scenario=scenario, profile=profile, lang=lang
+            )
+        elif kind == "facilities":
+            fc = facilities_geojson(data, area, category, scenario)
+        else:
+            fc = gaps_geojson(data, area, category, scenario, lang)
+        return json.dumps(fc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    return data.memo(key, build)
 
 
 def basis_label(basis: str, completeness: float | None, lang: str) -> str:
@@ -70,11 +126,6 @@ def cells_geojson(
     evaluation: Evaluation | None = None,
 ) -> dict[str, Any]:
     """Neighbourhood cells coloured by share covered (or by the what-if share)."""
-    if evaluation is None:  # depends only on validated inputs: memoised
-        key = ("cells", area, category, tier, scenario, profile, lang)
-        return data.memo(
-            key, lambda: _cells(data, area, category, tier, scenario, profile, lang, None)
-        )
     return _cells(data, area, category, tier, scenario, profile, lang, evaluation)
 
 
@@ -159,10 +210,7 @@ def facilities_geojson(
     data: DashboardData, area: str, category: str, scenario: str
 ) -> dict[str, Any]:
     """Facilities of the scenario by source/status, each with an escaped popup."""
-    return data.memo(
-        ("facilities", area, category, scenario),
-        lambda: _facilities(data, area, category, scenario),
-    )
+    return _facilities(data, area, category, scenario)
 
 
 def _facilities(data: DashboardData, area: str, category: str, scenario: str) -> dict[str, Any]:
@@ -204,10 +252,7 @@ def gaps_geojson(
     data: DashboardData, area: str, category: str, scenario: str, lang: str
 ) -> dict[str, Any]:
     """Gap polygons (outline only, so cells stay clickable) with population labels."""
-    return data.memo(
-        ("gaps", area, category, scenario, lang),
-        lambda: _gaps(data, area, category, scenario, lang),
-    )
+    return _gaps(data, area, category, scenario, lang)
 
 
 def _gaps(

@@ -106,7 +106,9 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
     def layout() -> Any:
         area0 = next(iter(results.areas), None)
         cats = data.category_options(lang)
-        cat0 = cats[0]["value"] if cats else None
+        # the composite life-circle score is the overview; single categories are one click away
+        values = [c["value"] for c in cats]
+        cat0 = "composite" if "composite" in values else (values[0] if values else None)
         bounds = data.bounds(area0) if area0 else [[31.1, 121.3], [31.4, 121.6]]
         missing = results.missing
         notice: Any = ""

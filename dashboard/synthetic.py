@@ -36,7 +36,7 @@ NAMES = {
     "synthetic_b": ("合成乙街道", "Synthetic B Subdistrict"),
     "synthetic_c": ("合成丙街道", "Synthetic C Subdistrict"),
 }
-CATEGORIES = (
+CATEGORIES: tuple[dict[str, Any], ...] = (
     {
         "key": "health_station",
         "label_zh": "社区卫生服务站",

@@ -514,6 +514,9 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
         if boundary is None and not cells.empty:
             boundary = shapely.union_all(cells.geometry.values)
         comp = srow.get("completeness")
+        if comp is None and "completeness" in coverage:  # no network_status.json
+            vals = coverage.loc[coverage["area"] == aid, "completeness"].dropna()
+            comp = float(vals.iloc[0]) if len(vals) else None
         areas[aid] = AreaInfo(
             id=aid,
             name_zh=str(srow.get("name_zh") or (reg_area.name_zh if reg_area else aid)),

@@ -115,9 +115,11 @@ def run(out: Path, repeat: int, registry: Any = None, taxonomy: Any = None) -> d
                         ("baseline", 15, "default"),
                         ("plan", 10, "elderly"),
                     ):
-                        dt, _ = c.view(area, cat, tier, scenario, profile)
+                        dt, resp = c.view(area, cat, tier, scenario, profile)
                         rec("view", dt)
-                pts = cell_points(c.view(area, cats[0])[1])
+                        rec("layers_get", c.fetch_layers(resp, cached=False)[0])
+                view = c.view(area, cats[0])[1]
+                pts = cell_points(c.fetch_layers(view, cached=False)[1].get("cells", {}))
                 if not pts:
                     continue
                 unit, lon, lat = pts[len(pts) // 2]

@@ -58,9 +58,10 @@ def _view(
     session=SID,
 ):
     outputs = [
+        ("cells", "url"),
         ("cells", "data"),
-        ("facilities", "data"),
-        ("gaps", "data"),
+        ("facilities", "url"),
+        ("gaps", "url"),
         ("whatif-layer", "data"),
         ("summary", "children"),
         ("message", "children"),
@@ -84,6 +85,16 @@ def _view(
     resp = client.post("/_dash-update-component", json=body)
     assert resp.status_code == 200
     return resp.get_json()["response"]
+
+
+def _layer(client, resp, layer):
+    """The GeoJSON a view response points the map at (data when sent, else the URL's)."""
+    sent = resp[layer].get("data")
+    if sent:
+        return sent
+    got = client.get(resp[layer]["url"])
+    assert got.status_code == 200
+    return got.get_json()
 
 
 # -- serving ---------------------------------------------------------------------------------
@@ -146,17 +157,17 @@ def test_view_colours_cells_by_the_coverage_shares(client, synthetic):
         .set_index("unit")["share"]
         .to_dict()
     )
-    cells = _view(client, tier=10, scenario="plan")["cells"]["data"]["features"]
+    cells = _layer(client, _view(client, tier=10, scenario="plan"), "cells")["features"]
     assert {f["properties"]["unit"]: f["properties"]["share"] for f in cells} == want
 
 
 def test_view_shows_scenario_facilities(client):
-    fac = _view(client, scenario="plan")["facilities"]["data"]["features"]
+    fac = _layer(client, _view(client, scenario="plan"), "facilities")["features"]
     assert [f["properties"]["klass"] for f in fac] == ["osm", "plan_existing", "plan_new"]
 
 
 def test_view_hatches_cells_without_figures(client):
-    cells = _view(client, area="synthetic_c", category="meal_service")["cells"]["data"]
+    cells = _layer(client, _view(client, area="synthetic_c", category="meal_service"), "cells")
     assert [f["properties"]["style"]["fillColor"] for f in cells["features"]] == ["url(#lc-hatch)"]
 
 
@@ -173,7 +184,29 @@ def test_view_hatches_cells_without_figures(client):
 def test_view_bad_input_is_a_visible_message(client, kwargs, message):
     resp = _view(client, **kwargs)
     assert message in resp["message"]["children"]
-    assert resp["cells"]["data"]["features"] == []
+    assert resp["cells"]["url"] is None
+
+
+def test_layers_are_cacheable_static_geojson(client):
+    resp = _view(client)
+    assert resp["cells"]["data"] is None
+    got = client.get(resp["gaps"]["url"])
+    assert got.headers["Cache-Control"] == "public, max-age=86400"
+    assert [f["properties"]["population"] for f in got.get_json()["features"]] == [67.0]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "cells.geojson?area=synthetic_a&category=health_station&tier=7",
+        "cells.geojson?area=..%2F..&category=health_station",
+        "secrets.geojson?area=synthetic_a&category=health_station",
+    ],
+)
+def test_layer_route_rejects_bad_parameters(client, query):
+    got = client.get(f"/lifecircle/layer/{query}")
+    assert got.status_code == 404
+    assert "unknown" in got.get_data(as_text=True)
 
 
 # -- neighbourhood panel ------------------------------------------------------------------------

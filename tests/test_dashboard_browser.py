@@ -29,6 +29,11 @@ A = "synthetic_a"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 TIMEOUT = 20
+CATEGORY_LABELS = {
+    "health_station": "社区卫生服务站",
+    "meal_service": "社区食堂",
+    "composite": "综合得分",
+}
 
 
 def _need_browser() -> None:
@@ -124,7 +129,8 @@ def _wait_text(drv: Any, css: str, text: str) -> None:
     _wait(drv, lambda d: _text(d, css) == text)
 
 
-def _open(drv: Any, url: str) -> float:
+def _open(drv: Any, url: str, category: str | None = "health_station") -> float:
+    """Load the page until the map is drawn (seconds); then pick ``category``."""
     t0 = time.perf_counter()
     drv.get(url)
     _wait(
@@ -134,7 +140,16 @@ def _open(drv: Any, url: str) -> float:
             and _text(d, "#area-share") != ""
         ),
     )
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    if category is not None:
+        _dropdown(drv, "category", category)
+        _wait(drv, lambda d: category_label(d) == CATEGORY_LABELS[category])
+    return seconds
+
+
+def category_label(drv: Any) -> str:
+    """The category shown in the summary header."""
+    return _text(drv, "#summary b").split(" · ")[-1]
 
 
 def _retry(fn: Any, tries: int = 10) -> Any:
@@ -178,6 +193,11 @@ def _dropdown(drv: Any, id_: str, value: str) -> None:
             return False
 
     _wait(drv, pick)
+    if drv.find_elements("css selector", ".dash-dropdown-options"):  # value was already chosen
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        ActionChains(drv).send_keys(Keys.ESCAPE).perform()
     _wait(drv, lambda d: not d.find_elements("css selector", ".dash-dropdown-options"))
 
 
@@ -216,7 +236,8 @@ def _share(
 
 # -- tests -----------------------------------------------------------------------------------
 def test_page_loads_with_cells_badge_and_streets(driver, url, artifacts):
-    seconds = _open(driver, url)
+    seconds = _open(driver, url, category=None)
+    assert category_label(driver) == "综合得分"  # the overview comes first
     assert len(driver.find_elements("css selector", "path.lc-cell")) == 4
     assert _text(driver, "#basis-badge") == "路网完整 network 92%"
     assert _text(driver, "#title") == "15分钟社区生活圈规划"
@@ -327,7 +348,7 @@ def test_real_results_screenshots(driver, artifacts):
     app = create_app(out)
     base, server = _serve(app)
     try:
-        seconds = _open(driver, base)
+        seconds = _open(driver, base, category=None)
         assert seconds < 20
         for area in app.lifecircle["data"].results.areas:
             _dropdown(driver, "area", area)
