@@ -64,13 +64,15 @@ def create_app(
     """
     data = DashboardData.load(out_dir, registry=registry, taxonomy=taxonomy, preload=preload)
     service = WhatIfService(data, max_sessions=max_sessions)
+    warmer = None
     if preload:
         service.preload()
         warm(data)
-        # the other settings are built in the background while the app already serves
-        threading.Thread(
+        # the other settings are built in the background while the app already serves;
+        # the warmer steps aside whenever a request is being handled
+        warmer = threading.Thread(
             target=warm, args=(data,), kwargs={"full": True}, daemon=True, name="lifecircle-warm"
-        ).start()
+        )
     app = dash.Dash(
         __name__,
         assets_folder=str(ASSETS),
@@ -112,9 +114,19 @@ def create_app(
         resp.headers["Cache-Control"] = "public, max-age=86400"
         return resp
 
+    @app.server.before_request
+    def _busy() -> None:
+        data.busy.acquire()
+
+    @app.server.teardown_request
+    def _idle(_exc: BaseException | None) -> None:
+        data.busy.release()
+
     app.layout = make_layout(data, streets_url=streets_url)
     register(app, data, service, streets_url, version)
-    app.lifecircle = {"data": data, "whatif": service}  # type: ignore[attr-defined]
+    app.lifecircle = {"data": data, "whatif": service, "warmer": warmer}  # type: ignore[attr-defined]
+    if warmer is not None:
+        warmer.start()
     return app
 
 
@@ -147,6 +159,8 @@ def warm(data: DashboardData, *, full: bool = False, budget_s: float = 60.0) -> 
                 for kind in layers.LAYER_PARAMS:
                     if time.monotonic() > deadline:
                         break
+                    while full and data.busy.active and time.monotonic() < deadline:
+                        time.sleep(0.02)  # let requests have the interpreter
                     layers.layer_json(
                         data,
                         kind,

@@ -24,6 +24,29 @@ from geo._errors import LifeCircleError
 from geo.export import COMPOSITE, PROFILES, SCENARIOS, TIERS, Results, load_results
 
 
+class Busy:
+    """Count of requests in progress (the background warm-up waits while any is)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """A request starts."""
+        with self._lock:
+            self._n += 1
+
+    def release(self) -> None:
+        """A request ends."""
+        with self._lock:
+            self._n = max(0, self._n - 1)
+
+    @property
+    def active(self) -> bool:
+        """Whether a request is being handled."""
+        return self._n > 0
+
+
 @dataclass(frozen=True)
 class CovRec:
     """One ``coverage.csv`` figure: population, covered population, share, basis, threshold."""
@@ -108,6 +131,7 @@ class DashboardData:
     def __init__(self, results: Results, *, preload: bool = True, memo_size: int = 4096) -> None:
         self.results = results
         self.memo_size = memo_size
+        self.busy = Busy()
         self._lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._lru: OrderedDict[tuple[Any, ...], Any] = OrderedDict()

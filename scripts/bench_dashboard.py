@@ -102,6 +102,12 @@ def run(out: Path, repeat: int, registry: Any = None, taxonomy: Any = None) -> d
         cold.view(areas[0], cats[0])
         http_initial = time.perf_counter() - t1
         browser_load = browser_first_load(url)
+        warmer = app.lifecircle.get("warmer")
+        t_w = time.perf_counter()
+        if warmer is not None:
+            warmer.join(timeout=120)
+        warm_s = time.perf_counter() - t_w
+        browser_load_warm = browser_first_load(url)
 
         c = DashClient(url)
         c.new_session()
@@ -155,6 +161,10 @@ def run(out: Path, repeat: int, registry: Any = None, taxonomy: Any = None) -> d
         "app_start_s": round(start_s, 2),
         "first_load_http_s": round(http_load + http_initial, 3),
         "first_load_browser_s": None if browser_load is None else round(browser_load, 3),
+        "first_load_browser_after_warmup_s": (
+            None if browser_load_warm is None else round(browser_load_warm, 3)
+        ),
+        "background_warmup_wait_s": round(warm_s, 1),
         "callbacks": cbs,
         "worst_callback_ms": worst,
         "export_png_s": round(export_s, 2),
@@ -204,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if res["first_load_browser_s"] is not None:
         print(
-            f"first load in headless Chromium (until cells drawn): "
-            f"{res['first_load_browser_s']:.3f} s"
+            f"first load in headless Chromium (until cells drawn), right after start: "
+            f"{res['first_load_browser_s']:.3f} s; after the background warm-up "
+            f"(+{res['background_warmup_wait_s']} s): "
+            f"{res['first_load_browser_after_warmup_s']:.3f} s"
         )
     print(f"{'callback':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for name, s in res["callbacks"].items():
