@@ -268,6 +268,10 @@ def _gaps(
         )
         pop = float(getattr(row, "population", np.nan))
         txt = f"{t('gap', lang)} {rank}: {pop:,.0f} {t('people', lang)}"
+        thr = getattr(row, "threshold_m", None)
+        if isinstance(thr, int | float) and np.isfinite(thr):
+            # gaps are judged at the category's standard threshold, whatever tier is shown
+            txt += f" (≤{thr:,.0f} m)"
         area_m2 = getattr(row, "area_m2", None)
         popup = txt + (f"<br>{area_m2:,.0f} m²" if isinstance(area_m2, int | float) else "")
         feats.append(

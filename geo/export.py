@@ -978,16 +978,16 @@ def _titles(
     return zh, en
 
 
-def _footer(results: Results, area: str, profile: str, basis: str) -> str:
+def _footer(results: Results, area: str, profile: str, basis: str, sep: str = "   ·   ") -> str:
     a = results.areas[area]
     speed = settings.WALK_SPEEDS_KMH[profile]
     comp = f" {a.completeness:.0%}" if a.completeness is not None else ""
     b_zh, b_en = BASIS_LABELS.get(basis, (basis, basis))
     now = _dt.date.today().isoformat()
     return (
-        f"数据日期 Data date: {results.data_date(area)}   ·   步行速度 Walking speed: "
-        f"{speed:g} km/h ({PROFILE_LABELS[profile][0]} {profile})   ·   依据 Basis: "
-        f"{b_zh} {b_en}{comp}   ·   生成 Made {now} (lifecircle)   ·   {OSM_CREDIT}"
+        f"数据日期 Data date: {results.data_date(area)}{sep}步行速度 Walking speed: "
+        f"{speed:g} km/h ({PROFILE_LABELS[profile][0]} {profile}){sep}依据 Basis: "
+        f"{b_zh} {b_en}{comp}{sep}生成 Made {now} (lifecircle){sep}{OSM_CREDIT}"
     )
 
 
@@ -1126,15 +1126,16 @@ def map_figure(
         if boundary is not None:
             b = gpd.GeoSeries([boundary], crs=settings.STORAGE_CRS).to_crs(crs)
             b.boundary.plot(ax=ax, color="black", linewidth=1.6, zorder=6)
-            if basis != "network":
-                b.plot(
-                    ax=ax,
-                    facecolor="none",
-                    edgecolor="#7f7f7f",
-                    hatch="\\\\",
-                    linewidth=0,
-                    zorder=5,
-                )
+            if basis != "network":  # thin data: a light grey hatch over the whole area
+                with matplotlib.rc_context({"hatch.linewidth": 0.4, "hatch.color": "#8c8c8c"}):
+                    b.plot(
+                        ax=ax,
+                        facecolor="none",
+                        edgecolor="#8c8c8c",
+                        hatch="\\",
+                        linewidth=0,
+                        zorder=5,
+                    )
             xmin, ymin, xmax, ymax = b.total_bounds
         elif not cells.empty:
             xmin, ymin, xmax, ymax = cells.total_bounds
@@ -1145,10 +1146,20 @@ def map_figure(
             if category != COMPOSITE
             else gpd.GeoDataFrame(geometry=[], crs=crs)
         )
+        gap_label = "覆盖缺口 coverage gap"
+        if not gaps.empty and "threshold_m" in gaps and gaps["threshold_m"].notna().any():
+            # gaps are judged at the category's standard threshold, whatever tier is shown
+            gap_label += f"\n（标准 standard {gaps['threshold_m'].dropna().iloc[0]:,.0f} m）"
         if not gaps.empty:
-            gaps.plot(
-                ax=ax, facecolor="none", edgecolor="#b2182b", hatch="xx", linewidth=1.0, zorder=4
-            )
+            with matplotlib.rc_context({"hatch.linewidth": 0.5, "hatch.color": "#b2182b"}):
+                gaps.plot(
+                    ax=ax,
+                    facecolor="none",
+                    edgecolor="#b2182b",
+                    hatch="///",
+                    linewidth=1.0,
+                    zorder=4,
+                )
             for i, row in enumerate(gaps.head(5).itertuples()):
                 p = row.geometry.representative_point()
                 ax.text(
@@ -1242,9 +1253,16 @@ def map_figure(
         )
         lax.add_artist(leg1)
         other = [*handles]
-        other.append(
-            Patch(facecolor="none", edgecolor="#b2182b", hatch="xx", label="覆盖缺口 coverage gap")
-        )
+        other.append(Patch(facecolor="none", edgecolor="#b2182b", hatch="///", label=gap_label))
+        if basis != "network":
+            other.append(
+                Patch(
+                    facecolor="none",
+                    edgecolor="#8c8c8c",
+                    hatch="\\",
+                    label="路网数据不完整 incomplete network",
+                )
+            )
         other.append(Line2D([], [], color="#555555", linewidth=1, label="步行路网 streets"))
         other.append(Line2D([], [], color="black", linewidth=1.6, label="街道边界 boundary"))
         lax.legend(
@@ -1267,7 +1285,11 @@ def map_figure(
         if np.isfinite(thr):
             stats += f"\n步行距离阈值 Threshold: {thr:,.0f} m"
         lax.text(0.0, 0.60, stats, fontsize=9, va="top", transform=lax.transAxes)
-        fig.text(0.02, 0.035, _footer(results, area, profile, basis), fontsize=7.5, color="#333333")
+        first, _, second = _footer(results, area, profile, basis, sep="\t").rpartition("\t生成")
+        fig.text(0.02, 0.045, first.replace("\t", "   ·   "), fontsize=7.5, color="#333333")
+        fig.text(
+            0.02, 0.025, ("生成" + second).replace("\t", "   ·   "), fontsize=7.5, color="#333333"
+        )
         if summary.get("fallback"):
             fig.text(
                 0.02,
