@@ -77,8 +77,9 @@ def _heap_pop(hk, hv, size):
     return key, val, size
 
 
-#: Buckets of the bounded searches' queue (bucket width = bound / (BUCKETS - 1)).
-BUCKETS = 4096
+#: Target bucket width (m) of the bounded searches' queue, and the most buckets allowed.
+BUCKET_M = 1.0
+MAX_BUCKETS = 8192
 #: Widest bucket (m) for which the bucket queue is used; beyond it, the binary heap.
 MAX_BUCKET_M = 5.0
 
@@ -88,16 +89,18 @@ def search(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab,
     """Multi-source Dijkstra bounded by ``bound`` metres; see :func:`search_heap`.
 
     Bounded searches (every search of the engine in practice) use a bucket queue: distances
-    go into buckets of width ``bound / (BUCKETS - 1)``, scanned in order; inside a bucket a
-    node is re-scanned if it improves again (label-correcting). The fixed point, and so every
-    distance bit for bit, is the one the heap version finds: each value is the smallest
-    left-to-right sum over paths from the seeds.
+    go into buckets of about ``BUCKET_M`` metres, scanned in order until the queue is empty;
+    inside a bucket a node is re-scanned if it improves again (label-correcting). The fixed
+    point, and so every distance bit for bit, is the one the heap version finds: each value
+    is the smallest left-to-right sum over paths from the seeds.
     """
-    if bound <= 0.0 or bound / (BUCKETS - 1) > MAX_BUCKET_M:
+    nb = min(max(int(bound / BUCKET_M) + 2, 64), MAX_BUCKETS) if bound < 1e12 else 2
+    if bound <= 0.0 or bound / (nb - 1) > MAX_BUCKET_M:
         return search_heap(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist,
                            lab, touched)
-    inv = (BUCKETS - 1) / bound
-    head = np.full(BUCKETS, -1, np.int64)
+    inv = (nb - 1) / bound
+    head = np.full(nb, -1, np.int64)
+    pending = 0
     cap = 1024
     e_node = np.empty(cap, np.int64)
     e_dist = np.empty(cap, np.float64)
@@ -119,16 +122,20 @@ def search(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab,
                 e_node = _grow_i(e_node, cap)
                 e_dist = _grow_f(e_dist, cap)
                 e_next = _grow_i(e_next, cap)
-            b = min(int(d * inv), BUCKETS - 1)
+            b = min(int(d * inv), nb - 1)
             e_node[ne] = n
             e_dist[ne] = d
             e_next[ne] = head[b]
             head[b] = ne
             ne += 1
-    for b in range(BUCKETS):
+            pending += 1
+    for b in range(nb):
+        if pending == 0:
+            break
         while head[b] >= 0:
             idx = head[b]
             head[b] = e_next[idx]
+            pending -= 1
             n = e_node[idx]
             d = e_dist[idx]
             if d > dist[n]:
@@ -148,12 +155,13 @@ def search(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab,
                         e_node = _grow_i(e_node, cap)
                         e_dist = _grow_f(e_dist, cap)
                         e_next = _grow_i(e_next, cap)
-                    bb = min(int(nd * inv), BUCKETS - 1)
+                    bb = min(int(nd * inv), nb - 1)
                     e_node[ne] = m
                     e_dist[ne] = nd
                     e_next[ne] = head[bb]
                     head[bb] = ne
                     ne += 1
+                    pending += 1
     return nt
 
 
@@ -405,7 +413,7 @@ def count_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo,
     out_i = np.empty(n_units, np.int64)
     out_d = np.empty(n_units, np.float64)
     counts = np.zeros(n_units, np.int64)
-    grav = np.zeros(n_units, np.float64)
+    grav = np.zeros(n_units if gmax >= 0 else 0, np.float64)
     bound = max(radius, gmax)
     for j in range(fidx.shape[0]):
         f = fidx[j]

@@ -394,6 +394,11 @@ class AccessEngine:
         return self._place(fac)
 
     @property
+    def _big(self) -> bool:
+        """Whether searches are long enough for threads to pay off (a city-sized network)."""
+        return self.n_core >= 20_000
+
+    @property
     def _graph(self) -> tuple[np.ndarray, ...]:
         return (self.indptr, self.adj, self.arc_w, self._cu, self._cv, self._clen)
 
@@ -451,7 +456,7 @@ class AccessEngine:
         def job(k: int) -> tuple[np.ndarray, np.ndarray]:
             return _dj.nearest_kernel(*self._graph_e, *ua, *fas[k], bounds[k])
 
-        return _run_threads(job, range(len(facilities)))
+        return _run_threads(job, range(len(facilities)), parallel=self._big)
 
     def count_within(self, units: Snapped, facilities: Snapped, radius_m: float) -> np.ndarray:
         """Number of facilities within ``radius_m`` walking metres of each unit.
@@ -498,7 +503,9 @@ class AccessEngine:
                 gmax: float) -> tuple[np.ndarray, np.ndarray]:
         ua = self._unit_args(units)
         fa = self._fac_args(facilities)
-        chunks = [c for c in np.array_split(np.arange(len(facilities)), THREADS) if len(c)]
+        # threads pay off only with enough searches (each thread sums into its own arrays)
+        n_chunks = THREADS if len(facilities) >= 200 and self._big else 1
+        chunks = [c for c in np.array_split(np.arange(len(facilities)), n_chunks) if len(c)]
 
         def job(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return _dj.count_kernel(*self._graph_e, *ua, *fa, c.astype(np.int64), radius, beta,
@@ -509,7 +516,8 @@ class AccessEngine:
         grav = np.zeros(len(units), np.float64)
         for c, w in parts:
             counts += c
-            grav += w
+            if len(w):
+                grav += w
         return counts, grav
 
     def whatif(self, units: Snapped, facilities: Snapped, radius_m: float,
@@ -701,9 +709,10 @@ def _csr_arcs(src: np.ndarray, dst: np.ndarray, w: np.ndarray, edge: np.ndarray,
     return indptr, dst[order].astype(idx_t), w[order], edge[order].astype(idx_t)
 
 
-def _run_threads(fn: Callable[[Any], _T], items: Sequence[Any] | range) -> list[_T]:
+def _run_threads(fn: Callable[[Any], _T], items: Sequence[Any] | range,
+                 parallel: bool = True) -> list[_T]:
     items = list(items)
-    if len(items) <= 1 or THREADS == 1:
+    if len(items) <= 1 or THREADS == 1 or not parallel:
         return [fn(it) for it in items]
     with ThreadPoolExecutor(max_workers=min(THREADS, len(items))) as pool:
         return list(pool.map(fn, items))
