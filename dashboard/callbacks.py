@@ -330,12 +330,14 @@ def register(
         Output("whatif-rev", "data"),
         Output("whatif-list", "children"),
         Output("whatif-msg", "children"),
-        Input("map", "clickData"),
+        # n_clicks, not clickData: a second click on the same spot must add again
+        Input("map", "n_clicks"),
         Input({"type": "whatif-remove", "index": ALL}, "n_clicks"),
         Input("whatif-clear", "n_clicks"),
         Input("area", "value"),
         Input("category", "value"),
         Input("lang", "value"),
+        State("map", "clickData"),
         State("mode", "value"),
         State("session", "data"),
         State("whatif-rev", "data"),
@@ -343,12 +345,13 @@ def register(
     )
     @_timed("whatif")
     def on_whatif(
-        click: Any,
+        _map_clicks: Any,
         _removes: Any,
         _clear: Any,
         area: Any,
         category: Any,
         lang_value: Any,
+        click: Any,
         mode: Any,
         session: Any,
         rev: Any,

@@ -102,6 +102,7 @@ class DashClient:
         self.session_id = ""
         self.rev = 0
         self.fetched: set[str] = set()  # layer URLs this "browser" has in its cache
+        self.map_clicks = 0
 
     # -- plumbing ------------------------------------------------------------------------
     def _post(
@@ -294,8 +295,9 @@ class DashClient:
         category: str,
         lang: str = "zh",
     ) -> tuple[float, dict[str, Any]]:
+        self.map_clicks += 1 if click is not None else 0
         inputs = [
-            _prop("map", "clickData", click),
+            _prop("map", "n_clicks", self.map_clicks),
             removes,
             _prop("whatif-clear", "n_clicks", clear),
             _prop("area", "value", area),
@@ -303,6 +305,7 @@ class DashClient:
             _prop("lang", "value", lang),
         ]
         state = [
+            _prop("map", "clickData", click),
             _prop("mode", "value", "add"),
             _prop("session", "data", self.session_id),
             _prop("whatif-rev", "data", self.rev),
@@ -318,7 +321,7 @@ class DashClient:
     ) -> tuple[float, dict[str, Any]]:
         """A map click in "add a facility" mode."""
         return self._whatif(
-            "map.clickData", {"latlng": {"lat": lat, "lng": lon}}, [], 0, area, category
+            "map.n_clicks", {"latlng": {"lat": lat, "lng": lon}}, [], 0, area, category
         )
 
     def whatif_remove(

@@ -175,15 +175,20 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
                       attributionControl=False, style={"height": "100%"}, children=[
             dl.AttributionControl(prefix=f"Leaflet | {OSM_CREDIT}", position="bottomright"),
             dl.LayerGroup(id="tiles-layer"),
+            # Leaflet panes fix the drawing order whatever layer is redrawn last:
+            # tile (200) < overlay (400) < shadow (500) < marker (600)
             dl.GeoJSON(id="boundaries", style=JS_STYLE, onEachFeature=JS_EACH,
-                       interactive=False),
-            dl.GeoJSON(id="cells", style=JS_STYLE, onEachFeature=JS_EACH),
+                       interactive=False, pane="tilePane"),
+            dl.GeoJSON(id="cells", style=JS_STYLE, onEachFeature=JS_EACH, pane="overlayPane"),
             # streets above the cells (drawn from our data: works offline), not clickable
             dl.GeoJSON(id="streets", url=streets_url(area0) if area0 else None,
-                       style=JS_STYLE, interactive=False, attribution=OSM_CREDIT),
-            dl.GeoJSON(id="gaps", style=JS_STYLE, onEachFeature=JS_EACH),
-            dl.GeoJSON(id="facilities", pointToLayer=JS_POINT, onEachFeature=JS_EACH),
-            dl.GeoJSON(id="whatif-layer", pointToLayer=JS_POINT, onEachFeature=JS_EACH),
+                       style=JS_STYLE, interactive=False, attribution=OSM_CREDIT,
+                       pane="shadowPane"),
+            dl.GeoJSON(id="gaps", style=JS_STYLE, onEachFeature=JS_EACH, pane="shadowPane"),
+            dl.GeoJSON(id="facilities", pointToLayer=JS_POINT, onEachFeature=JS_EACH,
+                       pane="markerPane"),
+            dl.GeoJSON(id="whatif-layer", pointToLayer=JS_POINT, onEachFeature=JS_EACH,
+                       pane="markerPane"),
             dl.ScaleControl(position="bottomleft", imperial=False),
         ])  # fmt: skip
         area_info = results.areas.get(area0) if area0 else None

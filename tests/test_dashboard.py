@@ -349,7 +349,7 @@ def test_whatif_callback_adds_on_map_click_in_add_mode(client):
             {"id": "whatif-msg", "property": "children"},
         ],
         "inputs": [
-            {"id": "map", "property": "clickData", "value": {"latlng": {"lat": lat, "lng": lon}}},
+            {"id": "map", "property": "n_clicks", "value": 1},
             [],
             {"id": "whatif-clear", "property": "n_clicks", "value": 0},
             {"id": "area", "property": "value", "value": A},
@@ -357,11 +357,12 @@ def test_whatif_callback_adds_on_map_click_in_add_mode(client):
             {"id": "lang", "property": "value", "value": "en"},
         ],
         "state": [
+            {"id": "map", "property": "clickData", "value": {"latlng": {"lat": lat, "lng": lon}}},
             {"id": "mode", "property": "value", "value": "add"},
             {"id": "session", "property": "data", "value": "e" * 32},
             {"id": "whatif-rev", "property": "data", "value": 4},
         ],
-        "changedPropIds": ["map.clickData"],
+        "changedPropIds": ["map.n_clicks"],
     }
     resp = client.post("/_dash-update-component", json=body).get_json()["response"]
     assert resp["whatif-rev"]["data"] == 5

@@ -178,7 +178,10 @@ def _attrs(drv: Any, css: str, attr: str) -> dict[str, str]:
 
 
 def _dropdown(drv: Any, id_: str, value: str) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        StaleElementReferenceException,
+    )
 
     def pick(d: Any) -> bool:
         try:
@@ -187,10 +190,13 @@ def _dropdown(drv: Any, id_: str, value: str) -> None:
             opts = d.find_elements("css selector", f'.dash-dropdown-options input[value="{value}"]')
             if not opts:
                 return False
-            opts[0].find_element("xpath", "../..").click()
+            label = opts[0].find_element("xpath", "../..")
+            # long lists scroll under the dropdown's search box: bring the option to the middle
+            d.execute_script("arguments[0].scrollIntoView({block: 'center'});", label)
+            label.click()
             return True
-        except StaleElementReferenceException:  # options re-rendered (language callback)
-            return False
+        except (StaleElementReferenceException, ElementClickInterceptedException):
+            return False  # options re-rendered (language callback) or still scrolling
 
     _wait(drv, pick)
     if drv.find_elements("css selector", ".dash-dropdown-options"):  # value was already chosen
@@ -340,25 +346,60 @@ def test_language_switch_to_english(driver, url, coverage, artifacts):
     driver.save_screenshot(str(artifacts / "dashboard_08_english.png"))
 
 
-@pytest.mark.integration
-def test_real_results_screenshots(driver, artifacts):
+@pytest.fixture(scope="module")
+def real_url() -> Iterator[str]:
+    """The dashboard on the real results in out/ (skipped until `lifecircle run` made them)."""
+    _need_browser()
     out = settings.DEFAULT_OUT
     if not (out / "coverage.csv").exists() or not (out / "neighbourhoods.gpkg").exists():
         pytest.skip("no real results in out/ (run `lifecircle run`)")
-    app = create_app(out)
-    base, server = _serve(app)
-    try:
-        seconds = _open(driver, base, category=None)
-        assert seconds < 20
-        for area in app.lifecircle["data"].results.areas:
-            _dropdown(driver, "area", area)
-            _wait(
-                driver,
-                lambda d, a=area: d.find_elements(
-                    "css selector", f"path.lc-cell-{a}-h001, path[class*='lc-cell-{a}']"
-                ),
-            )
-            time.sleep(0.5)
-            driver.save_screenshot(str(artifacts / f"dashboard_real_{area}.png"))
-    finally:
-        server.close()
+    base, server = _serve(create_app(out))
+    yield base
+    server.close()
+
+
+@pytest.mark.integration
+def test_real_results_screenshots(driver, real_url, artifacts):
+    seconds = _open(driver, real_url, category=None)
+    assert seconds < 20
+    for area in ("wujiaochang", "xinhualu", "changbaixincun", "weifangxincun"):
+        _dropdown(driver, "area", area)
+        _wait(
+            driver,
+            lambda d, a=area: d.find_elements("css selector", f"path[class*='lc-cell-{a}-']"),
+        )
+        time.sleep(0.5)
+        driver.save_screenshot(str(artifacts / f"dashboard_real_{area}.png"))
+
+
+@pytest.mark.integration
+def test_real_xinhualu_panel_and_whatif(driver, real_url, artifacts):
+    cov = pd.read_csv(settings.DEFAULT_OUT / "coverage.csv")
+    cov = cov[
+        (cov["area"] == "xinhualu")
+        & (cov["tier"] == 15)
+        & (cov["scenario"] == "baseline")
+        & (cov["profile"] == "default")
+    ]
+    _open(driver, real_url, category=None)
+    _dropdown(driver, "area", "xinhualu")
+    _dropdown(driver, "category", "health")
+    share = cov[(cov["unit"] == "ALL") & (cov["category"] == "health")]["share"].iloc[0]
+    _wait_text(driver, "#area-share", f"{share:.1%}")
+    cells = driver.find_elements("css selector", "path[class*='lc-cell-xinhualu-']")
+    unit = next(
+        c for c in cells[len(cells) // 2].get_attribute("class").split() if c.startswith("lc-cell-")
+    ).removeprefix("lc-cell-")
+    _click_centre(driver, f"path.lc-cell-{unit}")
+    _wait_text(driver, "#panel-unit", f"社区单元 {unit}")
+    rows = cov[cov["unit"] == unit].set_index("category")["share"]
+    shown = _attrs(driver, "#panel-table td.lc-share", "data-category")
+    assert shown == {c: f"{v:.1%}" for c, v in rows.items()}
+    driver.save_screenshot(str(artifacts / "dashboard_real_xinhualu_panel.png"))
+    _radio(driver, "mode", "add")
+    _click_centre(driver, f"path.lc-cell-{unit}")
+    _wait(driver, lambda d: d.find_elements("css selector", "#whatif-summary"))
+    assert _text(driver, "#whatif-method") == "按路网计算（增量更新）"
+    driver.save_screenshot(str(artifacts / "dashboard_real_xinhualu_whatif.png"))
+    _retry(lambda: driver.find_element("css selector", "#whatif-list button").click())
+    _wait(driver, lambda d: not d.find_elements("css selector", "#whatif-summary"))

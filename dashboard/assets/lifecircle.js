@@ -46,10 +46,12 @@
     style: function (feature) {
       return (feature.properties && feature.properties.style) || {};
     },
-    point: function (feature, latlng) {
+    point: function (feature, latlng, context) {
       var p = feature.properties || {};
       var opts = Object.assign({radius: 6}, p.style || {});
       if (p.cls) { opts.className = p.cls; }
+      // markers are created here, so they take the layer's pane explicitly
+      if (context && context.pane) { opts.pane = context.pane; }
       return L.circleMarker(latlng, opts);
     },
     each: function (feature, layer) {
