@@ -96,8 +96,9 @@ def search(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab,
     """
     nb = min(max(int(bound / BUCKET_M) + 2, 64), MAX_BUCKETS) if bound < 1e12 else 2
     if bound <= 0.0 or bound / (nb - 1) > MAX_BUCKET_M:
-        return search_heap(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist,
-                           lab, touched)
+        return search_heap(
+            indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab, touched
+        )
     inv = (nb - 1) / bound
     head = np.full(nb, -1, np.int64)
     pending = 0
@@ -277,8 +278,26 @@ def units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out
 
 
 @_jit
-def nearest_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo, ua, u_ptr,
-                   u_ord, s_pos, s_acc, fe, fo, fa, bound):
+def nearest_kernel(
+    indptr,
+    adj,
+    arc_w,
+    arc_edge,
+    edge_u,
+    edge_v,
+    edge_len,
+    ue,
+    uo,
+    ua,
+    u_ptr,
+    u_ord,
+    s_pos,
+    s_acc,
+    fe,
+    fo,
+    fa,
+    bound,
+):
     """Nearest facility per unit: one multi-source search plus same-edge shortcuts.
 
     Units are read edge by edge from the edge-sorted copies ``s_pos``/``s_acc`` (sequential
@@ -346,9 +365,35 @@ def nodes_kernel(indptr, adj, arc_w, edge_u, edge_v, edge_len, fe, fo, fa, activ
 
 
 @_jit
-def facility_reach(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo, ua,
-                   u_ptr, u_ord, s_pos, s_acc, fe, fo, fa, f, token, bound, dist, lab, touched,
-                   stamp, out_i, out_d, reset):
+def facility_reach(
+    indptr,
+    adj,
+    arc_w,
+    arc_edge,
+    edge_u,
+    edge_v,
+    edge_len,
+    ue,
+    uo,
+    ua,
+    u_ptr,
+    u_ord,
+    s_pos,
+    s_acc,
+    fe,
+    fo,
+    fa,
+    f,
+    token,
+    bound,
+    dist,
+    lab,
+    touched,
+    stamp,
+    out_i,
+    out_d,
+    reset,
+):
     """Units within ``bound`` of facility ``f``: fills ``out_i``/``out_d``.
 
     ``stamp`` (per edge) must not hold ``token`` on entry. ``out_i``/``out_d`` need room for
@@ -397,8 +442,29 @@ def facility_reach(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, u
 
 
 @_jit
-def count_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo, ua,
-                 u_ptr, u_ord, s_pos, s_acc, fe, fo, fa, fidx, radius, beta, gmax):
+def count_kernel(
+    indptr,
+    adj,
+    arc_w,
+    arc_edge,
+    edge_u,
+    edge_v,
+    edge_len,
+    ue,
+    uo,
+    ua,
+    u_ptr,
+    u_ord,
+    s_pos,
+    s_acc,
+    fe,
+    fo,
+    fa,
+    fidx,
+    radius,
+    beta,
+    gmax,
+):
     """Facility-centred counts: per unit, facilities within ``radius`` and a gravity sum.
 
     Gravity adds ``exp(-beta * d)`` for every facility within ``gmax`` (skipped when
@@ -417,9 +483,35 @@ def count_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo,
     bound = max(radius, gmax)
     for j in range(fidx.shape[0]):
         f = fidx[j]
-        cnt, _ = facility_reach(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue,
-                                uo, ua, u_ptr, u_ord, s_pos, s_acc, fe, fo, fa, f, f, bound,
-                                dist, lab, touched, stamp, out_i, out_d, True)
+        cnt, _ = facility_reach(
+            indptr,
+            adj,
+            arc_w,
+            arc_edge,
+            edge_u,
+            edge_v,
+            edge_len,
+            ue,
+            uo,
+            ua,
+            u_ptr,
+            u_ord,
+            s_pos,
+            s_acc,
+            fe,
+            fo,
+            fa,
+            f,
+            f,
+            bound,
+            dist,
+            lab,
+            touched,
+            stamp,
+            out_i,
+            out_d,
+            True,
+        )
         for k in range(cnt):
             i = out_i[k]
             d = out_d[k]
@@ -431,8 +523,23 @@ def count_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, ue, uo,
 
 
 @_jit
-def repair_kernel(indptr, adj, arc_w, arc_edge, edge_u, edge_v, edge_len, fe, fo, fa, active,
-                  removed, bound, dist, lab):
+def repair_kernel(
+    indptr,
+    adj,
+    arc_w,
+    arc_edge,
+    edge_u,
+    edge_v,
+    edge_len,
+    fe,
+    fo,
+    fa,
+    active,
+    removed,
+    bound,
+    dist,
+    lab,
+):
     """Recompute node distances whose label was facility ``removed`` (already inactive).
 
     Affected nodes are reset and re-seeded from their unaffected neighbours and from active
@@ -516,8 +623,9 @@ def _grow_f(a, cap):
 
 
 @_jit
-def units_refresh(units, ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, fe, fo, fa, active,
-                  bound, out_d, out_f):
+def units_refresh(
+    units, ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, fe, fo, fa, active, bound, out_d, out_f
+):
     """Recompute ``units`` from node values plus active facilities on their own edge."""
     units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out_f, units)
     # same-edge facilities: small per edge, so a sorted edge list and a binary search suffice
@@ -734,15 +842,38 @@ def grid_nearest(px, py, x0, y0, x1, y1, ox, oy, cell, nx, ny, cell_ptr, cell_se
             for j in range(j0, j1 + 1):
                 if j == cy - r or j == cy + r:  # the ring's top and bottom rows in full
                     for i in range(i0, i1 + 1):
-                        best, bs = _scan_cell(j * nx + i, px[q], py[q], x0, y0, x1, y1,
-                                              cell_ptr, cell_seg, best, bs)
+                        best, bs = _scan_cell(
+                            j * nx + i, px[q], py[q], x0, y0, x1, y1, cell_ptr, cell_seg, best, bs
+                        )
                 else:  # elsewhere only its two side columns
                     if 0 <= cx - r <= nx - 1:
-                        best, bs = _scan_cell(j * nx + cx - r, px[q], py[q], x0, y0, x1, y1,
-                                              cell_ptr, cell_seg, best, bs)
+                        best, bs = _scan_cell(
+                            j * nx + cx - r,
+                            px[q],
+                            py[q],
+                            x0,
+                            y0,
+                            x1,
+                            y1,
+                            cell_ptr,
+                            cell_seg,
+                            best,
+                            bs,
+                        )
                     if r > 0 and 0 <= cx + r <= nx - 1:
-                        best, bs = _scan_cell(j * nx + cx + r, px[q], py[q], x0, y0, x1, y1,
-                                              cell_ptr, cell_seg, best, bs)
+                        best, bs = _scan_cell(
+                            j * nx + cx + r,
+                            px[q],
+                            py[q],
+                            x0,
+                            y0,
+                            x1,
+                            y1,
+                            cell_ptr,
+                            cell_seg,
+                            best,
+                            bs,
+                        )
             lim = r * cell - 0.5 * cell
             if bs >= 0 and lim > 0 and best < lim * lim:
                 break

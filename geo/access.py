@@ -87,8 +87,9 @@ class Snapped:
     edge: np.ndarray
     offset: np.ndarray
     access: np.ndarray
-    _cache: dict[int, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False,
-                                                      compare=False)
+    _cache: dict[int, tuple[np.ndarray, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.edge)
@@ -103,9 +104,11 @@ class Snapped:
         """Concatenate snapped point sets (in order)."""
         if not parts:
             return _empty_snapped()
-        return cls(np.concatenate([p.edge for p in parts]),
-                   np.concatenate([p.offset for p in parts]),
-                   np.concatenate([p.access for p in parts]))
+        return cls(
+            np.concatenate([p.edge for p in parts]),
+            np.concatenate([p.offset for p in parts]),
+            np.concatenate([p.access for p in parts]),
+        )
 
 
 def _empty_snapped() -> Snapped:
@@ -144,13 +147,19 @@ class AccessEngine:
         n, m = len(self.node_x), len(self.edge_u)
         if len(self.edge_v) != m or len(self.edge_len) != m or len(self.node_y) != n:
             raise LifeCircleError("edge/node arrays differ in length", record="AccessEngine")
-        if m and (self.edge_u.min() < 0 or self.edge_v.min() < 0
-                  or max(self.edge_u.max(), self.edge_v.max()) >= n):
+        if m and (
+            self.edge_u.min() < 0
+            or self.edge_v.min() < 0
+            or max(self.edge_u.max(), self.edge_v.max()) >= n
+        ):
             raise LifeCircleError("edge end node index out of range", record="AccessEngine")
         if m and not (np.isfinite(self.edge_len).all() and (self.edge_len >= 0).all()):
             bad = int(np.flatnonzero(~(np.isfinite(self.edge_len) & (self.edge_len >= 0)))[0])
-            raise LifeCircleError(f"edge {bad} has length {self.edge_len[bad]!r}; expected a "
-                                  "finite non-negative length_m", record=f"edge {bad}")
+            raise LifeCircleError(
+                f"edge {bad} has length {self.edge_len[bad]!r}; expected a "
+                "finite non-negative length_m",
+                record=f"edge {bad}",
+            )
         self._token = next(AccessEngine._tokens)
         # internal node numbers along a Z-order curve
         rank = np.empty(n, np.int64)
@@ -181,8 +190,12 @@ class AccessEngine:
         w[(src == n_kept) | (dst == n_kept)] = np.inf
         keep = src != n_kept
         self.indptr, self.adj, self.arc_w, self.arc_edge = _csr_arcs(
-            src[keep], dst[keep], w[keep], np.concatenate([np.arange(nc), np.arange(nc)])[keep],
-            self.n_core)
+            src[keep],
+            dst[keep],
+            w[keep],
+            np.concatenate([np.arange(nc), np.arange(nc)])[keep],
+            self.n_core,
+        )
         # one incident edge per node (for units placed on nodes)
         self._node_edge = np.full(n, -1, np.int64)
         self._node_edge[self.edge_u] = np.arange(m)
@@ -191,10 +204,19 @@ class AccessEngine:
         # edge, projected segment length); straight edges are one segment each
         self._straight = segments is None
         if segments is None:
-            proj = np.hypot(self.node_x[self.edge_v] - self.node_x[self.edge_u],
-                            self.node_y[self.edge_v] - self.node_y[self.edge_u])
-            segments = (np.arange(m), self.node_x[self.edge_u], self.node_y[self.edge_u],
-                        self.node_x[self.edge_v], self.node_y[self.edge_v], np.zeros(m), proj)
+            proj = np.hypot(
+                self.node_x[self.edge_v] - self.node_x[self.edge_u],
+                self.node_y[self.edge_v] - self.node_y[self.edge_u],
+            )
+            segments = (
+                np.arange(m),
+                self.node_x[self.edge_u],
+                self.node_y[self.edge_u],
+                self.node_x[self.edge_v],
+                self.node_y[self.edge_v],
+                np.zeros(m),
+                proj,
+            )
         self._seg = segments
         self._edge_plen = np.bincount(segments[0], weights=segments[6], minlength=m)
         self._index: tuple[Any, ...] | None = None
@@ -245,14 +267,17 @@ class AccessEngine:
         nodes, edges = net.nodes, net.edges
         index = pd.Index(nodes["node_id"].to_numpy())
         if not index.is_unique:
-            raise LifeCircleError(f"network '{net.area}': node_id values are not unique",
-                                  record="nodes.node_id")
+            raise LifeCircleError(
+                f"network '{net.area}': node_id values are not unique", record="nodes.node_id"
+            )
         u = index.get_indexer(edges["u"].to_numpy())
         v = index.get_indexer(edges["v"].to_numpy())
         if len(u) and (u.min() < 0 or v.min() < 0):
             bad = int(np.flatnonzero((u < 0) | (v < 0))[0])
-            raise LifeCircleError(f"network '{net.area}': edge {bad} names a node missing from "
-                                  "the nodes table", record=f"edge {bad}")
+            raise LifeCircleError(
+                f"network '{net.area}': edge {bad} names a node missing from the nodes table",
+                record=f"edge {bad}",
+            )
         x = nodes["x"].to_numpy(np.float64)
         y = nodes["y"].to_numpy(np.float64)
         length = edges["length_m"].to_numpy(np.float64)
@@ -309,19 +334,21 @@ class AccessEngine:
         if len(px) == 0:
             return _empty_snapped()
         if self.n_edges == 0:
-            raise LifeCircleError("cannot snap points to a network without edges",
-                                  record="AccessEngine.snap")
+            raise LifeCircleError(
+                "cannot snap points to a network without edges", record="AccessEngine.snap"
+            )
         if not (np.isfinite(px).all() and np.isfinite(py).all()):
             bad = int(np.flatnonzero(~(np.isfinite(px) & np.isfinite(py)))[0])
-            raise LifeCircleError(f"point {bad} has no finite coordinates ({px[bad]}, "
-                                  f"{py[bad]})", record=f"point {bad}")
+            raise LifeCircleError(
+                f"point {bad} has no finite coordinates ({px[bad]}, {py[bad]})",
+                record=f"point {bad}",
+            )
         seg_edge, x0, y0, x1, y1, off0, proj_len = self._seg
         grid = self._grid()
         chunks = [c for c in np.array_split(np.arange(len(px)), THREADS) if len(c)]
         if len(px) < 10_000:
             chunks = [np.arange(len(px))]
-        seg = np.concatenate(_run_threads(
-            lambda c: _dj.grid_nearest(px[c], py[c], *grid), chunks))
+        seg = np.concatenate(_run_threads(lambda c: _dj.grid_nearest(px[c], py[c], *grid), chunks))
         t, acc = _dj.segment_project(px, py, x0[seg], y0[seg], x1[seg], y1[seg])
         e = seg_edge[seg]
         if self._straight:
@@ -329,8 +356,7 @@ class AccessEngine:
         else:
             plen = self._edge_plen[e]
             along = off0[seg] + t * proj_len[seg]
-            offset = np.divide(along * self.edge_len[e], plen, out=np.zeros(len(e)),
-                               where=plen > 0)
+            offset = np.divide(along * self.edge_len[e], plen, out=np.zeros(len(e)), where=plen > 0)
             offset = np.minimum(np.maximum(offset, 0.0), self.edge_len[e])
         return Snapped(e.astype(np.int64), offset, acc)
 
@@ -348,8 +374,9 @@ class AccessEngine:
         """
         idx = np.asarray(nodes, np.int64)
         if len(idx) and (idx.min() < 0 or idx.max() >= self.n_nodes):
-            raise LifeCircleError("snap_nodes: node index out of range",
-                                  record="AccessEngine.snap_nodes")
+            raise LifeCircleError(
+                "snap_nodes: node index out of range", record="AccessEngine.snap_nodes"
+            )
         e = self._node_edge[idx]
         if len(idx) and (e < 0).any():
             bad = int(idx[e < 0][0])
@@ -360,8 +387,7 @@ class AccessEngine:
     # -- queries ------------------------------------------------------------------------------
     def _check(self, pts: Snapped, what: str) -> None:
         if len(pts) and (pts.edge.min() < 0 or pts.edge.max() >= self.n_edges):
-            raise LifeCircleError(f"{what}: edge index out of range for this network",
-                                  record=what)
+            raise LifeCircleError(f"{what}: edge index out of range for this network", record=what)
 
     def _place(self, pts: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(chain, position along the chain, access) of snapped points."""
@@ -404,11 +430,11 @@ class AccessEngine:
 
     @property
     def _graph_e(self) -> tuple[np.ndarray, ...]:
-        return (self.indptr, self.adj, self.arc_w, self.arc_edge, self._cu, self._cv,
-                self._clen)
+        return (self.indptr, self.adj, self.arc_w, self.arc_edge, self._cu, self._cv, self._clen)
 
-    def nearest(self, units: Snapped, facilities: Snapped,
-                max_m: float) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(
+        self, units: Snapped, facilities: Snapped, max_m: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Walking distance from each unit to its nearest facility (one multi-source search).
 
         Parameters
@@ -425,8 +451,9 @@ class AccessEngine:
         """
         return self.nearest_many(units, [facilities], [max_m])[0]
 
-    def nearest_many(self, units: Snapped, facilities: Sequence[Snapped],
-                     max_m: Sequence[float] | float) -> list[tuple[np.ndarray, np.ndarray]]:
+    def nearest_many(
+        self, units: Snapped, facilities: Sequence[Snapped], max_m: Sequence[float] | float
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`nearest` for several facility sets (categories), run in parallel threads.
 
         Parameters
@@ -448,8 +475,10 @@ class AccessEngine:
         else:
             bounds = [float(b) for b in max_m]
         if len(bounds) != len(facilities):
-            raise LifeCircleError("nearest_many: one bound per facility set expected",
-                                  record="AccessEngine.nearest_many")
+            raise LifeCircleError(
+                "nearest_many: one bound per facility set expected",
+                record="AccessEngine.nearest_many",
+            )
         ua = self._unit_args(units)
         fas = [self._fac_args(f) for f in facilities]
 
@@ -478,8 +507,7 @@ class AccessEngine:
         counts, _ = self._counts(units, facilities, float(radius_m), 0.0, -1.0)
         return counts
 
-    def gravity(self, units: Snapped, facilities: Snapped, beta: float,
-                max_m: float) -> np.ndarray:
+    def gravity(self, units: Snapped, facilities: Snapped, beta: float, max_m: float) -> np.ndarray:
         """Gravity access: sum of ``exp(-beta * d)`` over facilities within ``max_m`` metres.
 
         Parameters
@@ -499,8 +527,9 @@ class AccessEngine:
         _, grav = self._counts(units, facilities, -1.0, float(beta), float(max_m))
         return grav
 
-    def _counts(self, units: Snapped, facilities: Snapped, radius: float, beta: float,
-                gmax: float) -> tuple[np.ndarray, np.ndarray]:
+    def _counts(
+        self, units: Snapped, facilities: Snapped, radius: float, beta: float, gmax: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         ua = self._unit_args(units)
         fa = self._fac_args(facilities)
         # threads pay off only with enough searches (each thread sums into its own arrays)
@@ -508,8 +537,9 @@ class AccessEngine:
         chunks = [c for c in np.array_split(np.arange(len(facilities)), n_chunks) if len(c)]
 
         def job(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _dj.count_kernel(*self._graph_e, *ua, *fa, c.astype(np.int64), radius, beta,
-                                    gmax)
+            return _dj.count_kernel(
+                *self._graph_e, *ua, *fa, c.astype(np.int64), radius, beta, gmax
+            )
 
         parts = _run_threads(job, chunks)
         counts = np.zeros(len(units), np.int64)
@@ -520,8 +550,7 @@ class AccessEngine:
                 grav += w
         return counts, grav
 
-    def whatif(self, units: Snapped, facilities: Snapped, radius_m: float,
-               max_m: float) -> WhatIf:
+    def whatif(self, units: Snapped, facilities: Snapped, radius_m: float, max_m: float) -> WhatIf:
         """Incremental state for one category: add or remove facilities and update in place.
 
         Parameters
@@ -562,8 +591,14 @@ class WhatIf:
     was. Results equal a full recomputation exactly (see :mod:`geo._dijkstra`).
     """
 
-    def __init__(self, engine: AccessEngine, units: Snapped, facilities: Snapped,
-                 radius_m: float, max_m: float) -> None:
+    def __init__(
+        self,
+        engine: AccessEngine,
+        units: Snapped,
+        facilities: Snapped,
+        radius_m: float,
+        max_m: float,
+    ) -> None:
         """Compute the initial state (see :meth:`AccessEngine.whatif`)."""
         self.engine = engine
         self.units = units
@@ -578,14 +613,26 @@ class WhatIf:
         self._n = len(e)
         self._token = 0
         g = engine._graph
-        self._node_d, self._node_f = _dj.nodes_kernel(*g, self._fe, self._fo, self._fa,
-                                                      self._active, self.max_m)
+        self._node_d, self._node_f = _dj.nodes_kernel(
+            *g, self._fe, self._fo, self._fa, self._active, self.max_m
+        )
         n_units, n_nodes = len(units), engine.n_core
         self.nearest_m = np.empty(n_units, np.float64)
         self.nearest_fac = np.empty(n_units, np.int64)
-        _dj.units_refresh(np.arange(n_units), *self._ua[:3], *g[3:], self._node_d,
-                          self._node_f, self._fe, self._fo, self._fa, self._active, self.max_m,
-                          self.nearest_m, self.nearest_fac)
+        _dj.units_refresh(
+            np.arange(n_units),
+            *self._ua[:3],
+            *g[3:],
+            self._node_d,
+            self._node_f,
+            self._fe,
+            self._fo,
+            self._fa,
+            self._active,
+            self.max_m,
+            self.nearest_m,
+            self.nearest_fac,
+        )
         self.n_within = engine.count_within(units, facilities, self.radius_m)
         self._dist = np.full(n_nodes, np.inf)
         self._lab = np.full(n_nodes, -1, np.int64)
@@ -609,9 +656,22 @@ class WhatIf:
         self._token += 1
         n = self._n
         cnt, nt = _dj.facility_reach(
-            *self.engine._graph_e, *self._ua, self._fe[:n], self._fo[:n], self._fa[:n], h,
-            self._token, bound, self._dist, self._lab, self._touched, self._stamp, self._out_i,
-            self._out_d, reset)
+            *self.engine._graph_e,
+            *self._ua,
+            self._fe[:n],
+            self._fo[:n],
+            self._fa[:n],
+            h,
+            self._token,
+            bound,
+            self._dist,
+            self._lab,
+            self._touched,
+            self._stamp,
+            self._out_i,
+            self._out_d,
+            reset,
+        )
         return self._out_i[:cnt].copy(), self._out_d[:cnt].copy(), nt
 
     def _grow(self) -> None:
@@ -641,8 +701,7 @@ class WhatIf:
     def add_snapped(self, point: Snapped) -> int:
         """Add one already snapped facility; returns its handle."""
         if len(point) != 1:
-            raise LifeCircleError("WhatIf.add_snapped: expected exactly one point",
-                                  record="WhatIf")
+            raise LifeCircleError("WhatIf.add_snapped: expected exactly one point", record="WhatIf")
         e, o, a = self.engine._fac_args(point)
         self._grow()
         h = self._n
@@ -682,25 +741,44 @@ class WhatIf:
         self._active[h] = False
         n = self._n
         fe, fo, fa, active = self._fe[:n], self._fo[:n], self._fa[:n], self._active[:n]
-        _dj.repair_kernel(*self.engine._graph_e, fe, fo, fa, active, h, self.max_m,
-                          self._node_d, self._node_f)
+        _dj.repair_kernel(
+            *self.engine._graph_e, fe, fo, fa, active, h, self.max_m, self._node_d, self._node_f
+        )
         affected = np.flatnonzero(self.nearest_fac == h)
         if len(affected):
-            _dj.units_refresh(affected, *self._ua[:3], *self.engine._graph[3:], self._node_d,
-                              self._node_f, fe, fo, fa, active, self.max_m, self.nearest_m,
-                              self.nearest_fac)
+            _dj.units_refresh(
+                affected,
+                *self._ua[:3],
+                *self.engine._graph[3:],
+                self._node_d,
+                self._node_f,
+                fe,
+                fo,
+                fa,
+                active,
+                self.max_m,
+                self.nearest_m,
+                self.nearest_fac,
+            )
 
 
-def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray,
-         n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _csr(
+    u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CSR over arcs (both directions of every edge): ``indptr, adj, arc_w, arc_edge``."""
     m = len(u)
-    return _csr_arcs(np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w]),
-                     np.concatenate([np.arange(m), np.arange(m)]), n)
+    return _csr_arcs(
+        np.concatenate([u, v]),
+        np.concatenate([v, u]),
+        np.concatenate([w, w]),
+        np.concatenate([np.arange(m), np.arange(m)]),
+        n,
+    )
 
 
-def _csr_arcs(src: np.ndarray, dst: np.ndarray, w: np.ndarray, edge: np.ndarray,
-              n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _csr_arcs(
+    src: np.ndarray, dst: np.ndarray, w: np.ndarray, edge: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CSR of arcs ``src -> dst`` grouped by source: ``indptr, adj, arc_w, arc_edge``."""
     idx_t = np.int32 if max(n, len(edge)) < 2**31 - 1 else np.int64
     order = np.argsort(src, kind="stable")
@@ -709,8 +787,9 @@ def _csr_arcs(src: np.ndarray, dst: np.ndarray, w: np.ndarray, edge: np.ndarray,
     return indptr, dst[order].astype(idx_t), w[order], edge[order].astype(idx_t)
 
 
-def _run_threads(fn: Callable[[Any], _T], items: Sequence[Any] | range,
-                 parallel: bool = True) -> list[_T]:
+def _run_threads(
+    fn: Callable[[Any], _T], items: Sequence[Any] | range, parallel: bool = True
+) -> list[_T]:
     items = list(items)
     if len(items) <= 1 or THREADS == 1 or not parallel:
         return [fn(it) for it in items]
@@ -732,15 +811,15 @@ def _zorder(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     def quantise(a: np.ndarray) -> np.ndarray:
         lo, hi = float(a.min()), float(a.max())
-        return ((a - lo) * (65535.0 / (hi - lo)) if hi > lo else np.zeros(len(a))).astype(
-            np.uint64)
+        return ((a - lo) * (65535.0 / (hi - lo)) if hi > lo else np.zeros(len(a))).astype(np.uint64)
 
     code = spread(quantise(x)) | (spread(quantise(y)) << np.uint64(1))
     return np.argsort(code, kind="stable").astype(np.int64)
 
 
-def _polyline_segments(net: WalkNetwork, u: np.ndarray, v: np.ndarray, x: np.ndarray,
-                       y: np.ndarray) -> tuple[np.ndarray, ...]:
+def _polyline_segments(
+    net: WalkNetwork, u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Split projected edge geometries into segments oriented from ``u`` to ``v``."""
     from geo.network import to_projected
 
@@ -820,22 +899,27 @@ def compute_access(
     """
     for col in ("unit_id", "x", "y"):
         if col not in units.columns:
-            raise LifeCircleError(f"units table lacks column '{col}' (expected unit_id, x, y)",
-                                  record="units")
+            raise LifeCircleError(
+                f"units table lacks column '{col}' (expected unit_id, x, y)", record="units"
+            )
     for col in ("category", "x", "y"):
         if col not in facilities.columns:
-            raise LifeCircleError(f"facilities table lacks column '{col}' (expected category, "
-                                  "x, y)", record="facilities")
+            raise LifeCircleError(
+                f"facilities table lacks column '{col}' (expected category, x, y)",
+                record="facilities",
+            )
     if speed_kmh <= 0:
-        raise LifeCircleError(f"walking speed must be positive, got {speed_kmh} km/h",
-                              record="speed_kmh")
+        raise LifeCircleError(
+            f"walking speed must be positive, got {speed_kmh} km/h", record="speed_kmh"
+        )
     eng = engine if engine is not None else AccessEngine.from_network(net)
     us = eng.snap(units["x"].to_numpy(float), units["y"].to_numpy(float))
     cats = list(thresholds)
     cats += sorted(c for c in facilities["category"].dropna().unique() if c not in thresholds)
     thr = {c: float(thresholds.get(c, DEFAULT_THRESHOLD_M)) for c in cats}
-    bound = {c: max(thr[c], float(max_m)) if max_m is not None else _search_bound(thr[c])
-             for c in cats}
+    bound = {
+        c: max(thr[c], float(max_m)) if max_m is not None else _search_bound(thr[c]) for c in cats
+    }
     fac_sets = []
     for c in cats:
         sub = facilities[facilities["category"] == c]
@@ -857,8 +941,15 @@ def compute_access(
             part["gravity"] = eng.gravity(us, fs, gravity_beta, bound[c])
         frames.append(pd.DataFrame(part))
     if not frames:
-        cols = ["unit_id", "category", "nearest_m", "nearest_min", "n_within", "threshold_m",
-                "search_m"]
+        cols = [
+            "unit_id",
+            "category",
+            "nearest_m",
+            "nearest_min",
+            "n_within",
+            "threshold_m",
+            "search_m",
+        ]
         return pd.DataFrame({c: [] for c in cols})
     return pd.concat(frames, ignore_index=True)
 
@@ -882,14 +973,18 @@ def category_thresholds(default_m: float = DEFAULT_THRESHOLD_M) -> dict[str, flo
         return {}
     tax = load_taxonomy()
     if hasattr(tax, "thresholds"):
-        return {str(k): float(v) if v is not None else default_m
-                for k, v in tax.thresholds().items()}
-    return {str(k): float(getattr(c, "threshold_m", default_m) or default_m)
-            for k, c in tax.categories.items()}
+        return {
+            str(k): float(v) if v is not None else default_m for k, v in tax.thresholds().items()
+        }
+    return {
+        str(k): float(getattr(c, "threshold_m", default_m) or default_m)
+        for k, c in tax.categories.items()
+    }
 
 
-def demand_points(out: str | os.PathLike[str], area_id: str,
-                  net: WalkNetwork) -> tuple[pd.DataFrame, str]:
+def demand_points(
+    out: str | os.PathLike[str], area_id: str, net: WalkNetwork
+) -> tuple[pd.DataFrame, str]:
     """Demand units of an area as ``unit_id, x, y`` (EPSG:32651), and where they came from.
 
     Reads ``<out>/demand/<area>.gpkg`` (layer ``demand``; its ``x, y`` representative points,
@@ -904,9 +999,16 @@ def demand_points(out: str | os.PathLike[str], area_id: str,
     path = Path(out) / "demand" / f"{area_id}.gpkg"
     if not path.exists():
         nodes = net.nodes
-        return (pd.DataFrame({"unit_id": nodes["node_id"].to_numpy(),
-                              "x": nodes["x"].to_numpy(float),
-                              "y": nodes["y"].to_numpy(float)}), "nodes")
+        return (
+            pd.DataFrame(
+                {
+                    "unit_id": nodes["node_id"].to_numpy(),
+                    "x": nodes["x"].to_numpy(float),
+                    "y": nodes["y"].to_numpy(float),
+                }
+            ),
+            "nodes",
+        )
     import geopandas as gpd
 
     try:
@@ -925,13 +1027,17 @@ def demand_points(out: str | os.PathLike[str], area_id: str,
         bad = ~(np.isfinite(x) & np.isfinite(y))
         if bad.any():
             uid = gdf["unit_id"].iloc[int(np.flatnonzero(bad)[0])]
-            raise LifeCircleError("demand unit without a usable geometry", path=path,
-                                  record=f"unit_id {uid}")
+            raise LifeCircleError(
+                "demand unit without a usable geometry", path=path, record=f"unit_id {uid}"
+            )
     return pd.DataFrame({"unit_id": gdf["unit_id"].to_numpy(), "x": x, "y": y}), "demand"
 
 
-def facility_points(path: str | os.PathLike[str], statuses: Sequence[str] = ("existing",),
-                    crs: str = settings.PROJECTED_CRS) -> pd.DataFrame:
+def facility_points(
+    path: str | os.PathLike[str],
+    statuses: Sequence[str] = ("existing",),
+    crs: str = settings.PROJECTED_CRS,
+) -> pd.DataFrame:
     """Facilities as ``category, x, y`` (projected) from a GeoPackage layer ``facilities``.
 
     Rows without geometry or category, or whose ``status`` is not in ``statuses``, are left
@@ -955,12 +1061,16 @@ def facility_points(path: str | os.PathLike[str], statuses: Sequence[str] = ("ex
     if gdf.crs is None:
         raise LifeCircleError("facilities layer has no CRS (expected WGS-84)", path=path)
     pts = gdf.to_crs(crs).geometry.representative_point()
-    return pd.DataFrame({"category": gdf["category"].astype(str).to_numpy(),
-                         "x": pts.x.to_numpy(float), "y": pts.y.to_numpy(float)})
+    return pd.DataFrame(
+        {
+            "category": gdf["category"].astype(str).to_numpy(),
+            "x": pts.x.to_numpy(float),
+            "y": pts.y.to_numpy(float),
+        }
+    )
 
 
-def access_table_path(out: str | os.PathLike[str], area_id: str,
-                      profile: str = "default") -> Path:
+def access_table_path(out: str | os.PathLike[str], area_id: str, profile: str = "default") -> Path:
     """``<out>/access/<area>.parquet`` (default profile) or ``<area>.<profile>.parquet``."""
     name = f"{area_id}.parquet" if profile == "default" else f"{area_id}.{profile}.parquet"
     return Path(out) / "access" / name
@@ -1011,24 +1121,38 @@ def run_access(
     from geo.network import basis_for
 
     if profile not in settings.WALK_SPEEDS_KMH:
-        raise LifeCircleError(f"unknown walking profile '{profile}'; known: "
-                              f"{', '.join(settings.WALK_SPEEDS_KMH)}", record="profile")
+        raise LifeCircleError(
+            f"unknown walking profile '{profile}'; known: {', '.join(settings.WALK_SPEEDS_KMH)}",
+            record="profile",
+        )
     speed = settings.WALK_SPEEDS_KMH[profile]
     fac_path = Path(facilities_path) if facilities_path else Path(out) / "facilities.gpkg"
     if not fac_path.exists():
-        raise LifeCircleError("no facilities table; run `lifecircle facilities build` first "
-                              "(or pass --facilities FILE)", path=fac_path)
+        raise LifeCircleError(
+            "no facilities table; run `lifecircle facilities build` first "
+            "(or pass --facilities FILE)",
+            path=fac_path,
+        )
     fac_all = facility_points(fac_path, statuses)
     thr = dict(thresholds) if thresholds is not None else category_thresholds()
     rows: list[dict[str, Any]] = []
     todo = list(areas)
-    for area in (progress(todo, "access / 可达性") if progress else todo):
+    for area in progress(todo, "access / 可达性") if progress else todo:
         net = nets.get(area.id)
         if net is None or net.n_edges == 0:
-            rows.append({"area": area.id, "status": "skipped", "units": 0, "unit_source": "",
-                         "facilities": 0, "categories": 0, "path": "",
-                         "note": "no walking network / 无步行路网数据: coverage uses the "
-                                 "straight-line estimate"})
+            rows.append(
+                {
+                    "area": area.id,
+                    "status": "skipped",
+                    "units": 0,
+                    "unit_source": "",
+                    "facilities": 0,
+                    "categories": 0,
+                    "path": "",
+                    "note": "no walking network / 无步行路网数据: coverage uses the "
+                    "straight-line estimate",
+                }
+            )
             continue
         t0 = time.perf_counter()
         units, source = demand_points(out, area.id, net)
@@ -1037,10 +1161,13 @@ def run_access(
         # facilities further than the search bound from the network's extent cannot count
         b = max(bounds, default=0.0)
         nx_, ny_ = net.nodes["x"].to_numpy(), net.nodes["y"].to_numpy()
-        near = fac_all[fac_all["x"].between(nx_.min() - b, nx_.max() + b)
-                       & fac_all["y"].between(ny_.min() - b, ny_.max() + b)]
-        table = compute_access(net, units, near, {c: thr.get(c, DEFAULT_THRESHOLD_M)
-                                                  for c in cats}, speed_kmh=speed)
+        near = fac_all[
+            fac_all["x"].between(nx_.min() - b, nx_.max() + b)
+            & fac_all["y"].between(ny_.min() - b, ny_.max() + b)
+        ]
+        table = compute_access(
+            net, units, near, {c: thr.get(c, DEFAULT_THRESHOLD_M) for c in cats}, speed_kmh=speed
+        )
         table.insert(0, "area", area.id)
         table["profile"] = profile
         table["speed_kmh"] = speed
@@ -1048,12 +1175,23 @@ def run_access(
         target = access_table_path(out, area.id, profile)
         write_atomic(target, functools.partial(_write_parquet, table))
         comp = float(net.info.get("completeness", 0.0))
-        rows.append({"area": area.id, "status": "written", "units": len(units),
-                     "unit_source": source, "facilities": len(near), "categories": len(cats),
-                     "rows": len(table), "path": str(target), "basis": basis_for(comp),
-                     "seconds": round(time.perf_counter() - t0, 2),
-                     "note": "" if source == "demand" else
-                     "no demand units yet: network nodes used / 暂无需求单元, 以路网节点计"})
+        rows.append(
+            {
+                "area": area.id,
+                "status": "written",
+                "units": len(units),
+                "unit_source": source,
+                "facilities": len(near),
+                "categories": len(cats),
+                "rows": len(table),
+                "path": str(target),
+                "basis": basis_for(comp),
+                "seconds": round(time.perf_counter() - t0, 2),
+                "note": ""
+                if source == "demand"
+                else "no demand units yet: network nodes used / 暂无需求单元, 以路网节点计",
+            }
+        )
     return rows
 
 

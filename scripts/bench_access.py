@@ -114,9 +114,17 @@ def synthetic_walk_network(n_nodes: int, seed: int) -> WalkNetwork:
     coords[1::2, 0], coords[1::2, 1] = lon[v], lat[v]
     geoms = shapely.linestrings(coords, indices=np.repeat(np.arange(len(u)), 2))
     edges = gpd.GeoDataFrame(
-        {"u": u, "v": v, "length_m": np.hypot(x[u] - x[v], y[u] - y[v]),
-         "highway": "residential", "name": "", "osm_id": -1},
-        geometry=geoms, crs="EPSG:4326")
+        {
+            "u": u,
+            "v": v,
+            "length_m": np.hypot(x[u] - x[v], y[u] - y[v]),
+            "highway": "residential",
+            "name": "",
+            "osm_id": -1,
+        },
+        geometry=geoms,
+        crs="EPSG:4326",
+    )
     return WalkNetwork("synthetic", nodes, edges, info={"synthetic": True, "seed": seed})
 
 
@@ -124,8 +132,10 @@ def synthetic_facilities(net: WalkNetwork, counts: list[int], seed: int) -> list
     """Seeded uniform facility points (x, y rows) in the network's bounding box."""
     rng = np.random.default_rng(seed)
     x, y = net.nodes["x"].to_numpy(), net.nodes["y"].to_numpy()
-    return [np.column_stack([rng.uniform(x.min(), x.max(), c), rng.uniform(y.min(), y.max(), c)])
-            for c in counts]
+    return [
+        np.column_stack([rng.uniform(x.min(), x.max(), c), rng.uniform(y.min(), y.max(), c)])
+        for c in counts
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,8 +157,13 @@ def graph_arrays(net: WalkNetwork) -> tuple[np.ndarray, ...]:
     index = pd.Index(net.nodes["node_id"].to_numpy())
     u = index.get_indexer(net.edges["u"].to_numpy())
     v = index.get_indexer(net.edges["v"].to_numpy())
-    return (net.nodes["x"].to_numpy(float), net.nodes["y"].to_numpy(float), u, v,
-            net.edges["length_m"].to_numpy(float))
+    return (
+        net.nodes["x"].to_numpy(float),
+        net.nodes["y"].to_numpy(float),
+        u,
+        v,
+        net.edges["length_m"].to_numpy(float),
+    )
 
 
 def nearest_nodes(x: np.ndarray, y: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -160,8 +175,14 @@ def nearest_nodes(x: np.ndarray, y: np.ndarray, pts: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # ours
 # ---------------------------------------------------------------------------------------------
-def run_ours(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float],
-             repeats: int = 3, whatif_ops: int = 20, seed: int = 7) -> dict[str, Any]:
+def run_ours(
+    net: WalkNetwork,
+    facs: list[np.ndarray],
+    thresholds: list[float],
+    repeats: int = 3,
+    whatif_ops: int = 20,
+    seed: int = 7,
+) -> dict[str, Any]:
     r: dict[str, Any] = {}
     r["build_s"], eng = timed(lambda: AccessEngine.from_network(net))
     r["index_s"], _ = timed(eng._grid)  # snapping grid (built on first snap otherwise)
@@ -187,18 +208,25 @@ def run_ours(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float],
     for p, thr in zip(facs, thresholds, strict=True):
         t, _ = timed(lambda p=p, thr=thr: eng.nearest(units, eng.snap(p[:, 0], p[:, 1]), thr))
         r["per_cat_s"].append(t)
-    t, _ = timed(lambda: eng.nearest_many(units, [eng.snap(p[:, 0], p[:, 1]) for p in facs],
-                                          [1000.0] * len(facs)))
+    t, _ = timed(
+        lambda: eng.nearest_many(
+            units, [eng.snap(p[:, 0], p[:, 1]) for p in facs], [1000.0] * len(facs)
+        )
+    )
     r["nearest_1000_s"] = t
     snapped = [eng.snap(p[:, 0], p[:, 1]) for p in facs]
     r["n_within_s"], counts = timed(
-        lambda: [eng.count_within(units, s, thr) for s, thr in zip(snapped, thresholds,
-                                                                  strict=True)])
+        lambda: [
+            eng.count_within(units, s, thr) for s, thr in zip(snapped, thresholds, strict=True)
+        ]
+    )
     r["n_within"] = counts
-    r["n_within_last_s"], _ = timed(lambda: eng.count_within(units, snapped[-1],
-                                                             thresholds[-1]))
-    r["gravity_s"], _ = timed(lambda: [eng.gravity(units, s, 1 / 500, thr)
-                                      for s, thr in zip(snapped, thresholds, strict=True)])
+    r["n_within_last_s"], _ = timed(lambda: eng.count_within(units, snapped[-1], thresholds[-1]))
+    r["gravity_s"], _ = timed(
+        lambda: [
+            eng.gravity(units, s, 1 / 500, thr) for s, thr in zip(snapped, thresholds, strict=True)
+        ]
+    )
     # what-if on the rarest category (largest catchments) and the commonest
     rng = np.random.default_rng(seed)
     x, y = net.nodes["x"].to_numpy(), net.nodes["y"].to_numpy()
@@ -207,8 +235,9 @@ def run_ours(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float],
         w = eng.whatif(units, snapped[k], thresholds[k], thresholds[k])
         w.remove(w.add(float(x.mean()), float(y.mean())))  # warm
         for _ in range(whatif_ops):
-            ta, _ = timed(lambda w=w: w.add(rng.uniform(x.min(), x.max()),
-                                            rng.uniform(y.min(), y.max())))
+            ta, _ = timed(
+                lambda w=w: w.add(rng.uniform(x.min(), x.max()), rng.uniform(y.min(), y.max()))
+            )
             h = int(rng.choice(w.handles))
             tr, _ = timed(lambda w=w, h=h: w.remove(h))
             adds.append(ta * 1000)
@@ -226,24 +255,33 @@ def run_ours(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float],
 # ---------------------------------------------------------------------------------------------
 # peers
 # ---------------------------------------------------------------------------------------------
-def run_networkx(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float],
-                 ours: dict[str, Any], budget_s: float) -> dict[str, Any]:
+def run_networkx(
+    net: WalkNetwork,
+    facs: list[np.ndarray],
+    thresholds: list[float],
+    ours: dict[str, Any],
+    budget_s: float,
+) -> dict[str, Any]:
     """Multi-source Dijkstra per category from the facilities' nearest nodes."""
     import networkx as nx
 
     x, y, u, v, length = graph_arrays(net)
     r: dict[str, Any] = {}
     g = nx.Graph()
-    r["build_s"], _ = timed(lambda: g.add_weighted_edges_from(
-        zip(u.tolist(), v.tolist(), length.tolist(), strict=True)))
+    r["build_s"], _ = timed(
+        lambda: g.add_weighted_edges_from(zip(u.tolist(), v.tolist(), length.tolist(), strict=True))
+    )
     eng: AccessEngine = ours["engine"]
     done, spent, worst, mismatch = 0, 0.0, 0.0, 0
     for p, thr in zip(facs, thresholds, strict=True):
         if spent > budget_s:
             break
         src = nearest_nodes(x, y, p)
-        t, d = timed(lambda src=src, thr=thr: nx.multi_source_dijkstra_path_length(
-            g, set(src.tolist()), cutoff=thr))
+        t, d = timed(
+            lambda src=src, thr=thr: nx.multi_source_dijkstra_path_length(
+                g, set(src.tolist()), cutoff=thr
+            )
+        )
         spent += t
         done += 1
         # agreement: ours with the same node-snapped sources (not timed)
@@ -282,8 +320,9 @@ def run_networkx(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[floa
     return r
 
 
-def run_pandana(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float],
-                ours: dict[str, Any]) -> dict[str, Any]:
+def run_pandana(
+    net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float], ours: dict[str, Any]
+) -> dict[str, Any]:
     """pandana 0.8: Network (contraction hierarchies) build, then set_pois + nearest_pois."""
     import pandana
 
@@ -294,17 +333,30 @@ def run_pandana(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
-        r["build_s"], pnet = timed(lambda: pandana.Network(
-            pd.Series(x), pd.Series(y), pd.Series(u), pd.Series(v),
-            pd.DataFrame({"length": length}), twoway=True))
+        r["build_s"], pnet = timed(
+            lambda: pandana.Network(
+                pd.Series(x),
+                pd.Series(y),
+                pd.Series(u),
+                pd.Series(v),
+                pd.DataFrame({"length": length}),
+                twoway=True,
+            )
+        )
 
         def job() -> list[np.ndarray]:
             out = []
             for k, (p, thr) in enumerate(zip(facs, thresholds, strict=True)):
-                pnet.set_pois(category=f"c{k}", maxdist=thr, maxitems=1,
-                              x_col=pd.Series(p[:, 0]), y_col=pd.Series(p[:, 1]))
-                out.append(pnet.nearest_pois(thr, f"c{k}", num_pois=1,
-                                             max_distance=np.inf)[1].to_numpy())
+                pnet.set_pois(
+                    category=f"c{k}",
+                    maxdist=thr,
+                    maxitems=1,
+                    x_col=pd.Series(p[:, 0]),
+                    y_col=pd.Series(p[:, 1]),
+                )
+                out.append(
+                    pnet.nearest_pois(thr, f"c{k}", num_pois=1, max_distance=np.inf)[1].to_numpy()
+                )
             return out
 
         r["nearest_s"], res = timed(job)
@@ -313,8 +365,7 @@ def run_pandana(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float
         os.dup2(saved, 1)
         os.close(saved)
     r["ratio"] = r["nearest_s"] / ours["nearest_s"]
-    r["ratio_with_build"] = (r["build_s"] + r["nearest_s"]) / (ours["build_s"]
-                                                               + ours["nearest_s"])
+    r["ratio_with_build"] = (r["build_s"] + r["nearest_s"]) / (ours["build_s"] + ours["nearest_s"])
     # agreement with ours on pandana's own node snapping (not timed)
     eng: AccessEngine = ours["engine"]
     worst, mismatch = 0.0, 0
@@ -330,8 +381,14 @@ def run_pandana(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float
     return r
 
 
-def run_cityseer(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[float],
-                 ours: dict[str, Any], live_share: float, seed: int) -> dict[str, Any]:
+def run_cityseer(
+    net: WalkNetwork,
+    facs: list[np.ndarray],
+    thresholds: list[float],
+    ours: dict[str, Any],
+    live_share: float,
+    seed: int,
+) -> dict[str, Any]:
     """cityseer 5: NetworkStructure build, then accessibility for all categories in one pass.
 
     Computation runs from a seeded sample of "live" nodes (cityseer computes per live node)
@@ -355,10 +412,12 @@ def run_cityseer(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[floa
             ns.add_street_node(str(i), float(x[i]), float(y[i]), bool(live[i]), 1.0)
         for k in range(len(u)):
             a, b = int(u[k]), int(v[k])
-            ns.add_street_edge(a, b, k, str(a), str(b),
-                               f"LINESTRING ({x[a]} {y[a]}, {x[b]} {y[b]})")
-            ns.add_street_edge(b, a, k, str(b), str(a),
-                               f"LINESTRING ({x[b]} {y[b]}, {x[a]} {y[a]})")
+            ns.add_street_edge(
+                a, b, k, str(a), str(b), f"LINESTRING ({x[a]} {y[a]}, {x[b]} {y[b]})"
+            )
+            ns.add_street_edge(
+                b, a, k, str(b), str(a), f"LINESTRING ({x[b]} {y[b]}, {x[a]} {y[a]})"
+            )
         ns.validate()
         ns.build_edge_rtree()
         return ns
@@ -375,8 +434,9 @@ def run_cityseer(net: WalkNetwork, facs: list[np.ndarray], thresholds: list[floa
                 dm.insert(key, f"POINT ({p[j, 0]} {p[j, 1]})")
                 landuse[key] = f"c{k}"
         dm.assign_data_to_network(ns, 400.0, 50)
-        return dm.accessibility(ns, landuse, [f"c{k}" for k in range(len(facs))],
-                                distances=dists, pbar_disabled=True)
+        return dm.accessibility(
+            ns, landuse, [f"c{k}" for k in range(len(facs))], distances=dists, pbar_disabled=True
+        )
 
     t, res = timed(job)
     r["live_nodes"] = int(live.sum())
@@ -406,13 +466,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--nodes", type=int, default=1_000_000, help="synthetic network size")
-    ap.add_argument("--pandana-nodes", type=int, default=250_000,
-                    help="synthetic size for pandana (its CH build takes ~9 min at 1M)")
+    ap.add_argument(
+        "--pandana-nodes",
+        type=int,
+        default=250_000,
+        help="synthetic size for pandana (its CH build takes ~9 min at 1M)",
+    )
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--nx-budget-s", type=float, default=60.0,
-                    help="stop timing NetworkX categories after this many seconds")
-    ap.add_argument("--cityseer-live", type=float, default=0.005,
-                    help="share of nodes cityseer computes from (extrapolated)")
+    ap.add_argument(
+        "--nx-budget-s",
+        type=float,
+        default=60.0,
+        help="stop timing NetworkX categories after this many seconds",
+    )
+    ap.add_argument(
+        "--cityseer-live",
+        type=float,
+        default=0.005,
+        help="share of nodes cityseer computes from (extrapolated)",
+    )
     ap.add_argument("--skip-real", action="store_true")
     ap.add_argument("--skip-peers", action="store_true")
     args = ap.parse_args(argv)
@@ -426,18 +498,28 @@ def main(argv: list[str] | None = None) -> int:
     facs = synthetic_facilities(net, CATEGORY_COUNTS, args.seed + 1)
     log(f"  {net.n_nodes:,} nodes, {net.n_edges:,} edges in {t_gen:.1f} s; ours ...")
     ours = run_ours(net, facs, CATEGORY_THRESHOLDS)
-    out.update({"nodes": net.n_nodes, "edges": net.n_edges, "core_nodes": ours["core_nodes"],
-                "build_s": ours["build_s"], "nearest_s": ours["nearest_s"],
-                "nearest_runs_s": ours["nearest_runs_s"],
-                "nearest_1000m_s": ours["nearest_1000_s"], "n_within_s": ours["n_within_s"],
-                "gravity_s": ours["gravity_s"], "whatif_add_ms": ours["whatif_add_ms"],
-                "whatif_remove_ms": ours["whatif_remove_ms"],
-                "whatif_add_max_ms": ours["whatif_add_max_ms"],
-                "whatif_remove_max_ms": ours["whatif_remove_max_ms"]})
+    out.update(
+        {
+            "nodes": net.n_nodes,
+            "edges": net.n_edges,
+            "core_nodes": ours["core_nodes"],
+            "build_s": ours["build_s"],
+            "nearest_s": ours["nearest_s"],
+            "nearest_runs_s": ours["nearest_runs_s"],
+            "nearest_1000m_s": ours["nearest_1000_s"],
+            "n_within_s": ours["n_within_s"],
+            "gravity_s": ours["gravity_s"],
+            "whatif_add_ms": ours["whatif_add_ms"],
+            "whatif_remove_ms": ours["whatif_remove_ms"],
+            "whatif_add_max_ms": ours["whatif_add_max_ms"],
+            "whatif_remove_max_ms": ours["whatif_remove_max_ms"],
+        }
+    )
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out["threads"] = int(os.environ.get("NUMBA_NUM_THREADS", "0")) or os.cpu_count()
-    log(f"  nearest {ours['nearest_s']:.3f} s (11 categories), peak RSS "
-        f"{out['peak_rss_mb']:.0f} MB")
+    log(
+        f"  nearest {ours['nearest_s']:.3f} s (11 categories), peak RSS {out['peak_rss_mb']:.0f} MB"
+    )
     peers: dict[str, Any] = {}
     if not args.skip_peers:
         log("  networkx ...")
@@ -445,25 +527,29 @@ def main(argv: list[str] | None = None) -> int:
         peers["networkx"] = nxr
         out["ratio_networkx"] = nxr["ratio"]
         out["ratio_networkx_single_thread"] = nxr["ratio_single_thread"]
-        out["ratio_networkx_n_within"] = (nxr["n_within_s_extrapolated"]
-                                          / ours["n_within_last_s"])
+        out["ratio_networkx_n_within"] = nxr["n_within_s_extrapolated"] / ours["n_within_last_s"]
         if nxr["categories_timed"] < len(facs):
-            notes.append(f"NetworkX timed on {nxr['categories_timed']}/11 categories of the "
-                         f"1M network (budget {args.nx_budget_s:.0f} s); ratio against ours on "
-                         "the same categories, single-threaded both")
-        notes.append(f"n_within vs NetworkX: {nxr['n_within_facilities_timed']} facility "
-                     "searches timed (extrapolated to the category) against ours on the same "
-                     "category")
+            notes.append(
+                f"NetworkX timed on {nxr['categories_timed']}/11 categories of the "
+                f"1M network (budget {args.nx_budget_s:.0f} s); ratio against ours on "
+                "the same categories, single-threaded both"
+            )
+        notes.append(
+            f"n_within vs NetworkX: {nxr['n_within_facilities_timed']} facility "
+            "searches timed (extrapolated to the category) against ours on the same "
+            "category"
+        )
         log("  cityseer ...")
         try:
-            csr = run_cityseer(net, facs, CATEGORY_THRESHOLDS, ours, args.cityseer_live,
-                               args.seed)
+            csr = run_cityseer(net, facs, CATEGORY_THRESHOLDS, ours, args.cityseer_live, args.seed)
             peers["cityseer"] = csr
             out["ratio_cityseer"] = csr["ratio"]
-            notes.append(f"cityseer {csr['version']} accessibility (all 11 categories in one "
-                         f"pass, counts included) computed from {csr['live_nodes']:,} seeded "
-                         f"live nodes in {csr['nearest_s_measured']:.1f} s and extrapolated "
-                         f"linearly to all nodes ({csr['nearest_s']:.0f} s)")
+            notes.append(
+                f"cityseer {csr['version']} accessibility (all 11 categories in one "
+                f"pass, counts included) computed from {csr['live_nodes']:,} seeded "
+                f"live nodes in {csr['nearest_s_measured']:.1f} s and extrapolated "
+                f"linearly to all nodes ({csr['nearest_s']:.0f} s)"
+            )
         except Exception as exc:  # a peer failing must not hide our numbers
             out["ratio_cityseer"] = None
             notes.append(f"cityseer failed: {exc!r}")
@@ -483,15 +569,20 @@ def main(argv: list[str] | None = None) -> int:
             out["ratio_pandana"] = pdr["ratio"]
             out["ratio_pandana_with_build"] = pdr["ratio_with_build"]
             out["pandana_nodes"] = pnet.n_nodes
-            out["pandana_s"] = {"build": pdr["build_s"], "nearest": pdr["nearest_s"],
-                                "ours_build": pours["build_s"],
-                                "ours_nearest": pours["nearest_s"]}
+            out["pandana_s"] = {
+                "build": pdr["build_s"],
+                "nearest": pdr["nearest_s"],
+                "ours_build": pours["build_s"],
+                "ours_nearest": pours["nearest_s"],
+            }
             if pnet.n_nodes < 900_000:
-                notes.append(f"pandana {pdr['version']} timed on the same generator at "
-                             f"{pnet.n_nodes:,} nodes: its contraction-hierarchy build grows "
-                             "super-linearly (measured 543 s at 1M nodes on this machine "
-                             "under load) and would break the 10-minute budget; use "
-                             "--pandana-nodes 1000000 for the full size")
+                notes.append(
+                    f"pandana {pdr['version']} timed on the same generator at "
+                    f"{pnet.n_nodes:,} nodes: its contraction-hierarchy build grows "
+                    "super-linearly (measured 543 s at 1M nodes on this machine "
+                    "under load) and would break the 10-minute budget; use "
+                    "--pandana-nodes 1000000 for the full size"
+                )
         except Exception as exc:
             out["ratio_pandana"] = out["ratio_pandana_with_build"] = None
             notes.append(f"pandana failed: {exc!r}")
@@ -505,18 +596,23 @@ def main(argv: list[str] | None = None) -> int:
         from geo.network import build_area_network
 
         log("real network wujiaochang ...")
-        real = build_area_network(load_registry(), "wujiaochang",
-                                  cache_dir=settings.DEFAULT_OUT / "cache" / "network")
+        real = build_area_network(
+            load_registry(), "wujiaochang", cache_dir=settings.DEFAULT_OUT / "cache" / "network"
+        )
         if real is None:
             notes.append("wujiaochang network unavailable")
         else:
             rfacs = synthetic_facilities(real, REAL_COUNTS, args.seed + 2)
             rours = run_ours(real, rfacs, CATEGORY_THRESHOLDS)
-            rr: dict[str, Any] = {"nodes": real.n_nodes, "edges": real.n_edges,
-                                  "build_s": rours["build_s"], "nearest_s": rours["nearest_s"],
-                                  "n_within_s": rours["n_within_s"],
-                                  "whatif_add_ms": rours["whatif_add_ms"],
-                                  "whatif_remove_ms": rours["whatif_remove_ms"]}
+            rr: dict[str, Any] = {
+                "nodes": real.n_nodes,
+                "edges": real.n_edges,
+                "build_s": rours["build_s"],
+                "nearest_s": rours["nearest_s"],
+                "n_within_s": rours["n_within_s"],
+                "whatif_add_ms": rours["whatif_add_ms"],
+                "whatif_remove_ms": rours["whatif_remove_ms"],
+            }
             if not args.skip_peers:
                 rnx = run_networkx(real, rfacs, CATEGORY_THRESHOLDS, rours, args.nx_budget_s)
                 rr["ratio_networkx"] = rnx["ratio"]
@@ -541,20 +637,24 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("max_abs_diff_m", "median_abs_diff_m", "reach_mismatch_nodes"):
             if key in pr:
                 out[f"{name}_{key}"] = pr[key]
-    out["peer_s"] = {name: {k: pr[k] for k in ("build_s", "nearest_s") if k in pr}
-                     for name, pr in peers.items()}
-    for key in ("ratio_networkx", "ratio_pandana", "ratio_pandana_with_build",
-                "ratio_cityseer"):
+    out["peer_s"] = {
+        name: {k: pr[k] for k in ("build_s", "nearest_s") if k in pr} for name, pr in peers.items()
+    }
+    for key in ("ratio_networkx", "ratio_pandana", "ratio_pandana_with_build", "ratio_cityseer"):
         out.setdefault(key, None)
     if args.skip_peers:
         notes.append("peers skipped (--skip-peers)")
     out["peak_rss_total_mb"] = round(peak_rss_mb(), 1)
     out["total_s"] = time.perf_counter() - t_start
     out["loadavg"] = [round(a, 2) for a in os.getloadavg()]
-    notes.append(f"ours = median of 3 runs; timings on {os.cpu_count()} cores shared with "
-                 f"other work (load average at the end {out['loadavg'][0]})")
-    notes.append("units = all nodes; facility points seeded uniform in the network's bounding "
-                 "box; real network © OpenStreetMap contributors")
+    notes.append(
+        f"ours = median of 3 runs; timings on {os.cpu_count()} cores shared with "
+        f"other work (load average at the end {out['loadavg'][0]})"
+    )
+    notes.append(
+        "units = all nodes; facility points seeded uniform in the network's bounding "
+        "box; real network © OpenStreetMap contributors"
+    )
     out["notes"] = "; ".join(notes)
     if args.json:
         print(json.dumps(out, indent=1, default=_jsonable))
@@ -586,58 +686,93 @@ def print_table(o: dict[str, Any]) -> None:
     """Print the results as a readable table."""
     ps = o.get("peer_s", {})
     rows = [
-        ("network", f"synthetic, {o['nodes']:,} nodes / {o['edges']:,} edges "
-                    f"({o['core_nodes']:,} junctions)"),
+        (
+            "network",
+            f"synthetic, {o['nodes']:,} nodes / {o['edges']:,} edges "
+            f"({o['core_nodes']:,} junctions)",
+        ),
         ("ours: build (compile + snap index)", _fmt(o["build_s"], " s")),
         ("ours: nearest, 11 categories", _fmt(o["nearest_s"], " s") + "   target ≤ 2 s"),
         ("ours: nearest, 11 categories @1000 m", _fmt(o["nearest_1000m_s"], " s")),
         ("ours: n_within, 11 categories", _fmt(o["n_within_s"], " s")),
-        ("ours: what-if add / remove (median)",
-         f"{_fmt(o['whatif_add_ms'], ' ms')} / {_fmt(o['whatif_remove_ms'], ' ms')}"
-         "   target ≤ 100 ms"),
-        ("ours: what-if add / remove (max)",
-         f"{_fmt(o['whatif_add_max_ms'], ' ms')} / {_fmt(o['whatif_remove_max_ms'], ' ms')}"),
+        (
+            "ours: what-if add / remove (median)",
+            f"{_fmt(o['whatif_add_ms'], ' ms')} / {_fmt(o['whatif_remove_ms'], ' ms')}"
+            "   target ≤ 100 ms",
+        ),
+        (
+            "ours: what-if add / remove (max)",
+            f"{_fmt(o['whatif_add_max_ms'], ' ms')} / {_fmt(o['whatif_remove_max_ms'], ' ms')}",
+        ),
         ("ours: peak RSS", _fmt(o["peak_rss_mb"], " MB") + "   target < 2048 MB"),
-        ("networkx nearest (build / query)",
-         f"{_fmt(ps.get('networkx', {}).get('build_s'), ' s')} / "
-         f"{_fmt(ps.get('networkx', {}).get('nearest_s'), ' s')}"),
+        (
+            "networkx nearest (build / query)",
+            f"{_fmt(ps.get('networkx', {}).get('build_s'), ' s')} / "
+            f"{_fmt(ps.get('networkx', {}).get('nearest_s'), ' s')}",
+        ),
         ("ratio networkx ÷ ours", _fmt(o["ratio_networkx"], "x") + "   target ≥ 100x"),
-        ("ratio networkx ÷ ours, both single-threaded",
-         _fmt(o.get("ratio_networkx_single_thread"), "x")),
+        (
+            "ratio networkx ÷ ours, both single-threaded",
+            _fmt(o.get("ratio_networkx_single_thread"), "x"),
+        ),
         ("ratio networkx n_within ÷ ours", _fmt(o.get("ratio_networkx_n_within"), "x")),
         ("pandana (nodes)", _fmt(o.get("pandana_nodes"))),
         ("ratio pandana ÷ ours", _fmt(o["ratio_pandana"], "x")),
-        ("ratio pandana incl. build ÷ ours incl. build",
-         _fmt(o["ratio_pandana_with_build"], "x") + "   target ≥ 5x"),
-        ("cityseer (build / accessibility, extrapolated)",
-         f"{_fmt(ps.get('cityseer', {}).get('build_s'), ' s')} / "
-         f"{_fmt(ps.get('cityseer', {}).get('nearest_s'), ' s')}"),
+        (
+            "ratio pandana incl. build ÷ ours incl. build",
+            _fmt(o["ratio_pandana_with_build"], "x") + "   target ≥ 5x",
+        ),
+        (
+            "cityseer (build / accessibility, extrapolated)",
+            f"{_fmt(ps.get('cityseer', {}).get('build_s'), ' s')} / "
+            f"{_fmt(ps.get('cityseer', {}).get('nearest_s'), ' s')}",
+        ),
         ("ratio cityseer ÷ ours", _fmt(o["ratio_cityseer"], "x") + "   target ≥ 20x"),
         ("agreement with networkx (max |Δ|)", _fmt(o.get("networkx_max_abs_diff_m"), " m")),
         ("agreement with pandana (max |Δ|)", _fmt(o.get("pandana_max_abs_diff_m"), " m")),
-        ("agreement with cityseer (median |Δ|)",
-         _fmt(o.get("cityseer_median_abs_diff_m"), " m")),
+        ("agreement with cityseer (median |Δ|)", _fmt(o.get("cityseer_median_abs_diff_m"), " m")),
     ]
     real = o.get("real", {}).get("wujiaochang")
     if real:
         rows += [
             ("network", f"real wujiaochang, {real['nodes']:,} nodes / {real['edges']:,} edges"),
-            ("ours: build / nearest / n_within",
-             f"{_fmt(real['build_s'], ' s')} / {_fmt(real['nearest_s'], ' s')} / "
-             f"{_fmt(real['n_within_s'], ' s')}"),
-            ("ours: what-if add / remove",
-             f"{_fmt(real['whatif_add_ms'], ' ms')} / {_fmt(real['whatif_remove_ms'], ' ms')}"),
-            ("ratio networkx / pandana / pandana+build / cityseer",
-             " / ".join(_fmt(real.get(k), "x") for k in
-                        ("ratio_networkx", "ratio_pandana", "ratio_pandana_with_build",
-                         "ratio_cityseer"))),
-            ("agreement networkx / pandana (max |Δ|), cityseer (median |Δ|)",
-             " / ".join(_fmt(real.get(k), " m") for k in
-                        ("networkx_max_abs_diff_m", "pandana_max_abs_diff_m",
-                         "cityseer_median_abs_diff_m"))),
+            (
+                "ours: build / nearest / n_within",
+                f"{_fmt(real['build_s'], ' s')} / {_fmt(real['nearest_s'], ' s')} / "
+                f"{_fmt(real['n_within_s'], ' s')}",
+            ),
+            (
+                "ours: what-if add / remove",
+                f"{_fmt(real['whatif_add_ms'], ' ms')} / {_fmt(real['whatif_remove_ms'], ' ms')}",
+            ),
+            (
+                "ratio networkx / pandana / pandana+build / cityseer",
+                " / ".join(
+                    _fmt(real.get(k), "x")
+                    for k in (
+                        "ratio_networkx",
+                        "ratio_pandana",
+                        "ratio_pandana_with_build",
+                        "ratio_cityseer",
+                    )
+                ),
+            ),
+            (
+                "agreement networkx / pandana (max |Δ|), cityseer (median |Δ|)",
+                " / ".join(
+                    _fmt(real.get(k), " m")
+                    for k in (
+                        "networkx_max_abs_diff_m",
+                        "pandana_max_abs_diff_m",
+                        "cityseer_median_abs_diff_m",
+                    )
+                ),
+            ),
         ]
-    rows += [("peak RSS (whole run)", _fmt(o["peak_rss_total_mb"], " MB")),
-             ("total run time", _fmt(o["total_s"], " s") + "   limit 600 s")]
+    rows += [
+        ("peak RSS (whole run)", _fmt(o["peak_rss_total_mb"], " MB")),
+        ("total run time", _fmt(o["total_s"], " s") + "   limit 600 s"),
+    ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

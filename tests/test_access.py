@@ -110,8 +110,11 @@ def points(draw, min_size: int = 0, max_size: int = 8, coords=point_coord):
     return np.array(px, float), np.array(py, float)
 
 
-FAST = settings(max_examples=80, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _brute_snap(eng: AccessEngine, px: float, py: float) -> tuple[np.ndarray, np.ndarray]:
@@ -120,8 +123,9 @@ def _brute_snap(eng: AccessEngine, px: float, py: float) -> tuple[np.ndarray, np
     x1, y1 = eng.node_x[eng.edge_v], eng.node_y[eng.edge_v]
     dx, dy = x1 - x0, y1 - y0
     l2 = dx * dx + dy * dy
-    t = np.clip(np.divide((px - x0) * dx + (py - y0) * dy, l2, out=np.zeros_like(l2),
-                          where=l2 > 0), 0, 1)
+    t = np.clip(
+        np.divide((px - x0) * dx + (py - y0) * dy, l2, out=np.zeros_like(l2), where=l2 > 0), 0, 1
+    )
     return np.hypot(x0 + t * dx - px, y0 + t * dy - py), t
 
 
@@ -157,8 +161,9 @@ def test_nearest_matches_networkx(eng, upts, fpts, bound):
 
 
 @FAST
-@given(graphs(6, grid_coord), points(1, 6, grid_point), points(0, 4, grid_point),
-       st.floats(0.5, 9.5))
+@given(
+    graphs(6, grid_coord), points(1, 6, grid_point), points(0, 4, grid_point), st.floats(0.5, 9.5)
+)
 def test_nearest_and_counts_on_degenerate_graphs(eng, upts, fpts, radius):
     units, facs = eng.snap(*upts), eng.snap(*fpts)
     pairs = reference_pairs(eng, units, facs)
@@ -187,15 +192,24 @@ def test_gravity_matches_networkx(eng, upts, fpts, beta, max_m):
     pairs = reference_pairs(eng, units, facs)
     assume(np.all(np.abs(pairs[np.isfinite(pairs)] - max_m) > 1e-6))
     w = np.where(pairs <= max_m, np.exp(-beta * np.where(np.isfinite(pairs), pairs, 0)), 0.0)
-    np.testing.assert_allclose(eng.gravity(units, facs, beta, max_m), w.sum(axis=1),
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        eng.gravity(units, facs, beta, max_m), w.sum(axis=1), rtol=1e-9, atol=1e-12
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(graphs(), graphs(6, grid_coord)), points(1, 8, grid_point), points(0, 5),
-       st.lists(st.tuples(st.booleans(), point_coord, point_coord, st.integers(0, 20)),
-                min_size=1, max_size=8),
-       st.floats(0, 300), st.floats(0, 300))
+@given(
+    st.one_of(graphs(), graphs(6, grid_coord)),
+    points(1, 8, grid_point),
+    points(0, 5),
+    st.lists(
+        st.tuples(st.booleans(), point_coord, point_coord, st.integers(0, 20)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.floats(0, 300),
+    st.floats(0, 300),
+)
 def test_whatif_equals_recomputation(eng, upts, fpts, ops, radius, max_m):
     units = eng.snap(*upts)
     w = eng.whatif(units, eng.snap(*fpts), radius, max_m)
@@ -221,8 +235,12 @@ def test_whatif_equals_recomputation(eng, upts, fpts, ops, radius, max_m):
 
 
 @FAST
-@given(st.one_of(graphs(), graphs(6, grid_coord)), st.lists(st.integers(0, 50), min_size=1,
-       max_size=4), st.lists(st.floats(0, 30), min_size=4, max_size=4), st.floats(0.5, 400))
+@given(
+    st.one_of(graphs(), graphs(6, grid_coord)),
+    st.lists(st.integers(0, 50), min_size=1, max_size=4),
+    st.lists(st.floats(0, 30), min_size=4, max_size=4),
+    st.floats(0.5, 400),
+)
 def test_bucket_search_equals_heap_search_bit_for_bit(eng, seeds, seed_d, bound):
     from geo import _dijkstra
 
@@ -232,8 +250,18 @@ def test_bucket_search_equals_heap_search_bit_for_bit(eng, seeds, seed_d, bound)
     runs = []
     for fn in (_dijkstra.search, _dijkstra.search_heap):
         dist, lab = np.full(n, np.inf), np.full(n, -1, np.int64)
-        fn(eng.indptr, eng.adj, eng.arc_w, nodes, sd, np.arange(len(nodes)), bound, dist, lab,
-           np.empty(n, np.int64))
+        fn(
+            eng.indptr,
+            eng.adj,
+            eng.arc_w,
+            nodes,
+            sd,
+            np.arange(len(nodes)),
+            bound,
+            dist,
+            lab,
+            np.empty(n, np.int64),
+        )
         runs.append(dist)
     assert np.array_equal(runs[0], runs[1])
 
@@ -243,9 +271,13 @@ def test_bucket_search_equals_heap_search_bit_for_bit(eng, seeds, seed_d, bound)
 # ---------------------------------------------------------------------------------------------
 def _line() -> AccessEngine:
     """Nodes 0-1-2-3 on the x axis, 10 m apart."""
-    return AccessEngine.from_arrays(np.array([0.0, 10, 20, 30]), np.zeros(4),
-                                    np.array([0, 1, 2]), np.array([1, 2, 3]),
-                                    np.array([10.0, 10, 10]))
+    return AccessEngine.from_arrays(
+        np.array([0.0, 10, 20, 30]),
+        np.zeros(4),
+        np.array([0, 1, 2]),
+        np.array([1, 2, 3]),
+        np.array([10.0, 10, 10]),
+    )
 
 
 def test_distance_is_access_plus_offsets_plus_path():
@@ -270,8 +302,9 @@ def test_beyond_bound_is_inf_and_minus_one():
 
 
 def test_offset_is_scaled_to_length_m():
-    eng = AccessEngine.from_arrays(np.array([0.0, 10]), np.zeros(2), np.array([0]),
-                                   np.array([1]), np.array([12.0]))
+    eng = AccessEngine.from_arrays(
+        np.array([0.0, 10]), np.zeros(2), np.array([0]), np.array([1]), np.array([12.0])
+    )
     s = eng.snap([2.5], [4])
     assert s.offset.tolist() == [3.0]
     assert s.access.tolist() == [4.0]
@@ -324,8 +357,13 @@ def test_whatif_add_and_remove_update_in_place():
 def test_whatif_remove_reseeds_from_facility_on_incident_edge():
     # node 1 is nearer h (x=9) than g (x=15, on edge 1-2); after removing h it must get g's
     # own seed (5 m), not the route round by node 2 (15 m)
-    eng = AccessEngine.from_arrays(np.array([0.0, 10, 20]), np.zeros(3), np.array([0, 1]),
-                                   np.array([1, 2]), np.array([10.0, 10]))
+    eng = AccessEngine.from_arrays(
+        np.array([0.0, 10, 20]),
+        np.zeros(3),
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([10.0, 10]),
+    )
     w = eng.whatif(eng.snap([0], [0]), eng.snap([15, 9], [0, 0]), radius_m=20, max_m=100)
     assert w.nearest_fac.tolist() == [1]
     w.remove(1)
@@ -345,16 +383,34 @@ def test_whatif_remove_unknown_handle_raises():
 # ---------------------------------------------------------------------------------------------
 # WalkNetwork input and the access table
 # ---------------------------------------------------------------------------------------------
-def _walknet(coords_xy: list[list[tuple[float, float]]], lengths: list[float],
-             uv: list[tuple[int, int]], node_xy: list[tuple[float, float]]) -> WalkNetwork:
+def _walknet(
+    coords_xy: list[list[tuple[float, float]]],
+    lengths: list[float],
+    uv: list[tuple[int, int]],
+    node_xy: list[tuple[float, float]],
+) -> WalkNetwork:
     from geo.network import project_geom
 
-    nodes = pd.DataFrame({"node_id": np.arange(100, 100 + len(node_xy)),
-                          "x": [p[0] for p in node_xy], "y": [p[1] for p in node_xy]})
+    nodes = pd.DataFrame(
+        {
+            "node_id": np.arange(100, 100 + len(node_xy)),
+            "x": [p[0] for p in node_xy],
+            "y": [p[1] for p in node_xy],
+        }
+    )
     geoms = [project_geom(shapely.LineString(c), inverse=True) for c in coords_xy]
-    edges = gpd.GeoDataFrame({"u": [100 + a for a, _ in uv], "v": [100 + b for _, b in uv],
-                              "length_m": lengths, "highway": "footway", "name": "",
-                              "osm_id": 0}, geometry=geoms, crs="EPSG:4326")
+    edges = gpd.GeoDataFrame(
+        {
+            "u": [100 + a for a, _ in uv],
+            "v": [100 + b for _, b in uv],
+            "length_m": lengths,
+            "highway": "footway",
+            "name": "",
+            "osm_id": 0,
+        },
+        geometry=geoms,
+        crs="EPSG:4326",
+    )
     return WalkNetwork("synthetic", nodes, edges)
 
 
@@ -363,8 +419,12 @@ X0, Y0 = 350_000.0, 3_450_000.0
 
 def test_from_network_follows_polyline_geometry():
     # an L-shaped edge 100 m + 100 m; length_m 400 doubles every projected metre
-    net = _walknet([[(X0, Y0), (X0 + 100, Y0), (X0 + 100, Y0 + 100)]], [400.0], [(0, 1)],
-                   [(X0, Y0), (X0 + 100, Y0 + 100)])
+    net = _walknet(
+        [[(X0, Y0), (X0 + 100, Y0), (X0 + 100, Y0 + 100)]],
+        [400.0],
+        [(0, 1)],
+        [(X0, Y0), (X0 + 100, Y0 + 100)],
+    )
     eng = AccessEngine.from_network(net)
     s = eng.snap([X0 + 103], [Y0 + 50])
     assert s.edge.tolist() == [0]
@@ -373,8 +433,12 @@ def test_from_network_follows_polyline_geometry():
 
 
 def test_from_network_orients_reversed_geometry():
-    net = _walknet([[(X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0)]], [200.0], [(0, 1)],
-                   [(X0, Y0), (X0 + 100, Y0 + 100)])
+    net = _walknet(
+        [[(X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0)]],
+        [200.0],
+        [(0, 1)],
+        [(X0, Y0), (X0 + 100, Y0 + 100)],
+    )
     s = AccessEngine.from_network(net).snap([X0 + 20], [Y0 - 1])
     assert s.offset[0] == pytest.approx(20.0, abs=1e-6)
 
@@ -387,18 +451,22 @@ def test_from_network_rejects_unknown_node():
 
 def _straight_net() -> WalkNetwork:
     pts = [(X0, Y0), (X0 + 500, Y0), (X0 + 1500, Y0)]
-    return _walknet([[pts[0], pts[1]], [pts[1], pts[2]]], [500.0, 1000.0], [(0, 1), (1, 2)],
-                    pts)
+    return _walknet([[pts[0], pts[1]], [pts[1], pts[2]]], [500.0, 1000.0], [(0, 1), (1, 2)], pts)
 
 
 def test_compute_access_table_columns_and_times():
     units = pd.DataFrame({"unit_id": ["a", "b"], "x": [X0, X0 + 1500], "y": [Y0, Y0]})
-    facs = pd.DataFrame({"category": ["clinic", "clinic", "park"],
-                         "x": [X0 + 400, X0 + 900, X0 + 500], "y": [Y0, Y0, Y0]})
-    t = compute_access(_straight_net(), units, facs, {"clinic": 1000.0, "park": 500.0},
-                       speed_kmh=3.0)
-    assert list(t.columns[:5]) == ["unit_id", "category", "nearest_m", "nearest_min",
-                                   "n_within"]
+    facs = pd.DataFrame(
+        {
+            "category": ["clinic", "clinic", "park"],
+            "x": [X0 + 400, X0 + 900, X0 + 500],
+            "y": [Y0, Y0, Y0],
+        }
+    )
+    t = compute_access(
+        _straight_net(), units, facs, {"clinic": 1000.0, "park": 500.0}, speed_kmh=3.0
+    )
+    assert list(t.columns[:5]) == ["unit_id", "category", "nearest_m", "nearest_min", "n_within"]
     assert t["category"].tolist() == ["clinic", "clinic", "park", "park"]
     assert t["nearest_m"].tolist() == pytest.approx([400.0, 600.0, 500.0, 1000.0])
     assert t["nearest_min"].tolist() == pytest.approx([8.0, 12.0, 10.0, 20.0])  # 50 m/min
@@ -434,8 +502,7 @@ def test_compute_access_search_bound_is_at_least_15_minutes():
 def test_compute_access_missing_column_names_it():
     units = pd.DataFrame({"id": [1], "x": [X0], "y": [Y0]})
     with pytest.raises(LifeCircleError, match="unit_id"):
-        compute_access(_straight_net(), units, pd.DataFrame(columns=["category", "x", "y"]),
-                       {})
+        compute_access(_straight_net(), units, pd.DataFrame(columns=["category", "x", "y"]), {})
 
 
 # ---------------------------------------------------------------------------------------------

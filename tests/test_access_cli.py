@@ -23,12 +23,16 @@ def out_dir(tmp_path_factory, registry, xinhualu_net) -> Path:
     out = tmp_path_factory.mktemp("access_out")
     nodes = xinhualu_net.nodes.iloc[[10, 500]]
     fac = gpd.GeoDataFrame(
-        {"facility_id": ["f1", "f2", "f3"], "area": "xinhualu",
-         "category": ["synthetic_clinic", "synthetic_clinic", "synthetic_clinic"],
-         "status": ["existing", "planned", "existing"]},
+        {
+            "facility_id": ["f1", "f2", "f3"],
+            "area": "xinhualu",
+            "category": ["synthetic_clinic", "synthetic_clinic", "synthetic_clinic"],
+            "status": ["existing", "planned", "existing"],
+        },
         geometry=[shapely.Point(xy) for xy in zip(nodes["lon"], nodes["lat"], strict=True)]
         + [None],
-        crs="EPSG:4326")
+        crs="EPSG:4326",
+    )
     fac.to_file(out / "facilities.gpkg", layer="facilities", driver="GPKG")
     return out
 
@@ -42,8 +46,7 @@ def test_access_writes_node_table_with_contract_columns(out_dir, xinhualu_net):
     code, text = _run("--out", str(out_dir), "--area", "xinhualu")
     assert code == 0, text
     t = pd.read_parquet(out_dir / "access" / "xinhualu.parquet")
-    assert list(t.columns[1:6]) == ["unit_id", "category", "nearest_m", "nearest_min",
-                                    "n_within"]
+    assert list(t.columns[1:6]) == ["unit_id", "category", "nearest_m", "nearest_min", "n_within"]
     clinic = t[t["category"] == "synthetic_clinic"].set_index("unit_id")
     assert len(clinic) == xinhualu_net.n_nodes  # no demand file: every node is a unit
     on_node = xinhualu_net.nodes["node_id"].iloc[10]
@@ -52,8 +55,9 @@ def test_access_writes_node_table_with_contract_columns(out_dir, xinhualu_net):
 
 
 def test_access_counts_planned_when_asked(out_dir, xinhualu_net):
-    code, text = _run("--out", str(out_dir), "--area", "xinhualu", "--status", "existing",
-                      "--status", "planned")
+    code, text = _run(
+        "--out", str(out_dir), "--area", "xinhualu", "--status", "existing", "--status", "planned"
+    )
     assert code == 0, text
     t = pd.read_parquet(out_dir / "access" / "xinhualu.parquet")
     planned_node = xinhualu_net.nodes["node_id"].iloc[500]
