@@ -14,6 +14,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def create_app(
     taxonomy: Any = None,
     preload: bool = True,
     max_sessions: int = 128,
+    areas: Sequence[str] | None = None,
 ) -> dash.Dash:
     """Build the dashboard for the results in ``out_dir``.
 
@@ -55,6 +57,8 @@ def create_app(
         Build every area's layers and what-if engine at start (callbacks then never wait).
     max_sessions
         What-if sessions kept in memory (least recently used dropped).
+    areas
+        Only these area ids (default: every area in the results).
 
     Returns
     -------
@@ -62,7 +66,9 @@ def create_app(
         The app; ``app.server`` is the Flask WSGI app. ``app.lifecircle`` holds the data and
         the what-if service.
     """
-    data = DashboardData.load(out_dir, registry=registry, taxonomy=taxonomy, preload=preload)
+    data = DashboardData.load(
+        out_dir, registry=registry, taxonomy=taxonomy, preload=preload, areas=areas
+    )
     service = WhatIfService(data, max_sessions=max_sessions)
     warmer = None
     if preload:

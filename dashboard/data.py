@@ -152,9 +152,13 @@ class DashboardData:
         registry: Any = None,
         taxonomy: Any = None,
         preload: bool = True,
+        areas: Any = None,
     ) -> DashboardData:
         """Read ``out_dir`` (see :func:`geo.export.load_results`) and prepare the dashboard."""
-        return cls(load_results(out_dir, registry=registry, taxonomy=taxonomy), preload=preload)
+        return cls(
+            load_results(out_dir, registry=registry, taxonomy=taxonomy, areas=areas),
+            preload=preload,
+        )
 
     # -- validation (bad callback input becomes a LifeCircleError with a clear message) -----
     def check(

@@ -544,7 +544,7 @@ def dashboard(ctx: RunContext, host: str, port: int, threads: int) -> None:
         raise LifeCircleError("results folder not found; run `lifecircle run` first",
                               path=ctx.out)
     click.echo("loading results / 读取结果 ...", err=True)
-    app = create_app(ctx.out, registry=ctx.registry)
+    app = create_app(ctx.out, registry=ctx.registry, areas=ctx.area_ids or None)
     click.echo(f"dashboard / 仪表盘: http://{host}:{port}/  (Ctrl+C to stop)", err=True)
     serve(app, host=host, port=port, threads=threads)
 

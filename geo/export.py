@@ -398,7 +398,13 @@ def _normalise_coverage(cov: pd.DataFrame) -> pd.DataFrame:
     return cov
 
 
-def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = None) -> Results:
+def load_results(
+    out_dir: str | Path,
+    *,
+    registry: Any = None,
+    taxonomy: Any = None,
+    areas: Iterable[str] | None = None,
+) -> Results:
     """Read every result table under ``out_dir`` once.
 
     Parameters
@@ -411,6 +417,8 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
         without (boundaries then come from the neighbourhood cells; no streets).
     taxonomy
         Category records (see :func:`categories_from_taxonomy`); ``None`` loads the project's.
+    areas
+        Only these area ids (default: every area in the results).
 
     Returns
     -------
@@ -418,6 +426,7 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
         Tables with neighbourhood ids in column ``unit``; missing files listed in ``missing``.
     """
     out = Path(out_dir)
+    only = set(areas) if areas else None
     missing: list[str] = []
     if not out.is_dir():
         missing.append(f"{out}: results folder not found (run `lifecircle run`)")
@@ -493,9 +502,9 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
     area_ids: list[str] = []
     for source in (list(status), coverage["area"].tolist(), hoods["area"].tolist()):
         for a in source:
-            if a not in area_ids:
+            if a not in area_ids and (only is None or a in only):
                 area_ids.append(a)
-    areas: dict[str, AreaInfo] = {}
+    infos: dict[str, AreaInfo] = {}
     for aid in area_ids:
         srow: dict[str, Any] = status.get(aid, {})
         reg_area = None
@@ -517,7 +526,7 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
         if comp is None and "completeness" in coverage:  # no network_status.json
             vals = coverage.loc[coverage["area"] == aid, "completeness"].dropna()
             comp = float(vals.iloc[0]) if len(vals) else None
-        areas[aid] = AreaInfo(
+        infos[aid] = AreaInfo(
             id=aid,
             name_zh=str(srow.get("name_zh") or (reg_area.name_zh if reg_area else aid)),
             name_en=str(srow.get("name_en") or (reg_area.name_en if reg_area else aid)),
@@ -529,7 +538,7 @@ def load_results(out_dir: str | Path, *, registry: Any = None, taxonomy: Any = N
         )
     return Results(
         out_dir=out,
-        areas=areas,
+        areas=infos,
         categories=categories,
         coverage=coverage,
         neighbourhoods=hoods,

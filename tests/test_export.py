@@ -68,6 +68,16 @@ def test_load_results_names_basis_and_completeness(results):
     assert (b.name_zh, b.basis, b.completeness) == ("合成乙街道", "estimate", 0.65)
 
 
+def test_load_results_can_keep_only_some_areas(synthetic):
+    res = load_results(
+        synthetic["out"],
+        registry=synthetic_registry(synthetic),
+        taxonomy=synthetic_taxonomy(),
+        areas=["synthetic_b"],
+    )
+    assert list(res.areas) == ["synthetic_b"]
+
+
 def test_load_results_tolerates_a_missing_folder(tmp_path):
     res = load_results(tmp_path / "nothing", registry=None, taxonomy=[])
     assert res.areas == {}
