@@ -16,7 +16,7 @@ bounded by its threshold. Engine builds are timed separately. Ratios are peer / 
 Usage::
 
     python scripts/bench_access.py            # table
-    python scripts/bench_access.py --json     # one JSON object
+    python scripts/bench_access.py --json     # one JSON object (the table goes to stderr)
 
 Network data © OpenStreetMap contributors (ODbL). Synthetic data is generated here, seeded.
 """
@@ -658,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     out["notes"] = "; ".join(notes)
     if args.json:
         print(json.dumps(out, indent=1, default=_jsonable))
+        print_table(out, file=sys.stderr)  # the readable table too, out of the JSON's way
     else:
         print_table(out)
     return 0
@@ -682,7 +683,7 @@ def _fmt(v: Any, unit: str = "") -> str:
     return f"{v}{unit}"
 
 
-def print_table(o: dict[str, Any]) -> None:
+def print_table(o: dict[str, Any], file: Any = None) -> None:
     """Print the results as a readable table."""
     ps = o.get("peer_s", {})
     rows = [
@@ -775,8 +776,8 @@ def print_table(o: dict[str, Any]) -> None:
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    print(f"notes: {o['notes']}")
+        print(f"{k:<{width}}  {v}", file=file)
+    print(f"notes: {o['notes']}", file=file)
 
 
 if __name__ == "__main__":
