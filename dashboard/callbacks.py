@@ -7,6 +7,7 @@ id or a click outside the area gives a visible message, never a server error.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,9 @@ from geo._errors import LifeCircleError
 from geo.export import COMPOSITE, OSM_CREDIT, export
 
 log = logging.getLogger("lifecircle.dashboard")
+
+#: Exports (matplotlib/folium/openpyxl) allowed to run at the same time.
+EXPORT_SLOTS: int = 2
 
 #: Callback timings (name -> list of seconds), for scripts/bench_dashboard.py.
 TIMINGS: dict[str, list[float]] = {}
@@ -87,6 +91,7 @@ def register(
 ) -> None:
     """Attach every callback to ``app`` (``version`` tags static layer URLs)."""
     results = data.results
+    export_slots = threading.BoundedSemaphore(EXPORT_SLOTS)
 
     # -- language ------------------------------------------------------------------------
     label_ids = [
@@ -483,6 +488,10 @@ def register(
         lang = _lang(lang_value)
         if not n:
             return no_update, no_update
+        # exports take a second or two of CPU: at most EXPORT_SLOTS at once, so that a burst
+        # of clicks cannot starve the map callbacks
+        if not export_slots.acquire(blocking=False):
+            return no_update, html.Span(t("export_busy", lang), className="lc-msg")
         try:
             area, category, tier, scenario, profile = data.check(
                 area, category, tier, scenario, profile
@@ -499,6 +508,8 @@ def register(
             )
         except LifeCircleError as exc:
             return no_update, html.Span(_bad(lang, exc), className="lc-msg")
+        finally:
+            export_slots.release()
         return dcc.send_file(str(path)), html.Span(
             f"{t('exported', lang)}: {path.name}", id="export-done"
         )

@@ -23,6 +23,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "paper": ("纸张", "Paper"),
     "format": ("格式", "Format"),
     "exported": ("已导出", "Exported"),
+    "export_busy": (
+        "正在导出其他文件，请稍后再试。",
+        "Other exports are running: try again shortly.",
+    ),
     "legend_share": ("覆盖率", "Share covered"),
     "legend_nodata": ("无数据", "no figure"),
     "legend_gap": ("覆盖缺口", "coverage gap"),
