@@ -221,7 +221,7 @@ def _facilities(data: DashboardData, area: str, category: str, scenario: str) ->
     for row in fac.itertuples():
         klass = str(row.klass)
         _, _, colour = _CLASS_STYLE.get(klass, ("", "", "#1f77b4"))
-        radius = 8 if klass == "recommended" else 6
+        radius = (8 if klass == "recommended" else 6) - (2 if category == COMPOSITE else 0)
         name = str(getattr(row, "name", "") or "")
         feats.append(
             {
