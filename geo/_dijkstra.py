@@ -3,6 +3,9 @@
 Everything here is numba ``@njit(cache=True, nogil=True)`` over plain arrays, so callers can
 run independent searches in threads. Conventions:
 
+* the kernels see a graph of "nodes" and "edges"; the engine passes its junctions and its
+  chains (contracted runs of degree-2 nodes), with every dead end folded into one sentinel
+  node, the last, that never takes a distance (arcs into it have infinite length);
 * the graph is a CSR over *arcs* (both directions of every undirected edge):
   ``indptr[n]:indptr[n+1]`` are node ``n``'s arcs, ``adj`` the head node, ``arc_w`` the length
   in metres and ``arc_edge`` the undirected edge the arc belongs to;
@@ -17,7 +20,8 @@ run independent searches in threads. Conventions:
 
 Floating-point note: a node's distance is ``min`` over its neighbours of ``dist + w`` (all
 additions of non-negative numbers), so the value a search finds does not depend on the bound,
-the heap order or which other sources are present. A multi-source value is exactly the minimum
+the queue (heap or buckets) or which other sources are present: it is the smallest
+left-to-right sum over the paths from the seeds. A multi-source value is exactly the minimum
 of the single-source values. The incremental what-if relies on this.
 """
 
