@@ -21,7 +21,6 @@ import pytest
 
 from dashboard.app import create_app
 from dashboard.synthetic import synthetic_registry, synthetic_taxonomy, write_synthetic
-from geo import settings
 
 pytestmark = pytest.mark.browser
 
@@ -347,13 +346,10 @@ def test_language_switch_to_english(driver, url, coverage, artifacts):
 
 
 @pytest.fixture(scope="module")
-def real_url() -> Iterator[str]:
-    """The dashboard on the real results in out/ (skipped until `lifecircle run` made them)."""
+def real_url(pipeline_out) -> Iterator[str]:
+    """The dashboard on the real results of `lifecircle run` on the mirror (session fixture)."""
     _need_browser()
-    out = settings.DEFAULT_OUT
-    if not (out / "coverage.csv").exists() or not (out / "neighbourhoods.gpkg").exists():
-        pytest.skip("no real results in out/ (run `lifecircle run`)")
-    base, server = _serve(create_app(out))
+    base, server = _serve(create_app(pipeline_out))
     yield base
     server.close()
 
@@ -373,8 +369,8 @@ def test_real_results_screenshots(driver, real_url, artifacts):
 
 
 @pytest.mark.integration
-def test_real_xinhualu_panel_and_whatif(driver, real_url, artifacts):
-    cov = pd.read_csv(settings.DEFAULT_OUT / "coverage.csv")
+def test_real_xinhualu_panel_and_whatif(driver, real_url, pipeline_out, artifacts):
+    cov = pd.read_csv(pipeline_out / "coverage.csv")
     cov = cov[
         (cov["area"] == "xinhualu")
         & (cov["tier"] == 15)
