@@ -317,14 +317,19 @@ def nearest_kernel(
     fidx = np.arange(fe.shape[0])
     sn, sd, sl = _seeds(edge_u, edge_v, edge_len, fe, fo, fa, fidx)
     search(indptr, adj, arc_w, sn, sd, sl, bound, dist, lab, touched)
-    out_d = np.full(n_units, _INF)
-    out_f = np.full(n_units, -1, np.int64)
     # one sequential sweep over the edges beats following the touched nodes' arcs: the edge
-    # arrays and the edge-sorted unit arrays are then read in memory order
+    # arrays and the edge-sorted unit arrays are then read in memory order; every unit is
+    # written exactly once (no separate fill of the outputs)
+    out_d = np.empty(n_units, np.float64)
+    out_f = np.empty(n_units, np.int64)
     for e in range(edge_u.shape[0]):
         du = dist[edge_u[e]]
         dv = dist[edge_v[e]]
         if du == _INF and dv == _INF:
+            for k in range(u_ptr[e], u_ptr[e + 1]):
+                i = u_ord[k]
+                out_d[i] = _INF
+                out_f[i] = -1
             continue
         lu = lab[edge_u[e]]
         lv = lab[edge_v[e]]
@@ -335,15 +340,16 @@ def nearest_kernel(
             pos = s_pos[k]
             d1 = acc + pos + du
             d2 = acc + (ln - pos) + dv
-            if d1 <= d2:
-                if d1 <= bound:
-                    i = u_ord[k]
-                    out_d[i] = d1
-                    out_f[i] = lu
-            elif d2 <= bound:
-                i = u_ord[k]
+            i = u_ord[k]
+            if d1 <= d2 and d1 <= bound:
+                out_d[i] = d1
+                out_f[i] = lu
+            elif d2 < d1 and d2 <= bound:
                 out_d[i] = d2
                 out_f[i] = lv
+            else:
+                out_d[i] = _INF
+                out_f[i] = -1
     for f in range(fe.shape[0]):
         e = fe[f]
         for k in range(u_ptr[e], u_ptr[e + 1]):
