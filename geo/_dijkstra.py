@@ -15,6 +15,10 @@ run independent searches in threads. Conventions:
   ``access + (len - offset)``;
 * units are grouped by edge in a CSR (``u_ptr`` over edges, ``u_ord`` unit indices) with
   edge-sorted copies of their positions and access legs (``s_pos``, ``s_acc``);
+* a point on a dead-end spur that hangs off the middle of an edge is placed on that edge at
+  the spur's foot, its walk along the spur added to its access leg; ``ul, ulp, ula`` (units)
+  and ``fl, flp, fla`` (facilities) name the spur (-1: none), the position along it and the
+  plain access leg, for the direct walk between two points on the same spur (``_local``);
 * ``dist`` / ``lab`` are per-node workspaces that hold ``inf`` / ``-1`` between searches; a search
   lists the nodes it touched so resetting costs only its reach.
 
@@ -266,6 +270,12 @@ def _direct(pos, acc, f, fo, fa):
 
 
 @_jit
+def _local(lpos, lacc, f, flp, fla):
+    """Distance along a dead-end spur between a point and facility ``f`` on the same spur."""
+    return lacc + abs(lpos - flp[f]) + fla[f]
+
+
+@_jit
 def units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out_f, units):
     """Set ``out_d/out_f`` of ``units`` from node distances/labels (end-node routes only)."""
     for j in range(units.shape[0]):
@@ -297,9 +307,18 @@ def nearest_kernel(
     u_ord,
     s_pos,
     s_acc,
+    ul,
+    ulp,
+    ula,
+    s_l,
+    s_lp,
+    s_la,
     fe,
     fo,
     fa,
+    fl,
+    flp,
+    fla,
     bound,
 ):
     """Nearest facility per unit: one multi-source search plus same-edge shortcuts.
@@ -352,8 +371,13 @@ def nearest_kernel(
                 out_f[i] = -1
     for f in range(fe.shape[0]):
         e = fe[f]
+        lf = fl[f]
         for k in range(u_ptr[e], u_ptr[e + 1]):
             d = _direct(s_pos[k], s_acc[k], f, fo, fa)
+            if lf >= 0 and s_l[k] == lf:
+                dl = _local(s_lp[k], s_la[k], f, flp, fla)
+                if dl < d:
+                    d = dl
             i = u_ord[k]
             if d < out_d[i] and d <= bound:
                 out_d[i] = d
@@ -390,9 +414,18 @@ def facility_reach(
     u_ord,
     s_pos,
     s_acc,
+    ul,
+    ulp,
+    ula,
+    s_l,
+    s_lp,
+    s_la,
     fe,
     fo,
     fa,
+    fl,
+    flp,
+    fla,
     f,
     token,
     bound,
@@ -416,11 +449,16 @@ def facility_reach(
     e_f = fe[f]
     # units on the facility's own edge (reachable directly even when no end node is)
     stamp[e_f] = token
+    lf = fl[f]
     for k in range(u_ptr[e_f], u_ptr[e_f + 1]):
         d, _ = _via(e_f, s_pos[k], s_acc[k], edge_u, edge_v, edge_len, dist)
         dd = _direct(s_pos[k], s_acc[k], f, fo, fa)
         if dd < d:
             d = dd
+        if lf >= 0 and s_l[k] == lf:
+            dl = _local(s_lp[k], s_la[k], f, flp, fla)
+            if dl < d:
+                d = dl
         if d <= bound:
             out_i[cnt] = u_ord[k]
             out_d[cnt] = d
@@ -467,9 +505,18 @@ def count_kernel(
     u_ord,
     s_pos,
     s_acc,
+    ul,
+    ulp,
+    ula,
+    s_l,
+    s_lp,
+    s_la,
     fe,
     fo,
     fa,
+    fl,
+    flp,
+    fla,
     fidx,
     radius,
     beta,
@@ -508,9 +555,18 @@ def count_kernel(
             u_ord,
             s_pos,
             s_acc,
+            ul,
+            ulp,
+            ula,
+            s_l,
+            s_lp,
+            s_la,
             fe,
             fo,
             fa,
+            fl,
+            flp,
+            fla,
             f,
             f,
             bound,
@@ -634,7 +690,28 @@ def _grow_f(a, cap):
 
 @_jit
 def units_refresh(
-    units, ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, fe, fo, fa, active, bound, out_d, out_f
+    units,
+    ue,
+    uo,
+    ua,
+    ul,
+    ulp,
+    ula,
+    edge_u,
+    edge_v,
+    edge_len,
+    dist,
+    lab,
+    fe,
+    fo,
+    fa,
+    fl,
+    flp,
+    fla,
+    active,
+    bound,
+    out_d,
+    out_f,
 ):
     """Recompute ``units`` from node values plus active facilities on their own edge."""
     units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out_f, units)
@@ -650,6 +727,10 @@ def units_refresh(
         for k in range(lo, hi):
             f = order[k]
             d = _direct(uo[i], ua[i], f, fo, fa)
+            if fl[f] >= 0 and ul[i] == fl[f]:
+                dl = _local(ulp[i], ula[i], f, flp, fla)
+                if dl < d:
+                    d = dl
             if d < out_d[i]:
                 out_d[i] = d
                 out_f[i] = f

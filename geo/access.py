@@ -171,31 +171,9 @@ class AccessEngine:
         core[iu[iu == iv]] = True
         chains = _dj.build_chains(indptr, adj, arc_edge, iu, iv, self.edge_len, core)
         del indptr, adj, arc_edge
-        self._e_chain, self._e_pos, self._e_sign, ca, cb, self._clen = chains
-        # dead ends all become one sentinel node (the last): no shortest path between other
-        # points runs through a dead-end chain, so those chains stay out of the search graph
-        # and their points are reached through the chain's other end only
-        kept = core & (deg != 1)
-        n_kept = int(kept.sum())
-        core_id = np.where(kept, np.cumsum(kept) - 1, n_kept)
-        self._cu, self._cv = core_id[ca], core_id[cb]
-        self.n_core = n_kept + 1
-        # the search graph: junctions and chains (both directions); a dead-end chain keeps
-        # only its arc from the live end, with infinite length: searches never follow it, but
-        # the points on it are found from that end
-        nc = len(self._clen)
-        src = np.concatenate([self._cu, self._cv])
-        dst = np.concatenate([self._cv, self._cu])
-        w = np.concatenate([self._clen, self._clen])
-        w[(src == n_kept) | (dst == n_kept)] = np.inf
-        keep = src != n_kept
-        self.indptr, self.adj, self.arc_w, self.arc_edge = _csr_arcs(
-            src[keep],
-            dst[keep],
-            w[keep],
-            np.concatenate([np.arange(nc), np.arange(nc)])[keep],
-            self.n_core,
-        )
+        self._e_chain, self._e_pos, self._e_sign, ca, cb, c1len = chains
+        self._c1len = c1len
+        self._build_search_graph(core & (deg != 1), ca, cb, c1len)
         # one incident edge per node (for units placed on nodes)
         self._node_edge = np.full(n, -1, np.int64)
         self._node_edge[self.edge_u] = np.arange(m)
@@ -220,6 +198,85 @@ class AccessEngine:
         self._seg = segments
         self._edge_plen = np.bincount(segments[0], weights=segments[6], minlength=m)
         self._index: tuple[Any, ...] | None = None
+
+    def _build_search_graph(
+        self, kept: np.ndarray, ca: np.ndarray, cb: np.ndarray, c1len: np.ndarray
+    ) -> None:
+        """Second contraction, sentinel and CSR of the search graph.
+
+        ``kept``: the first-level chain ends that stay junctions (dead ends do not: no shortest
+        path between other points runs through a dead-end chain). Junctions left with two
+        chains (typically the foot of a cul-de-sac) are contracted again, and the points of a
+        spur hanging off such a foot are placed on the merged chain at the foot, their walk
+        along the spur added to their access leg. Dead ends become one sentinel node (the
+        last) that never takes a distance.
+        """
+        n_kept = int(kept.sum())
+        n1 = len(c1len)
+        kid = np.where(kept, np.cumsum(kept) - 1, -1)
+        ku, kv = kid[ca], kid[cb]
+        live = (ku >= 0) & (kv >= 0)
+        lv = np.flatnonzero(live)
+        lu_, lv_ = ku[lv], kv[lv]
+        ip2, adj2, _, ae2 = _csr(lu_, lv_, c1len[lv], n_kept)
+        core2 = np.diff(ip2) != 2
+        core2[lu_[lu_ == lv_]] = True
+        ch2, pos2, sign2, a2, b2, len2 = _dj.build_chains(
+            ip2, adj2, ae2, lu_, lv_, c1len[lv], core2
+        )
+        del ip2, adj2, ae2
+        n2 = int(core2.sum())  # after build_chains: it marks one node per ring
+        sent = n2
+        k2 = np.where(core2, np.cumsum(core2) - 1, -1)
+        # where each contracted junction sits on its merged chain
+        node_m = np.full(n_kept, -1, np.int64)
+        node_p = np.zeros(n_kept)
+        at_u, at_v = ~core2[lu_], ~core2[lv_]
+        node_m[lu_[at_u]] = ch2[at_u]
+        node_p[lu_[at_u]] = pos2[at_u]
+        node_m[lv_[at_v]] = ch2[at_v]
+        node_p[lv_[at_v]] = pos2[at_v] + sign2[at_v] * c1len[lv][at_v]
+        # per first-level chain: its search chain, and position p -> (off + sign * p) with an
+        # extra access leg (x_off + x_sign * p) for spur points moved to their foot
+        r_chain = np.empty(n1, np.int64)
+        r_off, r_sign = np.zeros(n1), np.zeros(n1)
+        x_off, x_sign = np.zeros(n1), np.zeros(n1)
+        r_chain[lv], r_off[lv], r_sign[lv] = ch2, pos2, sign2
+        base = np.where(ku >= 0, ku, kv)  # the kept end of a dead-end chain; -1: none
+        moved = ~live & (base >= 0)
+        moved[moved] = ~core2[base[moved]]
+        stay = np.flatnonzero(~live & ~moved)  # spurs at a junction, isolated chains
+        n_m = len(len2)
+        r_chain[stay], r_sign[stay] = n_m + np.arange(len(stay)), 1.0
+        mv = np.flatnonzero(moved)
+        r_chain[mv], r_off[mv] = node_m[base[mv]], node_p[base[mv]]
+        from_u = ku[mv] >= 0
+        x_off[mv] = np.where(from_u, 0.0, c1len[mv])
+        x_sign[mv] = np.where(from_u, 1.0, -1.0)
+        self._r_chain, self._r_off, self._r_sign = r_chain, r_off, r_sign
+        self._x_off, self._x_sign, self._moved = x_off, x_sign, moved
+        # the search chains: merged chains, then the dead-end chains that stayed
+        k2x = np.append(k2, sent)  # index -1 (a dead end) -> the sentinel
+        su, sv = k2x[ku[stay]], k2x[kv[stay]]
+        self._cu = np.concatenate([k2[a2], su]).astype(np.int64)
+        self._cv = np.concatenate([k2[b2], sv]).astype(np.int64)
+        self._clen = np.concatenate([len2, c1len[stay]])
+        self.n_core = n2 + 1
+        # CSR, both directions; a dead-end chain keeps only its arc from the live end, with
+        # infinite length: searches never follow it, but the points on it are found from there
+        nc = len(self._clen)
+        src = np.concatenate([self._cu, self._cv])
+        dst = np.concatenate([self._cv, self._cu])
+        w = np.concatenate([self._clen, self._clen])
+        w[(src == sent) | (dst == sent)] = np.inf
+        keep = src != sent
+        self.indptr, self.adj, self.arc_w, self.arc_edge = _csr_arcs(
+            src[keep],
+            dst[keep],
+            w[keep],
+            np.concatenate([np.arange(nc), np.arange(nc)])[keep],
+            self.n_core,
+        )
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -389,33 +446,59 @@ class AccessEngine:
         if len(pts) and (pts.edge.min() < 0 or pts.edge.max() >= self.n_edges):
             raise LifeCircleError(f"{what}: edge index out of range for this network", record=what)
 
-    def _place(self, pts: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(chain, position along the chain, access) of snapped points."""
+    def _place(self, pts: Snapped) -> tuple[np.ndarray, ...]:
+        """Search placement and spur placement of snapped points.
+
+        ``(chain, pos, access, spur, spur_pos, spur_access)``: the search chain, the position
+        along it and the access leg (plus the walk along a spur for points moved to its foot);
+        the spur (first-level chain, -1 when not moved), the position along it and the plain
+        access leg.
+        """
         e = np.asarray(pts.edge, np.int64)
         c = self._e_chain[e]
-        pos = self._e_pos[e] + self._e_sign[e] * np.asarray(pts.offset, np.float64)
-        pos = np.minimum(np.maximum(pos, 0.0), self._clen[c])
-        return c, pos, np.ascontiguousarray(pts.access, np.float64)
+        p = self._e_pos[e] + self._e_sign[e] * np.asarray(pts.offset, np.float64)
+        p = np.minimum(np.maximum(p, 0.0), self._c1len[c])
+        acc = np.ascontiguousarray(pts.access, np.float64)
+        r = self._r_chain[c]
+        pos = np.minimum(np.maximum(self._r_off[c] + self._r_sign[c] * p, 0.0), self._clen[r])
+        racc = acc + (self._x_off[c] + self._x_sign[c] * p)
+        spur = np.where(self._moved[c], c, -1)
+        return r, pos, racc, spur, p, acc
 
     def _unit_args(self, units: Snapped) -> tuple[np.ndarray, ...]:
-        """Placed units plus their CSR by chain.
+        """Placed units plus their CSR by search chain (cached on ``units``).
 
-        ``(chain, pos, access, ptr, order, pos[order], access[order])``: ``order`` lists
+        ``(chain, pos, access, ptr, order, pos[order], access[order], spur, spur_pos,
+        spur_access, spur[order], spur_pos[order], spur_access[order])``: ``order`` lists
         units chain by chain, ``ptr`` indexes it per chain.
         """
         cached = units._cache.get(self._token)
         if cached is None:
             self._check(units, "units")
-            c, pos, acc = self._place(units)
+            c, pos, acc, sp, spos, sacc = self._place(units)
             nc = len(self._clen)
             order = np.argsort(c, kind="stable").astype(np.int64)
             ptr = np.zeros(nc + 1, np.int64)
             np.cumsum(np.bincount(c, minlength=nc), out=ptr[1:])
-            cached = (c, pos, acc, ptr, order, pos[order], acc[order])
+            cached = (
+                c,
+                pos,
+                acc,
+                ptr,
+                order,
+                pos[order],
+                acc[order],
+                sp,
+                spos,
+                sacc,
+                sp[order],
+                spos[order],
+                sacc[order],
+            )
             units._cache[self._token] = cached
         return cached
 
-    def _fac_args(self, fac: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _fac_args(self, fac: Snapped) -> tuple[np.ndarray, ...]:
         self._check(fac, "facilities")
         return self._place(fac)
 
@@ -605,8 +688,9 @@ class WhatIf:
         self.radius_m = float(radius_m)
         self.max_m = float(max_m)
         self._ua = engine._unit_args(units)
-        e, o, a = engine._fac_args(facilities)
+        e, o, a, sp, spos, sacc = engine._fac_args(facilities)
         self._fe, self._fo, self._fa = e.copy(), o.copy(), a.copy()
+        self._fl, self._flp, self._fla = sp.copy(), spos.copy(), sacc.copy()
         self._xe = np.asarray(facilities.edge, np.int64).copy()
         self._xo = np.asarray(facilities.offset, np.float64).copy()
         self._active = np.ones(len(e), np.bool_)
@@ -615,19 +699,18 @@ class WhatIf:
         g = engine._graph
         self._node_d, self._node_f = _dj.nodes_kernel(
             *g, self._fe, self._fo, self._fa, self._active, self.max_m
-        )
+        )  # routing placement only: nodes are reached through the search graph
         n_units, n_nodes = len(units), engine.n_core
         self.nearest_m = np.empty(n_units, np.float64)
         self.nearest_fac = np.empty(n_units, np.int64)
         _dj.units_refresh(
             np.arange(n_units),
             *self._ua[:3],
+            *self._ua[7:10],
             *g[3:],
             self._node_d,
             self._node_f,
-            self._fe,
-            self._fo,
-            self._fa,
+            *self._fac(self._n),
             self._active,
             self.max_m,
             self.nearest_m,
@@ -649,7 +732,18 @@ class WhatIf:
     def facilities(self) -> Snapped:
         """The active facilities (in handle order; see :attr:`handles`)."""
         h = self.handles
-        return Snapped(self._xe[h].copy(), self._xo[h].copy(), self._fa[h].copy())
+        return Snapped(self._xe[h].copy(), self._xo[h].copy(), self._fla[h].copy())
+
+    def _fac(self, n: int) -> tuple[np.ndarray, ...]:
+        """The first ``n`` facilities' placement arrays (see :meth:`AccessEngine._place`)."""
+        return (
+            self._fe[:n],
+            self._fo[:n],
+            self._fa[:n],
+            self._fl[:n],
+            self._flp[:n],
+            self._fla[:n],
+        )
 
     def _reach(self, h: int, bound: float, reset: bool) -> tuple[np.ndarray, np.ndarray, int]:
         """Units within ``bound`` of facility ``h`` (indices, metres) and the touched count."""
@@ -658,9 +752,7 @@ class WhatIf:
         cnt, nt = _dj.facility_reach(
             *self.engine._graph_e,
             *self._ua,
-            self._fe[:n],
-            self._fo[:n],
-            self._fa[:n],
+            *self._fac(n),
             h,
             self._token,
             bound,
@@ -677,7 +769,7 @@ class WhatIf:
     def _grow(self) -> None:
         if self._n == len(self._fe):
             cap = max(8, 2 * len(self._fe))
-            for name in ("_fe", "_fo", "_fa", "_xe", "_xo", "_active"):
+            for name in ("_fe", "_fo", "_fa", "_fl", "_flp", "_fla", "_xe", "_xo", "_active"):
                 old = getattr(self, name)
                 new = np.zeros(cap, old.dtype)
                 new[: len(old)] = old
@@ -702,10 +794,11 @@ class WhatIf:
         """Add one already snapped facility; returns its handle."""
         if len(point) != 1:
             raise LifeCircleError("WhatIf.add_snapped: expected exactly one point", record="WhatIf")
-        e, o, a = self.engine._fac_args(point)
+        e, o, a, sp, spos, sacc = self.engine._fac_args(point)
         self._grow()
         h = self._n
         self._fe[h], self._fo[h], self._fa[h] = e[0], o[0], a[0]
+        self._fl[h], self._flp[h], self._fla[h] = sp[0], spos[0], sacc[0]
         self._xe[h], self._xo[h] = point.edge[0], point.offset[0]
         self._active[h] = True
         self._n += 1
@@ -740,21 +833,20 @@ class WhatIf:
         self.n_within[ui[ud <= self.radius_m]] -= 1
         self._active[h] = False
         n = self._n
-        fe, fo, fa, active = self._fe[:n], self._fo[:n], self._fa[:n], self._active[:n]
+        fac, active = self._fac(n), self._active[:n]
         _dj.repair_kernel(
-            *self.engine._graph_e, fe, fo, fa, active, h, self.max_m, self._node_d, self._node_f
+            *self.engine._graph_e, *fac[:3], active, h, self.max_m, self._node_d, self._node_f
         )
         affected = np.flatnonzero(self.nearest_fac == h)
         if len(affected):
             _dj.units_refresh(
                 affected,
                 *self._ua[:3],
+                *self._ua[7:10],
                 *self.engine._graph[3:],
                 self._node_d,
                 self._node_f,
-                fe,
-                fo,
-                fa,
+                *fac,
                 active,
                 self.max_m,
                 self.nearest_m,

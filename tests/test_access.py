@@ -301,6 +301,27 @@ def test_beyond_bound_is_inf_and_minus_one():
     assert f[0] == -1
 
 
+def _ring_with_spur() -> AccessEngine:
+    """A 10 m square 0-1-2-3 with a diagonal 0-2, node 4 halfway along 0-1 and a spur 4-5."""
+    x = np.array([0.0, 10, 10, 0, 5, 5])
+    y = np.array([0.0, 0, 10, 10, 0, -10])
+    u, v = np.array([0, 4, 1, 2, 3, 4, 0]), np.array([4, 1, 2, 3, 0, 5, 2])
+    return AccessEngine.from_arrays(x, y, u, v, np.hypot(x[u] - x[v], y[u] - y[v]))
+
+
+def test_points_on_one_spur_walk_along_it():
+    eng = _ring_with_spur()
+    assert eng._moved.any()  # the spur's foot (node 4) is contracted away
+    d, _ = eng.nearest(eng.snap([5], [-8]), eng.snap([5], [-3]), 100)
+    assert d.tolist() == [5.0]  # along the spur, not down to its foot and back (11 m)
+
+
+def test_spur_point_reaches_the_network_through_its_foot():
+    eng = _ring_with_spur()
+    d, _ = eng.nearest(eng.snap([5, 6], [-8, 0]), eng.snap([10], [5]), 100)
+    assert d.tolist() == [18.0, 9.0]  # 8 up the spur + 5 to node 1 + 5; 4 + 5
+
+
 def test_offset_is_scaled_to_length_m():
     eng = AccessEngine.from_arrays(
         np.array([0.0, 10]), np.zeros(2), np.array([0]), np.array([1]), np.array([12.0])
