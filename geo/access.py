@@ -16,7 +16,10 @@ How it is fast, and still exact:
 
 * runs of degree-2 nodes (every OSM vertex is a node) are contracted into chains between
   junctions, and dead-end chains are left out of the search graph (no shortest path between
-  other points runs through a dead end); a snapped point is placed by chain and position;
+  other points runs through a dead end); junctions left with two chains (the foot of a
+  cul-de-sac) are contracted again, a spur's points being placed at its foot with the walk
+  along the spur added to their access leg (and walking directly to each other along it);
+  a snapped point is placed by chain and position;
 * junctions are numbered along a Z-order curve, and units are read chain by chain;
 * snapping uses a uniform grid with an exact stopping rule (no per-segment Python objects);
 * searches are compiled (numba, :mod:`geo._dijkstra`) bounded Dijkstras; categories and
