@@ -414,6 +414,8 @@ def facility_points(
     from geo.network import project_geom
 
     fac = facilities
+    if "counted" in fac.columns:  # geo.geocode.counted_rows: one row per distinct facility
+        fac = fac[fac["counted"].astype(bool)]
     if "status" in fac.columns:
         fac = fac[fac["status"].isin(statuses)]
     if "precision" in fac.columns:

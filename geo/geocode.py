@@ -1102,7 +1102,9 @@ def combine_facilities(osm_rows, plan_rows):
     Returns
     -------
     geopandas.GeoDataFrame
-        The union of both column sets; plan rows have empty geometry when unplaced.
+        The union of both column sets; plan rows have empty geometry when unplaced. Column
+        ``counted`` marks the rows that count as distinct facilities in access figures (see
+        :func:`counted_rows`).
     """
     import geopandas as gpd
 
@@ -1111,7 +1113,45 @@ def combine_facilities(osm_rows, plan_rows):
         return osm_rows
     frames = [pd.DataFrame(f.to_crs(settings.STORAGE_CRS)) for f in frames]
     out = pd.concat(frames, ignore_index=True)
+    out["counted"] = counted_rows(out)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=settings.STORAGE_CRS)
+
+
+def counted_rows(fac: pd.DataFrame) -> np.ndarray:
+    """Which facility rows count as distinct, located facilities (the one rule for all stages).
+
+    A row is left out when it has no usable location (no geometry, or precision ``area`` /
+    ``unresolved``), when it repeats an earlier OSM row (the same OSM element listed for two
+    areas whose buffers overlap), when it is a plan mention of the same facility as an earlier
+    mention (``duplicate_of``), or when a plan row was placed on an OSM facility that is
+    already in the table (the OSM row counts for it). Without this, ``n_within`` would count
+    one clinic several times.
+    """
+    n = len(fac)
+    geom = fac["geometry"]
+    located = np.array([g is not None and not g.is_empty for g in geom], dtype=bool)
+    if "precision" in fac.columns:
+        located &= ~fac["precision"].astype(str).isin(["area", "unresolved"]).to_numpy()
+    source = fac["source"].astype(str).to_numpy() if "source" in fac.columns else np.full(n, "")
+    osm_id = (fac["osm_id"].fillna("").astype(str).to_numpy() if "osm_id" in fac.columns
+              else np.full(n, ""))
+    dup_of = (fac["duplicate_of"].fillna("").astype(str).to_numpy()
+              if "duplicate_of" in fac.columns else np.full(n, ""))
+    is_osm = source == "osm"
+    osm_ids = set(osm_id[is_osm & (osm_id != "")])
+    seen: set[str] = set()
+    keep = np.zeros(n, bool)
+    for i in range(n):
+        if not located[i]:
+            continue
+        if is_osm[i]:
+            if osm_id[i] and osm_id[i] in seen:
+                continue
+            seen.add(osm_id[i])
+            keep[i] = True
+        else:
+            keep[i] = not dup_of[i] and not (osm_id[i] and osm_id[i] in osm_ids)
+    return keep
 
 
 def geocode_stage(

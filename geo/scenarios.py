@@ -155,6 +155,8 @@ def scenario_facilities(
             if col not in fac.columns:
                 raise LifeCircleError(f"facilities table lacks column '{col}'")
         fac = fac[fac.geometry.notna() & ~fac.geometry.is_empty]
+        if "counted" in fac.columns:  # geo.geocode.counted_rows: one row per distinct facility
+            fac = fac[fac["counted"].astype(bool)]
         if "precision" in fac.columns:
             fac = fac[~fac["precision"].astype(str).isin(UNPLACED_PRECISIONS)]
         first = [

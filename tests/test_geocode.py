@@ -438,3 +438,25 @@ def test_plan_facilities_in_area_follows_geometry_then_plan(reg, roads):
 
 def test_missing_values_normalise_to_empty():
     assert [normalise_name(v) for v in (None, float("nan"), pd.NA)] == ["", "", ""]
+
+
+def test_counted_rows_counts_each_located_facility_once():
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from geo.geocode import counted_rows
+
+    p = Point(121.42, 31.2)
+    fac = gpd.GeoDataFrame(
+        {
+            "source": ["osm", "osm", "plan", "plan", "plan", "plan", "plan"],
+            "osm_id": ["way/1", "way/1", "way/1", "", "", "", "node/9"],
+            "precision": ["exact", "exact", "exact", "street", "street", "area", "poi"],
+            "duplicate_of": ["", "", "", "", "plan:doc:10", "", ""],
+        },
+        geometry=[p, p, p, p, p, None, p],
+        crs="EPSG:4326",
+    )
+    # OSM row; its copy for a second area; a plan row placed on it; a street-level plan row;
+    # a repeated mention of it; an unplaced row; a plan row on an OSM element not inventoried
+    assert counted_rows(fac).tolist() == [True, False, False, True, False, False, True]
