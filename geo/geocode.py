@@ -1133,10 +1133,16 @@ def counted_rows(fac: pd.DataFrame) -> np.ndarray:
     if "precision" in fac.columns:
         located &= ~fac["precision"].astype(str).isin(["area", "unresolved"]).to_numpy()
     source = fac["source"].astype(str).to_numpy() if "source" in fac.columns else np.full(n, "")
-    osm_id = (fac["osm_id"].fillna("").astype(str).to_numpy() if "osm_id" in fac.columns
-              else np.full(n, ""))
-    dup_of = (fac["duplicate_of"].fillna("").astype(str).to_numpy()
-              if "duplicate_of" in fac.columns else np.full(n, ""))
+    osm_id = (
+        fac["osm_id"].fillna("").astype(str).to_numpy()
+        if "osm_id" in fac.columns
+        else np.full(n, "")
+    )
+    dup_of = (
+        fac["duplicate_of"].fillna("").astype(str).to_numpy()
+        if "duplicate_of" in fac.columns
+        else np.full(n, "")
+    )
     is_osm = source == "osm"
     osm_ids = set(osm_id[is_osm & (osm_id != "")])
     seen: set[str] = set()
