@@ -52,20 +52,45 @@ class RunContext:
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--out --area --data-dir --debug`` and turn LifeCircleError into one line + exit 2."""
 
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-                  default=None, help="Results folder (default: ./out).")
-    @click.option("--area", "areas", multiple=True, metavar="AREA",
-                  help="Area id (repeatable; default: all areas in data/osm/areas.yaml).")
-    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  envvar=settings.DATA_ENV,
-                  help="Data folder searched before data/ and the mirror.")
+    @click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Results folder (default: ./out).",
+    )
+    @click.option(
+        "--area",
+        "areas",
+        multiple=True,
+        metavar="AREA",
+        help="Area id (repeatable; default: all areas in data/osm/areas.yaml).",
+    )
+    @click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        envvar=settings.DATA_ENV,
+        help="Data folder searched before data/ and the mirror.",
+    )
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
     @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
     @functools.wraps(func)
-    def wrapper(*args: Any, out: Path | None, areas: tuple[str, ...], data_dir: Path | None,
-                debug: bool, no_progress: bool, **kwargs: Any) -> Any:
-        ctx = RunContext(out=(out or settings.DEFAULT_OUT), area_ids=areas, data_dir=data_dir,
-                         debug=debug, progress=not no_progress)
+    def wrapper(
+        *args: Any,
+        out: Path | None,
+        areas: tuple[str, ...],
+        data_dir: Path | None,
+        debug: bool,
+        no_progress: bool,
+        **kwargs: Any,
+    ) -> Any:
+        ctx = RunContext(
+            out=(out or settings.DEFAULT_OUT),
+            area_ids=areas,
+            data_dir=data_dir,
+            debug=debug,
+            progress=not no_progress,
+        )
         try:
             _ = ctx.areas  # validate --area early
             return func(ctx, *args, **kwargs)
@@ -85,8 +110,9 @@ def progress(ctx: RunContext, iterable, desc: str, **kw: Any):
     """A tqdm progress bar on stderr (hidden with --no-progress or --json)."""
     from tqdm import tqdm
 
-    return tqdm(iterable, desc=desc, disable=not ctx.progress, file=sys.stderr,
-                dynamic_ncols=True, **kw)
+    return tqdm(
+        iterable, desc=desc, disable=not ctx.progress, file=sys.stderr, dynamic_ncols=True, **kw
+    )
 
 
 def echo_json(obj: Any) -> None:
@@ -161,16 +187,25 @@ def data_status(ctx: RunContext, as_json: bool) -> None:
 @data.command("fetch")
 @common_options
 @click.argument("area_id")
-@click.option("--pbf", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Clip this .osm.pbf extract to the area instead of downloading.")
+@click.option(
+    "--pbf",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Clip this .osm.pbf extract to the area instead of downloading.",
+)
 @click.option("--overpass-url", default=None, help="Overpass endpoint (default: OSMnx's).")
 def data_fetch(ctx: RunContext, area_id: str, pbf: Path | None, overpass_url: str | None) -> None:
     """Download an area's OSM data (Overpass via OSMnx) or clip a user's .osm.pbf / 下载数据."""
     from geo.fetch import fetch_area
 
     area = ctx.registry.get(area_id)
-    target = fetch_area(ctx.registry, area, pbf=pbf, overpass_url=overpass_url,
-                        dest_root=ctx.data_dir or settings.PROJECT_DATA_DIR)
+    target = fetch_area(
+        ctx.registry,
+        area,
+        pbf=pbf,
+        overpass_url=overpass_url,
+        dest_root=ctx.data_dir or settings.PROJECT_DATA_DIR,
+    )
     click.echo(f"wrote {target}")
 
 
@@ -186,8 +221,9 @@ def extract_mentions_for(ctx: RunContext, taxonomy: Any = None) -> Any:
     """Mentions of every plan of the chosen areas (with a progress bar)."""
     from geo.plans import extract_all
 
-    return extract_all(ctx.registry, ctx.areas, taxonomy,
-                       progress=lambda it, desc: progress(ctx, it, desc))
+    return extract_all(
+        ctx.registry, ctx.areas, taxonomy, progress=lambda it, desc: progress(ctx, it, desc)
+    )
 
 
 @plans.command("extract")
@@ -202,8 +238,9 @@ def plans_extract(ctx: RunContext, as_json: bool) -> None:
         ctx.progress = False
     tax = load_taxonomy()
     df = extract_mentions_for(ctx, tax)
-    target = write_mentions(df, ctx.out / "plan_mentions.csv",
-                            replace_areas=[a.id for a in ctx.areas])
+    target = write_mentions(
+        df, ctx.out / "plan_mentions.csv", replace_areas=[a.id for a in ctx.areas]
+    )
     summary = summarize(df, tax)
     summary["file"] = str(target)
     if as_json:
@@ -212,9 +249,11 @@ def plans_extract(ctx: RunContext, as_json: bool) -> None:
     for doc, p in summary["plans"].items():
         click.echo(f"{doc} ({p['area']}): {p['mentions']} mentions, {p['named']} named")
         for cat in p["categories"].values():
-            click.echo(f"  {cat['label']:<40}{cat['mentions']:>4}  named {cat['named']:>3}  "
-                       f"new {cat['new']:>3}  upgrade {cat['upgrade']:>3}  "
-                       f"existing {cat['existing']:>3}  outside {cat['out_of_area']:>2}")
+            click.echo(
+                f"  {cat['label']:<40}{cat['mentions']:>4}  named {cat['named']:>3}  "
+                f"new {cat['new']:>3}  upgrade {cat['upgrade']:>3}  "
+                f"existing {cat['existing']:>3}  outside {cat['out_of_area']:>2}"
+            )
     click.echo(f"wrote {target}")
 
 
@@ -229,13 +268,23 @@ def facilities() -> None:
 @facilities.command("build")
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print counts per area as JSON.")
-@click.option("--geocoder", "geocoders", multiple=True, type=click.Choice(["nominatim", "amap"]),
-              help="Also ask an online geocoder for named plan facilities (repeatable; off by "
-              "default; answers cached under out/cache/geocode).")
-@click.option("--amap-key", envvar="LIFECIRCLE_AMAP_KEY", default=None,
-              help="AMap web-service key for --geocoder amap (or $LIFECIRCLE_AMAP_KEY).")
-def facilities_build(ctx: RunContext, as_json: bool, geocoders: tuple[str, ...],
-                     amap_key: str | None) -> None:
+@click.option(
+    "--geocoder",
+    "geocoders",
+    multiple=True,
+    type=click.Choice(["nominatim", "amap"]),
+    help="Also ask an online geocoder for named plan facilities (repeatable; off by "
+    "default; answers cached under out/cache/geocode).",
+)
+@click.option(
+    "--amap-key",
+    envvar="LIFECIRCLE_AMAP_KEY",
+    default=None,
+    help="AMap web-service key for --geocoder amap (or $LIFECIRCLE_AMAP_KEY).",
+)
+def facilities_build(
+    ctx: RunContext, as_json: bool, geocoders: tuple[str, ...], amap_key: str | None
+) -> None:
     """OSM facility inventory + geocoded plan facilities -> out/facilities.gpkg.
 
     设施清单 (OSM + Geofabrik, de-duplicated), 规划设施定位 (gazetteer -> POI -> street -> area,
@@ -251,27 +300,48 @@ def facilities_build(ctx: RunContext, as_json: bool, geocoders: tuple[str, ...],
     online = make_geocoders(geocoders, cache_dir=ctx.out / "cache" / "geocode", amap_key=amap_key)
     tax = load_taxonomy()
     ids = [a.id for a in ctx.areas]
-    table = build_facilities(ctx.registry, ctx.areas, tax,
-                             progress=lambda it, desc: progress(ctx, it, desc))
+    table = build_facilities(
+        ctx.registry, ctx.areas, tax, progress=lambda it, desc: progress(ctx, it, desc)
+    )
     mentions = extract_mentions_for(ctx, tax)
     _, plan_rows, geo_report, geo_path = geocode_stage(
-        ctx.registry, mentions, table, ctx.out, area_ids=ids, geocoders=online,
-        progress=lambda it, desc: progress(ctx, it, desc))
-    fac_path = write_facilities(ctx.out / "facilities.gpkg",
-                                combine_facilities(table, plan_rows), replace_areas=ids)
+        ctx.registry,
+        mentions,
+        table,
+        ctx.out,
+        area_ids=ids,
+        geocoders=online,
+        progress=lambda it, desc: progress(ctx, it, desc),
+    )
+    fac_path = write_facilities(
+        ctx.out / "facilities.gpkg", combine_facilities(table, plan_rows), replace_areas=ids
+    )
     rec = reconcile(mentions, table, ctx.areas, tax)
-    rec_path = write_reconciliation(rec, ctx.out / "inventory_reconciliation.csv",
-                                    replace_areas=ids)
+    rec_path = write_reconciliation(
+        rec, ctx.out / "inventory_reconciliation.csv", replace_areas=ids
+    )
     rows = []
     for area_id in ids:
         sub = table[table["area"] == area_id]
         inside = sub[sub["in_area"].astype(bool)]
-        rows.append({"area": area_id, "facilities": len(sub), "in_area": len(inside),
-                     "by_category": {k: int(v) for k, v in
-                                     inside["category"].value_counts().items()}})
+        rows.append(
+            {
+                "area": area_id,
+                "facilities": len(sub),
+                "in_area": len(inside),
+                "by_category": {k: int(v) for k, v in inside["category"].value_counts().items()},
+            }
+        )
     if as_json:
-        echo_json({"areas": rows, "facilities": str(fac_path), "reconciliation": str(rec_path),
-                   "geocode": geo_report.to_dict("records"), "geocode_report": str(geo_path)})
+        echo_json(
+            {
+                "areas": rows,
+                "facilities": str(fac_path),
+                "reconciliation": str(rec_path),
+                "geocode": geo_report.to_dict("records"),
+                "geocode_report": str(geo_path),
+            }
+        )
         return
     for r in rows:
         cats = ", ".join(f"{k} {v}" for k, v in r["by_category"].items())
@@ -287,61 +357,113 @@ def facilities_build(ctx: RunContext, as_json: bool, geocoders: tuple[str, ...],
 # -------------------------------------------------------------------------------------------
 def demand_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Population options shared by ``demand`` and ``coverage``."""
-    func = click.option("--raster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                        default=None, help="Population GeoTIFF (WorldPop/GHS-POP style), "
-                        "used instead of census totals.")(func)
-    func = click.option("--population-total", "population_totals", multiple=True,
-                        metavar="AREA=N", help="Newer total for an area (repeatable); "
-                        "replaces the 2010 census total.")(func)
-    func = click.option("--population-csv", type=click.Path(exists=True, dir_okay=False,
-                                                            path_type=Path), default=None,
-                        help="CSV of totals: columns area, population.")(func)
-    func = click.option("--neighbourhoods", "neighbourhood_file",
-                        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                        default=None, help="居委 polygons (GeoPackage/GeoJSON) instead of "
-                        "the hexagon grid.")(func)
-    func = click.option("--building-rule", type=click.Choice(["cell", "pool"]), default="cell",
-                        show_default=True, help="How census totals reach OSM buildings: within "
-                        "each 100 m cell, or pooled across cells by floor area.")(func)
-    return click.option("--hex-m", type=float, default=None,
-                        help="Hexagon width across flats in metres (default 400).")(func)
+    func = click.option(
+        "--raster",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Population GeoTIFF (WorldPop/GHS-POP style), used instead of census totals.",
+    )(func)
+    func = click.option(
+        "--population-total",
+        "population_totals",
+        multiple=True,
+        metavar="AREA=N",
+        help="Newer total for an area (repeatable); replaces the 2010 census total.",
+    )(func)
+    func = click.option(
+        "--population-csv",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="CSV of totals: columns area, population.",
+    )(func)
+    func = click.option(
+        "--neighbourhoods",
+        "neighbourhood_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="居委 polygons (GeoPackage/GeoJSON) instead of the hexagon grid.",
+    )(func)
+    func = click.option(
+        "--building-rule",
+        type=click.Choice(["cell", "pool"]),
+        default="cell",
+        show_default=True,
+        help="How census totals reach OSM buildings: within "
+        "each 100 m cell, or pooled across cells by floor area.",
+    )(func)
+    return click.option(
+        "--hex-m",
+        type=float,
+        default=None,
+        help="Hexagon width across flats in metres (default 400).",
+    )(func)
 
 
-def make_demand_from_options(ctx: RunContext, raster: Path | None,
-                             population_totals: tuple[str, ...], population_csv: Path | None,
-                             neighbourhood_file: Path | None, hex_m: float | None,
-                             building_rule: str = "cell") -> dict:
+def make_demand_from_options(
+    ctx: RunContext,
+    raster: Path | None,
+    population_totals: tuple[str, ...],
+    population_csv: Path | None,
+    neighbourhood_file: Path | None,
+    hex_m: float | None,
+    building_rule: str = "cell",
+) -> dict:
     """Run the demand stage for the chosen areas with the CLI's population options."""
     from geo.population import make_demand, parse_population_totals
 
     totals = parse_population_totals(population_totals, population_csv)
-    return make_demand(ctx.registry, ctx.areas, ctx.out, raster=raster, totals=totals,
-                       neighbourhood_file=neighbourhood_file, hex_m=hex_m,
-                       building_rule=building_rule,
-                       progress=lambda it, desc: progress(ctx, it, desc))
+    return make_demand(
+        ctx.registry,
+        ctx.areas,
+        ctx.out,
+        raster=raster,
+        totals=totals,
+        neighbourhood_file=neighbourhood_file,
+        hex_m=hex_m,
+        building_rule=building_rule,
+        progress=lambda it, desc: progress(ctx, it, desc),
+    )
 
 
 @main.command("demand")
 @common_options
 @demand_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def demand(ctx: RunContext, raster: Path | None, population_totals: tuple[str, ...],
-           population_csv: Path | None, neighbourhood_file: Path | None, hex_m: float | None,
-           building_rule: str, as_json: bool) -> None:
+def demand(
+    ctx: RunContext,
+    raster: Path | None,
+    population_totals: tuple[str, ...],
+    population_csv: Path | None,
+    neighbourhood_file: Path | None,
+    hex_m: float | None,
+    building_rule: str,
+    as_json: bool,
+) -> None:
     """Demand units and population per area / 人口需求单元 (out/demand/<area>.gpkg)."""
     if as_json:
         ctx.progress = False
-    results = make_demand_from_options(ctx, raster, population_totals, population_csv,
-                                       neighbourhood_file, hex_m, building_rule)
-    rows = [{"area": a, "units": len(r.units), "population": float(r.units["population"].sum()),
-             "buildings": r.info["n_buildings"], "grid_cells": r.info["n_grid"],
-             "method": r.info["method"]} for a, r in results.items()]
+    results = make_demand_from_options(
+        ctx, raster, population_totals, population_csv, neighbourhood_file, hex_m, building_rule
+    )
+    rows = [
+        {
+            "area": a,
+            "units": len(r.units),
+            "population": float(r.units["population"].sum()),
+            "buildings": r.info["n_buildings"],
+            "grid_cells": r.info["n_grid"],
+            "method": r.info["method"],
+        }
+        for a, r in results.items()
+    ]
     if as_json:
         echo_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['area']:<16}{r['units']:>7} units {r['population']:>12,.0f} people  "
-                   f"({r['buildings']} buildings, {r['grid_cells']} grid cells; {r['method']})")
+        click.echo(
+            f"{r['area']:<16}{r['units']:>7} units {r['population']:>12,.0f} people  "
+            f"({r['buildings']} buildings, {r['grid_cells']} grid cells; {r['method']})"
+        )
     click.echo(f"wrote {ctx.out / 'demand'} and {ctx.out / 'neighbourhoods.gpkg'}")
 
 
@@ -350,17 +472,36 @@ def demand(ctx: RunContext, raster: Path | None, population_totals: tuple[str, .
 # -------------------------------------------------------------------------------------------
 @main.command("access")
 @common_options
-@click.option("--profile", type=click.Choice(sorted(settings.WALK_SPEEDS_KMH)),
-              default="default", show_default=True,
-              help="Walking profile: speed for nearest_min (default 4 km/h, elderly 3 km/h).")
-@click.option("--status", "statuses", multiple=True, default=("existing",), show_default=True,
-              help="Facility status counted (repeatable: existing, planned, proposed).")
-@click.option("--facilities", "facilities_path", default=None,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Facilities GeoPackage (default: <out>/facilities.gpkg).")
+@click.option(
+    "--profile",
+    type=click.Choice(sorted(settings.WALK_SPEEDS_KMH)),
+    default="default",
+    show_default=True,
+    help="Walking profile: speed for nearest_min (default 4 km/h, elderly 3 km/h).",
+)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    default=("existing",),
+    show_default=True,
+    help="Facility status counted (repeatable: existing, planned, proposed).",
+)
+@click.option(
+    "--facilities",
+    "facilities_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Facilities GeoPackage (default: <out>/facilities.gpkg).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one summary row per area as JSON.")
-def access(ctx: RunContext, profile: str, statuses: tuple[str, ...],
-           facilities_path: Path | None, as_json: bool) -> None:
+def access(
+    ctx: RunContext,
+    profile: str,
+    statuses: tuple[str, ...],
+    facilities_path: Path | None,
+    as_json: bool,
+) -> None:
     """Walking distance to the nearest facility per demand unit and category / 步行可达性.
 
     Writes out/access/<area>.parquet (other profiles: <area>.<profile>.parquet) with
@@ -372,9 +513,15 @@ def access(ctx: RunContext, profile: str, statuses: tuple[str, ...],
     if as_json:
         ctx.progress = False
     nets = build_networks(ctx)
-    rows = run_access(ctx.areas, nets, ctx.out, profile=profile, statuses=statuses,
-                      facilities_path=facilities_path,
-                      progress=lambda it, desc: progress(ctx, it, desc))
+    rows = run_access(
+        ctx.areas,
+        nets,
+        ctx.out,
+        profile=profile,
+        statuses=statuses,
+        facilities_path=facilities_path,
+        progress=lambda it, desc: progress(ctx, it, desc),
+    )
     if as_json:
         echo_json(rows)
         return
@@ -382,9 +529,11 @@ def access(ctx: RunContext, profile: str, statuses: tuple[str, ...],
         if r["status"] == "skipped":
             click.echo(f"{r['area']:<16}skipped: {r['note']}")
             continue
-        click.echo(f"{r['area']:<16}{r['units']:>7} units ({r['unit_source']}) "
-                   f"{r['facilities']:>5} facilities {r['categories']:>3} categories  "
-                   f"basis {r['basis']}  -> {r['path']}  {r['note']}")
+        click.echo(
+            f"{r['area']:<16}{r['units']:>7} units ({r['unit_source']}) "
+            f"{r['facilities']:>5} facilities {r['categories']:>3} categories  "
+            f"basis {r['basis']}  -> {r['path']}  {r['note']}"
+        )
     click.echo("Network data © OpenStreetMap contributors (ODbL).")
 
 
@@ -393,26 +542,41 @@ def access(ctx: RunContext, profile: str, statuses: tuple[str, ...],
 # -------------------------------------------------------------------------------------------
 def print_coverage_summary(table: Any) -> None:
     """Area-level coverage at each category's standard threshold (default profile)."""
-    sel = table[(table["unit"] == "ALL") & table["is_standard_tier"].astype(bool)
-                & (table["profile"] == "default")]
-    click.echo(f"{'area 区域':<16}{'category 类别':<22}{'tier':>5}{'thr m':>7}"
-               f"{'population':>12}{'covered':>12}{'share':>8}  basis")
+    sel = table[
+        (table["unit"] == "ALL")
+        & table["is_standard_tier"].astype(bool)
+        & (table["profile"] == "default")
+    ]
+    click.echo(
+        f"{'area 区域':<16}{'category 类别':<22}{'tier':>5}{'thr m':>7}"
+        f"{'population':>12}{'covered':>12}{'share':>8}  basis"
+    )
     for r in sel.itertuples():
         tier = "" if r.tier != r.tier else f"{r.tier:.0f}"
         thr = "" if r.threshold_m != r.threshold_m else f"{r.threshold_m:.0f}"
         share = "  n/a" if r.share != r.share else f"{r.share:.1%}"
-        cov = "n/a" if r.covered_population != r.covered_population else (
-            f"{r.covered_population:,.0f}")
-        click.echo(f"{r.area:<16}{r.category:<22}{tier:>5}{thr:>7}{r.population:>12,.0f}"
-                   f"{cov:>12}{share:>8}  {r.basis}")
-    click.echo("Map data © OpenStreetMap contributors (ODbL); population: 2010 census unless "
-               "stated.")
+        cov = (
+            "n/a"
+            if r.covered_population != r.covered_population
+            else (f"{r.covered_population:,.0f}")
+        )
+        click.echo(
+            f"{r.area:<16}{r.category:<22}{tier:>5}{thr:>7}{r.population:>12,.0f}"
+            f"{cov:>12}{share:>8}  {r.basis}"
+        )
+    click.echo(
+        "Map data © OpenStreetMap contributors (ODbL); population: 2010 census unless stated."
+    )
 
 
 @main.command("coverage")
 @common_options
-@click.option("--scenario", default="baseline", show_default=True,
-              help="Scenario whose access tables are read.")
+@click.option(
+    "--scenario",
+    default="baseline",
+    show_default=True,
+    help="Scenario whose access tables are read.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the area rows as JSON.")
 def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
     """Covered population by area, neighbourhood, category and tier; gaps / 覆盖率与缺口.
@@ -425,15 +589,23 @@ def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
     if as_json:
         ctx.progress = False
     nets = build_networks(ctx)
-    table, gaps = run_coverage(ctx.registry, ctx.areas, ctx.out, nets=nets, scenario=scenario,
-                               cache_dir=ctx.cache_dir,
-                               progress=lambda it, desc: progress(ctx, it, desc))
+    table, gaps = run_coverage(
+        ctx.registry,
+        ctx.areas,
+        ctx.out,
+        nets=nets,
+        scenario=scenario,
+        cache_dir=ctx.cache_dir,
+        progress=lambda it, desc: progress(ctx, it, desc),
+    )
     if as_json:
         echo_json(table[table["unit"] == "ALL"].to_dict(orient="records"))
         return
     print_coverage_summary(table)
-    click.echo(f"wrote {ctx.out / 'coverage.csv'} ({len(table)} rows) and "
-               f"{ctx.out / 'gaps.gpkg'} ({len(gaps)} gap polygons)")
+    click.echo(
+        f"wrote {ctx.out / 'coverage.csv'} ({len(table)} rows) and "
+        f"{ctx.out / 'gaps.gpkg'} ({len(gaps)} gap polygons)"
+    )
 
 
 # -------------------------------------------------------------------------------------------
@@ -441,18 +613,32 @@ def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
 # -------------------------------------------------------------------------------------------
 @main.command("sites")
 @common_options
-@click.option("--candidates", "candidates_csv", default=None,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Candidate sites CSV (lon, lat, optional crs wgs84|gcj02|bd09, name, area) "
-                   "instead of network nodes.")
-@click.option("--method", type=click.Choice(["auto", "milp", "greedy"]), default="auto",
-              show_default=True, help="auto: exact MILP (HiGHS) up to the size limit, else "
-                                      "greedy with its gap to the LP bound.")
-@click.option("--cell-m", type=click.FloatRange(min=1.0), default=50.0, show_default=True,
-              help="Candidate thinning: one candidate per cell of this size (m).")
+@click.option(
+    "--candidates",
+    "candidates_csv",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Candidate sites CSV (lon, lat, optional crs wgs84|gcj02|bd09, name, area) "
+    "instead of network nodes.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "milp", "greedy"]),
+    default="auto",
+    show_default=True,
+    help="auto: exact MILP (HiGHS) up to the size limit, else greedy with its gap to the LP bound.",
+)
+@click.option(
+    "--cell-m",
+    type=click.FloatRange(min=1.0),
+    default=50.0,
+    show_default=True,
+    help="Candidate thinning: one candidate per cell of this size (m).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
-def sites(ctx: RunContext, candidates_csv: Path | None, method: str, cell_m: float,
-          as_json: bool) -> None:
+def sites(
+    ctx: RunContext, candidates_csv: Path | None, method: str, cell_m: float, as_json: bool
+) -> None:
     """Recommended sites for the plans' new facilities (max. covering) / 新增设施推荐选址.
 
     k per area and category = generic new facilities named in out/plan_mentions.csv. Sites
@@ -468,28 +654,44 @@ def sites(ctx: RunContext, candidates_csv: Path | None, method: str, cell_m: flo
     read_mentions(ctx.out)  # fail fast, before building networks
     read_facilities(ctx.out)
     nets = build_networks(ctx)
-    res = run_sites(ctx.registry, ctx.areas, ctx.out, nets=nets, candidates_csv=candidates_csv,
-                    method=method, cell_m=cell_m, cache_dir=ctx.cache_dir,
-                    progress=lambda it, desc: progress(ctx, it, desc))
+    res = run_sites(
+        ctx.registry,
+        ctx.areas,
+        ctx.out,
+        nets=nets,
+        candidates_csv=candidates_csv,
+        method=method,
+        cell_m=cell_m,
+        cache_dir=ctx.cache_dir,
+        progress=lambda it, desc: progress(ctx, it, desc),
+    )
     table = res.sites.drop(columns="geometry")
     if as_json:
         echo_json({"sites": table.to_dict(orient="records"), "skipped": res.skipped})
         return
-    click.echo(f"{'area 区域':<16}{'category 类别':<20}{'k':>3}{'gain 新覆盖':>12}{'before':>10}"
-               f"{'population':>12}  {'method':<7}{'gap':>7}  basis")
+    click.echo(
+        f"{'area 区域':<16}{'category 类别':<20}{'k':>3}{'gain 新覆盖':>12}{'before':>10}"
+        f"{'population':>12}  {'method':<7}{'gap':>7}  basis"
+    )
     for key, g in table.groupby(["area", "category"], sort=False):
         area, cat = str(key[0]), str(key[1])  # type: ignore[index]
         r = g.iloc[0]
-        click.echo(f"{area:<16}{cat:<20}{int(r['k']):>3}{g['gain_population'].sum():>12,.0f}"
-                   f"{r['covered_before']:>10,.0f}{r['population']:>12,.0f}  {r['method']:<7}"
-                   f"{r['gap']:>7.1%}  {r['basis']}")
+        click.echo(
+            f"{area:<16}{cat:<20}{int(r['k']):>3}{g['gain_population'].sum():>12,.0f}"
+            f"{r['covered_before']:>10,.0f}{r['population']:>12,.0f}  {r['method']:<7}"
+            f"{r['gap']:>7.1%}  {r['basis']}"
+        )
     for line in res.skipped:
         click.echo(f"skipped: {line}")
     if (table["basis"] == "estimate").any():
-        click.echo("basis estimate = straight-line × detour factor, not network distance / "
-                   "估算值（直线距离×绕行系数）")
-    click.echo(f"wrote {ctx.out / 'sites.gpkg'} ({len(table)} sites). "
-               "Map data © OpenStreetMap contributors (ODbL).")
+        click.echo(
+            "basis estimate = straight-line × detour factor, not network distance / "
+            "估算值（直线距离×绕行系数）"
+        )
+    click.echo(
+        f"wrote {ctx.out / 'sites.gpkg'} ({len(table)} sites). "
+        "Map data © OpenStreetMap contributors (ODbL)."
+    )
 
 
 @main.command("scenarios")
@@ -507,22 +709,32 @@ def scenarios(ctx: RunContext, as_json: bool) -> None:
         ctx.progress = False
     read_facilities(ctx.out)  # fail fast, before building networks
     nets = build_networks(ctx)
-    deltas = run_scenarios(ctx.registry, ctx.areas, ctx.out, nets=nets, cache_dir=ctx.cache_dir,
-                           progress=lambda it, desc: progress(ctx, it, desc))
+    deltas = run_scenarios(
+        ctx.registry,
+        ctx.areas,
+        ctx.out,
+        nets=nets,
+        cache_dir=ctx.cache_dir,
+        progress=lambda it, desc: progress(ctx, it, desc),
+    )
     if as_json:
         echo_json(deltas.to_dict(orient="records"))
         return
-    wide = deltas.pivot_table(index=["area", "category"], columns="scenario",
-                              values="share", sort=False)
+    wide = deltas.pivot_table(
+        index=["area", "category"], columns="scenario", values="share", sort=False
+    )
     basis = deltas.groupby(["area", "category"], sort=False)["basis"].first()
-    click.echo(f"{'area 区域':<16}{'category 类别':<20}{'baseline':>10}{'plan':>10}"
-               f"{'+recommended':>14}  basis")
+    click.echo(
+        f"{'area 区域':<16}{'category 类别':<20}{'baseline':>10}{'plan':>10}"
+        f"{'+recommended':>14}  basis"
+    )
     for key, r in wide.iterrows():
         area, cat = str(key[0]), str(key[1])  # type: ignore[index]
         vals = [r.get(s, float("nan")) for s in ("baseline", "plan", "plan+recommended")]
         cells = ["n/a" if v != v else f"{v:.1%}" for v in vals]
-        click.echo(f"{area:<16}{cat:<20}{cells[0]:>10}{cells[1]:>10}{cells[2]:>14}  "
-                   f"{basis[(area, cat)]}")
+        click.echo(
+            f"{area:<16}{cat:<20}{cells[0]:>10}{cells[1]:>10}{cells[2]:>14}  {basis[(area, cat)]}"
+        )
     click.echo(f"wrote {ctx.out / 'scenario_deltas.csv'} ({len(deltas)} rows)")
 
 
@@ -532,17 +744,22 @@ def scenarios(ctx: RunContext, as_json: bool) -> None:
 @main.command("dashboard")
 @common_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True,
-              help="Port to bind.")
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Server worker threads (waitress).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8050, show_default=True, help="Port to bind."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Server worker threads (waitress).",
+)
 def dashboard(ctx: RunContext, host: str, port: int, threads: int) -> None:
     """Serve the dashboard on the results in --out / 启动仪表盘 (http://127.0.0.1:8050)."""
     from dashboard.app import create_app, serve
 
     if not ctx.out.is_dir():
-        raise LifeCircleError("results folder not found; run `lifecircle run` first",
-                              path=ctx.out)
+        raise LifeCircleError("results folder not found; run `lifecircle run` first", path=ctx.out)
     click.echo("loading results / 读取结果 ...", err=True)
     app = create_app(ctx.out, registry=ctx.registry, areas=ctx.area_ids or None)
     click.echo(f"dashboard / 仪表盘: http://{host}:{port}/  (Ctrl+C to stop)", err=True)
@@ -552,19 +769,52 @@ def dashboard(ctx: RunContext, host: str, port: int, threads: int) -> None:
 @main.command("export")
 @common_options
 @click.option("--category", required=True, help="Category key (or 'composite').")
-@click.option("--format", "fmt", type=click.Choice(["png", "pdf", "html", "xlsx"]),
-              default="png", show_default=True, help="Map (png/pdf/html) or table (xlsx).")
-@click.option("--tier", type=click.Choice(["5", "10", "15"]), default="15", show_default=True,
-              help="Walking minutes.")
-@click.option("--scenario", type=click.Choice(["baseline", "plan", "plan+recommended"]),
-              default="baseline", show_default=True)
-@click.option("--profile", type=click.Choice(["default", "elderly"]), default="default",
-              show_default=True, help="Walking profile (speed).")
-@click.option("--paper", type=click.Choice(["A4", "A3"]), default="A4", show_default=True,
-              help="Landscape paper size (png/pdf).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "pdf", "html", "xlsx"]),
+    default="png",
+    show_default=True,
+    help="Map (png/pdf/html) or table (xlsx).",
+)
+@click.option(
+    "--tier",
+    type=click.Choice(["5", "10", "15"]),
+    default="15",
+    show_default=True,
+    help="Walking minutes.",
+)
+@click.option(
+    "--scenario",
+    type=click.Choice(["baseline", "plan", "plan+recommended"]),
+    default="baseline",
+    show_default=True,
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["default", "elderly"]),
+    default="default",
+    show_default=True,
+    help="Walking profile (speed).",
+)
+@click.option(
+    "--paper",
+    type=click.Choice(["A4", "A3"]),
+    default="A4",
+    show_default=True,
+    help="Landscape paper size (png/pdf).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the written paths as JSON.")
-def export_cmd(ctx: RunContext, category: str, fmt: str, tier: str, scenario: str,
-               profile: str, paper: str, as_json: bool) -> None:
+def export_cmd(
+    ctx: RunContext,
+    category: str,
+    fmt: str,
+    tier: str,
+    scenario: str,
+    profile: str,
+    paper: str,
+    as_json: bool,
+) -> None:
     """Export a map or table for meetings into <out>/exports/ / 导出地图与表格."""
     from geo.export import export, load_results
 
@@ -573,8 +823,20 @@ def export_cmd(ctx: RunContext, category: str, fmt: str, tier: str, scenario: st
     results = load_results(ctx.out, registry=ctx.registry)
     written = []
     for area in progress(ctx, [a.id for a in ctx.areas], "export / 导出"):
-        written.append(str(export(results, area, category, fmt, tier=int(tier),
-                                  scenario=scenario, profile=profile, paper=paper)))
+        written.append(
+            str(
+                export(
+                    results,
+                    area,
+                    category,
+                    fmt,
+                    tier=int(tier),
+                    scenario=scenario,
+                    profile=profile,
+                    paper=paper,
+                )
+            )
+        )
     if as_json:
         echo_json(written)
     else:
@@ -612,8 +874,9 @@ def _command(path: tuple[str, ...]) -> click.Command:
 @common_options
 @click.option("--serve", is_flag=True, help="Serve the dashboard when the run is done.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Dashboard address.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True,
-              help="Dashboard port.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8050, show_default=True, help="Dashboard port."
+)
 def run(ctx: RunContext, serve: bool, host: str, port: int) -> None:
     """Run every stage for the chosen areas, with progress / 运行全部流程.
 
@@ -630,10 +893,16 @@ def run(ctx: RunContext, serve: bool, host: str, port: int) -> None:
     rows = status_rows(ctx)
     print_status_table(rows)
     ctx.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(ctx.out / "network_status.json",
-                      json.dumps(rows, ensure_ascii=False, indent=1))
-    base = {"out": ctx.out, "areas": ctx.area_ids, "data_dir": ctx.data_dir,
-            "debug": ctx.debug, "no_progress": not ctx.progress}
+    write_text_atomic(
+        ctx.out / "network_status.json", json.dumps(rows, ensure_ascii=False, indent=1)
+    )
+    base = {
+        "out": ctx.out,
+        "areas": ctx.area_ids,
+        "data_dir": ctx.data_dir,
+        "debug": ctx.debug,
+        "no_progress": not ctx.progress,
+    }
     click_ctx = click.get_current_context()
     for i, (label, path, extra) in enumerate(RUN_STAGES, start=2):
         click.echo(f"[{i}/{total}] {label}", err=True)
