@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check geo dashboard scripts tests
-.venv/bin/ruff format --check geo dashboard scripts tests || echo "test.sh: ruff format differences (not fatal)"
+.venv/bin/ruff format --check geo dashboard scripts tests
 .venv/bin/mypy geo
 mkdir -p out/test-artifacts
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
