@@ -1148,6 +1148,8 @@ def facility_points(
     if "category" not in gdf.columns:
         raise LifeCircleError("facilities layer lacks column 'category'", path=path)
     keep = gdf.geometry.notna() & ~gdf.geometry.is_empty & gdf["category"].notna()
+    if "counted" in gdf.columns:  # geo.geocode.counted_rows: one row per distinct facility
+        keep &= gdf["counted"].astype(bool)
     if "status" in gdf.columns:
         keep &= gdf["status"].isin(list(statuses))
     gdf = gdf[keep]
