@@ -93,6 +93,8 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         )
         try:
             _ = ctx.areas  # validate --area early
+            if kwargs.get("as_json"):  # machine-readable output: no progress bars on stderr
+                ctx.progress = False
             return func(ctx, *args, **kwargs)
         except LifeCircleError as exc:
             if debug:
@@ -175,8 +177,6 @@ def print_status_table(rows: list[dict[str, Any]]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def data_status(ctx: RunContext, as_json: bool) -> None:
     """Walking-network status per area: nodes, edges, completeness / 路网完整度."""
-    if as_json:
-        ctx.progress = False
     rows = status_rows(ctx)
     if as_json:
         echo_json(rows)
@@ -234,8 +234,6 @@ def plans_extract(ctx: RunContext, as_json: bool) -> None:
     from geo.plans import summarize, write_mentions
     from geo.taxonomy import load_taxonomy
 
-    if as_json:
-        ctx.progress = False
     tax = load_taxonomy()
     df = extract_mentions_for(ctx, tax)
     target = write_mentions(
@@ -295,8 +293,6 @@ def facilities_build(
     from geo.providers import make_geocoders
     from geo.taxonomy import load_taxonomy
 
-    if as_json:
-        ctx.progress = False
     online = make_geocoders(geocoders, cache_dir=ctx.out / "cache" / "geocode", amap_key=amap_key)
     tax = load_taxonomy()
     ids = [a.id for a in ctx.areas]
@@ -440,8 +436,6 @@ def demand(
     as_json: bool,
 ) -> None:
     """Demand units and population per area / 人口需求单元 (out/demand/<area>.gpkg)."""
-    if as_json:
-        ctx.progress = False
     results = make_demand_from_options(
         ctx, raster, population_totals, population_csv, neighbourhood_file, hex_m, building_rule
     )
@@ -510,8 +504,6 @@ def access(
     """
     from geo.access import run_access
 
-    if as_json:
-        ctx.progress = False
     nets = build_networks(ctx)
     rows = run_access(
         ctx.areas,
@@ -586,8 +578,6 @@ def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
     """
     from geo.coverage import run_coverage
 
-    if as_json:
-        ctx.progress = False
     nets = build_networks(ctx)
     table, gaps = run_coverage(
         ctx.registry,
@@ -649,8 +639,6 @@ def sites(
     from geo.scenarios import read_facilities
     from geo.sites import read_mentions, run_sites
 
-    if as_json:
-        ctx.progress = False
     read_mentions(ctx.out)  # fail fast, before building networks
     read_facilities(ctx.out)
     nets = build_networks(ctx)
@@ -705,8 +693,6 @@ def scenarios(ctx: RunContext, as_json: bool) -> None:
     """
     from geo.scenarios import read_facilities, run_scenarios
 
-    if as_json:
-        ctx.progress = False
     read_facilities(ctx.out)  # fail fast, before building networks
     nets = build_networks(ctx)
     deltas = run_scenarios(
