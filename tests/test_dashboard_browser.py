@@ -329,10 +329,17 @@ def test_thin_data_areas_are_marked(driver, url, artifacts):
     _open(driver, url)
     _dropdown(driver, "area", "synthetic_b")
     _wait_text(driver, "#basis-badge", "路网数据不完整 estimate 65%")
-    labels = [
-        e.get_attribute("textContent") for e in driver.find_elements("css selector", ".lc-label")
-    ]
-    assert "合成丙街道: 无路网数据 none 0%" in labels
+
+    def labels(d: Any) -> list[str]:
+        # the map re-renders its labels while layers load: re-read stale elements
+        return _retry(
+            lambda: [
+                e.get_attribute("textContent") for e in d.find_elements("css selector", ".lc-label")
+            ]
+        )
+
+    _wait(driver, lambda d: "合成丙街道: 无路网数据 none 0%" in labels(d))
+    assert "合成丙街道: 无路网数据 none 0%" in labels(driver)
     driver.save_screenshot(str(artifacts / "dashboard_07_thin_data.png"))
 
 
@@ -382,10 +389,14 @@ def test_real_xinhualu_panel_and_whatif(driver, real_url, pipeline_out, artifact
     _dropdown(driver, "category", "health")
     share = cov[(cov["unit"] == "ALL") & (cov["category"] == "health")]["share"].iloc[0]
     _wait_text(driver, "#area-share", f"{share:.1%}")
-    cells = driver.find_elements("css selector", "path[class*='lc-cell-xinhualu-']")
-    unit = next(
-        c for c in cells[len(cells) // 2].get_attribute("class").split() if c.startswith("lc-cell-")
-    ).removeprefix("lc-cell-")
+
+    def middle_cell_classes() -> list[str]:
+        cells = driver.find_elements("css selector", "path[class*='lc-cell-xinhualu-']")
+        return cells[len(cells) // 2].get_attribute("class").split()
+
+    unit = next(c for c in _retry(middle_cell_classes) if c.startswith("lc-cell-")).removeprefix(
+        "lc-cell-"
+    )
     _click_centre(driver, f"path.lc-cell-{unit}")
     _wait_text(driver, "#panel-unit", f"社区单元 {unit}")
     rows = cov[cov["unit"] == unit].set_index("category")["share"]
