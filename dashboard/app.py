@@ -146,7 +146,7 @@ def warm(data: DashboardData, *, full: bool = False, budget_s: float = 60.0) -> 
     rescanning the large, long-lived result structures during requests (otherwise seen as
     100-200 ms pauses).
     """
-    from geo.export import PROFILES, SCENARIOS, TIERS
+    from geo.reporting.export import PROFILES, SCENARIOS, TIERS
 
     settings_ = [(15, "baseline", "default", "zh")]
     if full:
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     registry = None
     if args.areas_file is not None:
-        from geo.areas import load_registry
+        from geo.io.areas import load_registry
 
         registry = load_registry(args.areas_file, data_dir=args.data_dir)
     taxonomy = None

@@ -29,7 +29,7 @@ from dashboard.layout import (
 from dashboard.whatif import WhatIfError, WhatIfService
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.export import COMPOSITE, OSM_CREDIT, export
+from geo.reporting.export import COMPOSITE, OSM_CREDIT, export
 
 log = logging.getLogger("lifecircle.dashboard")
 

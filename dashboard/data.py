@@ -21,7 +21,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.export import COMPOSITE, PROFILES, SCENARIOS, TIERS, Results, load_results
+from geo.reporting.export import COMPOSITE, PROFILES, SCENARIOS, TIERS, Results, load_results
 
 
 class Busy:
@@ -303,7 +303,7 @@ class DashboardData:
             if "neighbourhood" in dem.columns:
                 hood = dem["neighbourhood"].astype(str).to_numpy()
             else:
-                from geo.neighbourhoods import assign_neighbourhood
+                from geo.demand.neighbourhoods import assign_neighbourhood
 
                 hoods = self.results.neighbourhoods
                 hoods = hoods[hoods["area"] == area].rename(columns={"unit": "neighbourhood"})

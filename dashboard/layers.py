@@ -15,7 +15,7 @@ import numpy as np
 from dashboard.data import DashboardData, _geojson_geom
 from dashboard.i18n import t
 from dashboard.whatif import Added, Evaluation
-from geo.export import (
+from geo.reporting.export import (
     COMPOSITE,
     FACILITY_CLASSES,
     area_gaps,

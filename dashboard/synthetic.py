@@ -479,7 +479,7 @@ def write_synthetic(root: str | Path) -> dict[str, Path]:
 
 def synthetic_registry(paths: dict[str, Path]) -> Any:
     """The registry of a folder written by :func:`write_synthetic`."""
-    from geo.areas import load_registry
+    from geo.io.areas import load_registry
 
     return load_registry(paths["areas_file"], data_dir=paths["data"])
 

@@ -184,7 +184,7 @@ class WhatIfService:
                 boundary = self.data.results.areas[area].boundary
                 proj = None
                 if boundary is not None:
-                    from geo.network import project_geom
+                    from geo.io.geom import project_geom
 
                     proj = project_geom(boundary)
                     shapely.prepare(proj)
@@ -201,7 +201,7 @@ class WhatIfService:
         if net is None or net.n_edges == 0:
             return None
         try:
-            from geo.access import AccessEngine
+            from geo.network.access import AccessEngine
 
             engine = AccessEngine.from_network(net)
             units = engine.snap(arrays.x, arrays.y)
@@ -212,7 +212,7 @@ class WhatIfService:
 
     def _detour_factor(self) -> float:
         try:
-            from geo.estimate import FALLBACK_DETOUR, read_calibration
+            from geo.network.estimate import FALLBACK_DETOUR, read_calibration
 
             cal = read_calibration(self.data.results.out_dir)
         except (ImportError, LifeCircleError):
@@ -251,7 +251,7 @@ class WhatIfService:
     def _facilities(self, model: _AreaModel, area: str, category: str, scenario: str) -> Any:
         key = (category, scenario)
         if key not in model.facilities:
-            from geo.export import scenario_facilities
+            from geo.reporting.export import scenario_facilities
 
             fac = scenario_facilities(self.data.results, area, category, scenario)
             pts = fac.to_crs(settings.PROJECTED_CRS).geometry

@@ -36,7 +36,7 @@ class RunContext:
 
     @functools.cached_property
     def registry(self):
-        from geo.areas import load_registry
+        from geo.io.areas import load_registry
 
         return load_registry(data_dir=self.data_dir)
 
@@ -142,7 +142,7 @@ def data() -> None:
 
 def build_networks(ctx: RunContext) -> dict[str, Any]:
     """Build (or load cached) walking networks for the chosen areas; returns {area: net|None}."""
-    from geo.network import build_area_network
+    from geo.network.network import build_area_network
 
     nets = {}
     for area in progress(ctx, ctx.areas, "walk networks / 步行路网"):
@@ -152,7 +152,7 @@ def build_networks(ctx: RunContext) -> dict[str, Any]:
 
 def status_rows(ctx: RunContext) -> list[dict[str, Any]]:
     """One network-status row per chosen area."""
-    from geo.network import network_status
+    from geo.network.network import network_status
 
     nets = build_networks(ctx)
     return [network_status(ctx.registry, a, nets[a.id]) for a in ctx.areas]
@@ -196,7 +196,7 @@ def data_status(ctx: RunContext, as_json: bool) -> None:
 @click.option("--overpass-url", default=None, help="Overpass endpoint (default: OSMnx's).")
 def data_fetch(ctx: RunContext, area_id: str, pbf: Path | None, overpass_url: str | None) -> None:
     """Download an area's OSM data (Overpass via OSMnx) or clip a user's .osm.pbf / 下载数据."""
-    from geo.fetch import fetch_area
+    from geo.io.fetch import fetch_area
 
     area = ctx.registry.get(area_id)
     target = fetch_area(
@@ -219,7 +219,7 @@ def plans() -> None:
 
 def extract_mentions_for(ctx: RunContext, taxonomy: Any = None) -> Any:
     """Mentions of every plan of the chosen areas (with a progress bar)."""
-    from geo.plans import extract_all
+    from geo.facilities.plans import extract_all
 
     return extract_all(
         ctx.registry, ctx.areas, taxonomy, progress=lambda it, desc: progress(ctx, it, desc)
@@ -231,8 +231,8 @@ def extract_mentions_for(ctx: RunContext, taxonomy: Any = None) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print counts per plan and category as JSON.")
 def plans_extract(ctx: RunContext, as_json: bool) -> None:
     """Extract facility mentions from the plans -> out/plan_mentions.csv / 提取规划设施."""
-    from geo.plans import summarize, write_mentions
-    from geo.taxonomy import load_taxonomy
+    from geo.facilities.plans import summarize, write_mentions
+    from geo.facilities.taxonomy import load_taxonomy
 
     tax = load_taxonomy()
     df = extract_mentions_for(ctx, tax)
@@ -288,10 +288,15 @@ def facilities_build(
     设施清单 (OSM + Geofabrik, de-duplicated), 规划设施定位 (gazetteer -> POI -> street -> area,
     out/geocode_report.csv) and 规划与地图数量对照 (reconciliation CSV).
     """
-    from geo.geocode import combine_facilities, format_report, geocode_stage
-    from geo.inventory import build_facilities, reconcile, write_facilities, write_reconciliation
-    from geo.providers import make_geocoders
-    from geo.taxonomy import load_taxonomy
+    from geo.facilities.geocode import combine_facilities, format_report, geocode_stage
+    from geo.facilities.inventory import (
+        build_facilities,
+        reconcile,
+        write_facilities,
+        write_reconciliation,
+    )
+    from geo.facilities.providers import make_geocoders
+    from geo.facilities.taxonomy import load_taxonomy
 
     online = make_geocoders(geocoders, cache_dir=ctx.out / "cache" / "geocode", amap_key=amap_key)
     tax = load_taxonomy()
@@ -405,7 +410,7 @@ def make_demand_from_options(
     building_rule: str = "cell",
 ) -> dict:
     """Run the demand stage for the chosen areas with the CLI's population options."""
-    from geo.population import make_demand, parse_population_totals
+    from geo.demand.population import make_demand, parse_population_totals
 
     totals = parse_population_totals(population_totals, population_csv)
     return make_demand(
@@ -502,7 +507,7 @@ def access(
     unit_id, category, nearest_m, nearest_min, n_within. Units come from out/demand/<area>.gpkg,
     or are the network nodes until demand exists. Areas without a network are skipped.
     """
-    from geo.access import run_access
+    from geo.network.access import run_access
 
     nets = build_networks(ctx)
     rows = run_access(
@@ -576,7 +581,7 @@ def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
     Writes out/coverage.csv and out/gaps.gpkg. Areas with an incomplete or missing walking
     network get a labelled straight-line × detour-factor estimate (basis = estimate).
     """
-    from geo.coverage import run_coverage
+    from geo.planning.coverage import run_coverage
 
     nets = build_networks(ctx)
     table, gaps = run_coverage(
@@ -636,8 +641,8 @@ def sites(
     or placed plan facility). Writes out/sites.gpkg (layer sites, WGS-84). Areas without a
     complete walking network use the labelled straight-line × detour estimate (basis estimate).
     """
-    from geo.scenarios import read_facilities
-    from geo.sites import read_mentions, run_sites
+    from geo.planning.scenarios import read_facilities
+    from geo.planning.sites import read_mentions, run_sites
 
     read_mentions(ctx.out)  # fail fast, before building networks
     read_facilities(ctx.out)
@@ -691,7 +696,7 @@ def scenarios(ctx: RunContext, as_json: bool) -> None:
     Writes out/scenario_deltas.csv, the plan scenarios' access tables under
     out/scenarios/<scenario>/access/, and their rows in out/coverage.csv and out/gaps.gpkg.
     """
-    from geo.scenarios import read_facilities, run_scenarios
+    from geo.planning.scenarios import read_facilities, run_scenarios
 
     read_facilities(ctx.out)  # fail fast, before building networks
     nets = build_networks(ctx)
@@ -802,7 +807,7 @@ def export_cmd(
     as_json: bool,
 ) -> None:
     """Export a map or table for meetings into <out>/exports/ / 导出地图与表格."""
-    from geo.export import export, load_results
+    from geo.reporting.export import export, load_results
 
     if not ctx.area_ids:
         raise LifeCircleError("give the area to export with --area (e.g. --area xinhualu)")
@@ -871,7 +876,7 @@ def run(ctx: RunContext, serve: bool, host: str, port: int) -> None:
     """
     import time
 
-    from geo._io import write_text_atomic
+    from geo.io.files import write_text_atomic
 
     started = time.perf_counter()
     total = len(RUN_STAGES) + 1

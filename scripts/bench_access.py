@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.access import AccessEngine
-from geo.network import WalkNetwork
+from geo.network.access import AccessEngine
+from geo.network.network import WalkNetwork
 
 #: Facilities per synthetic category (11 categories, 50-2000 each) and their thresholds (m):
 #: rarer facilities get the 15-minute (1000 m) circle, everyday ones the 5/10-minute circles
@@ -592,8 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     # -- the real network ----------------------------------------------------------------------
     if not args.skip_real:
         from geo import settings
-        from geo.areas import load_registry
-        from geo.network import build_area_network
+        from geo.io.areas import load_registry
+        from geo.network.network import build_area_network
 
         log("real network wujiaochang ...")
         real = build_area_network(

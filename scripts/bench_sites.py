@@ -14,7 +14,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from geo.sites import solve_mclp
+from geo.planning.sites import solve_mclp
 
 
 def synthetic_instance(side_m: float, n_units: int, radius_m: float, seed: int = 0):

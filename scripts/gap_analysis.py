@@ -26,16 +26,10 @@ import pandas as pd
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic
-from geo.coverage import (
-    ALL,
-    access_path,
-    category_specs,
-    coverage_table,
-    gap_polygons,
-)
-from geo.neighbourhoods import read_neighbourhoods
-from geo.population import read_demand
+from geo.demand.neighbourhoods import read_neighbourhoods
+from geo.demand.population import read_demand
+from geo.io.files import write_atomic
+from geo.planning.coverage import ALL, access_path, category_specs, coverage_table, gap_polygons
 
 CREDIT = "Map data © OpenStreetMap contributors (ODbL)"
 

@@ -21,7 +21,7 @@ def to_lonlat(x, y):
 
 def line_network(n_nodes: int = 11, step: float = 100.0, completeness: float = 0.9):
     """A synthetic straight street: nodes every ``step`` m from (X0, Y0) eastwards."""
-    from geo.network import WalkNetwork
+    from geo.network.network import WalkNetwork
 
     x = X0 + step * np.arange(n_nodes)
     y = np.full(n_nodes, Y0)

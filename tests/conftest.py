@@ -25,7 +25,7 @@ def mirror() -> Path:
 @pytest.fixture(scope="session")
 def registry(mirror):
     """The real study-area registry resolved against the mirror."""
-    from geo.areas import load_registry
+    from geo.io.areas import load_registry
 
     return load_registry()
 
@@ -39,7 +39,7 @@ def net_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def xinhualu_net(registry, net_cache):
     """The real xinhualu walking network (complete area)."""
-    from geo.network import build_area_network
+    from geo.network.network import build_area_network
 
     return build_area_network(registry, "xinhualu", cache_dir=net_cache)
 

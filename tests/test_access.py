@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from geo._errors import LifeCircleError
-from geo.access import AccessEngine, Snapped, compute_access
-from geo.network import WalkNetwork
+from geo.network.access import AccessEngine, Snapped, compute_access
+from geo.network.network import WalkNetwork
 
 TOL = 1e-6
 
@@ -242,7 +242,7 @@ def test_whatif_equals_recomputation(eng, upts, fpts, ops, radius, max_m):
     st.floats(0.5, 400),
 )
 def test_bucket_search_equals_heap_search_bit_for_bit(eng, seeds, seed_d, bound):
-    from geo import _dijkstra
+    from geo.network import _dijkstra
 
     n = eng.indptr.shape[0] - 1
     nodes = np.array([s % n for s in seeds], np.int64)
@@ -410,7 +410,7 @@ def _walknet(
     uv: list[tuple[int, int]],
     node_xy: list[tuple[float, float]],
 ) -> WalkNetwork:
-    from geo.network import project_geom
+    from geo.io.geom import project_geom
 
     nodes = pd.DataFrame(
         {

@@ -18,7 +18,7 @@ import shapely
 from pyproj import Geod
 
 from geo._errors import LifeCircleError
-from geo.coords import (
+from geo.facilities.coords import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     check_coordinates,

@@ -13,7 +13,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.coverage import (
+from geo.planning.coverage import (
     ALL,
     COMPOSITE,
     CategorySpec,
@@ -210,7 +210,7 @@ def test_reconciliation_note_joins_the_area_rows(table):
 
 
 def test_reconciliation_csv_with_a_bom_is_read(tmp_path):
-    from geo.coverage import read_reconciliation
+    from geo.planning.coverage import read_reconciliation
 
     (tmp_path / "inventory_reconciliation.csv").write_text(
         "area,category,plan_existing,osm_count\nt,shop,5,3\n", encoding="utf-8-sig"
@@ -323,8 +323,8 @@ def coverage_run(registry, tmp_path_factory):
     from click.testing import CliRunner
 
     from geo.cli import main
-    from geo.network import project_geom
-    from geo.population import make_demand, read_demand
+    from geo.demand.population import make_demand, read_demand
+    from geo.io.geom import project_geom
 
     out = tmp_path_factory.mktemp("coverage_out")
     areas = [registry.get("xinhualu"), registry.get("changbaixincun")]

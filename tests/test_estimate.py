@@ -12,7 +12,8 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.estimate import (
+from geo.io.geom import project_geom
+from geo.network.estimate import (
     NO_NETWORK_NOTE,
     calibrate_detour,
     calibrate_nearest,
@@ -22,7 +23,7 @@ from geo.estimate import (
     read_calibration,
     write_calibration,
 )
-from geo.network import WalkNetwork, project_geom
+from geo.network.network import WalkNetwork
 
 OX, OY = 350_000.0, 3_450_000.0  # synthetic origin in EPSG:32651
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from dashboard.synthetic import synthetic_registry, synthetic_taxonomy, write_synthetic
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.export import (
+from geo.reporting.export import (
     area_summary,
     cell_shares,
     cjk_font_family,
@@ -257,7 +257,7 @@ def test_export_rejects_bad_input(results, kwargs, message):
 def cli_env(synthetic, monkeypatch):
     """Point the CLI's registry at the synthetic one."""
     monkeypatch.setattr(settings, "AREAS_FILE", synthetic["areas_file"])
-    monkeypatch.setattr("geo.export._load_taxonomy_categories", lambda: ({}, None))
+    monkeypatch.setattr("geo.reporting.export._load_taxonomy_categories", lambda: ({}, None))
     return ["--out", str(synthetic["out"]), "--data-dir", str(synthetic["data"])]
 
 

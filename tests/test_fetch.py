@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from geo.areas import load_registry
-from geo.fetch import fetch_area
-from geo.network import build_area_network, network_sources
-from geo.osm import read_osm
+from geo.io.areas import load_registry, network_sources
+from geo.io.fetch import fetch_area
+from geo.io.osm import read_osm
+from geo.network.network import build_area_network
 from tests._osmfiles import write_pbf
 from tests._synth_area import make_area
 

@@ -17,9 +17,8 @@ import pytest
 import shapely
 
 from geo._errors import LifeCircleError
-from geo.areas import load_registry
-from geo.coords import wgs84_to_gcj02
-from geo.geocode import (
+from geo.facilities.coords import wgs84_to_gcj02
+from geo.facilities.geocode import (
     area_road_index,
     format_report,
     geocode_mentions,
@@ -31,8 +30,9 @@ from geo.geocode import (
     resolve_mention,
     verify_gazetteer,
 )
-from geo.network import clip_polygon
-from geo.providers import GeocodeResult
+from geo.facilities.providers import GeocodeResult
+from geo.io.areas import load_registry
+from geo.io.geom import clip_polygon
 
 SQUARE = shapely.box(121.42, 31.19, 121.44, 31.21)
 BARE = shapely.box(121.50, 31.19, 121.52, 31.21)
@@ -444,7 +444,7 @@ def test_counted_rows_counts_each_located_facility_once():
     import geopandas as gpd
     from shapely.geometry import Point
 
-    from geo.geocode import counted_rows
+    from geo.facilities.geocode import counted_rows
 
     p = Point(121.42, 31.2)
     fac = gpd.GeoDataFrame(

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.geocode import GAZETTEER_FILE, area_road_index, load_gazetteer, resolve_mention
-from geo.network import project_geom
-from geo.osm import FEATURE_KEYS, read_osm
+from geo.facilities.geocode import GAZETTEER_FILE, area_road_index, load_gazetteer, resolve_mention
+from geo.io.geom import project_geom
+from geo.io.osm import FEATURE_KEYS, read_osm
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,7 @@ import yaml
 from shapely.geometry import Point, Polygon
 
 from geo import settings
-from geo.areas import load_registry
-from geo.inventory import (
+from geo.facilities.inventory import (
     FACILITY_COLUMNS,
     build_inventory,
     dedupe_facilities,
@@ -24,8 +23,9 @@ from geo.inventory import (
     write_facilities,
     write_reconciliation,
 )
-from geo.network import project_geom
-from geo.taxonomy import load_taxonomy
+from geo.facilities.taxonomy import load_taxonomy
+from geo.io.areas import load_registry
+from geo.io.geom import project_geom
 
 #: Synthetic boundary: about 950 m x 1110 m.
 SQUARE = [(121.40, 31.20), (121.41, 31.20), (121.41, 31.21), (121.40, 31.21), (121.40, 31.20)]

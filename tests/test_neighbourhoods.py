@@ -11,7 +11,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.neighbourhoods import (
+from geo.demand.neighbourhoods import (
     SLIVER_SHARE,
     assign_neighbourhood,
     hex_centres,
@@ -22,7 +22,7 @@ from geo.neighbourhoods import (
     user_neighbourhoods,
     write_neighbourhoods,
 )
-from geo.network import project_geom
+from geo.io.geom import project_geom
 
 X0, Y0 = 350_000.0, 3_450_000.0
 

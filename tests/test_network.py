@@ -8,18 +8,18 @@ import pytest
 import shapely
 
 from geo._errors import LifeCircleError
-from geo.areas import load_registry
-from geo.network import (
+from geo.io.areas import load_registry
+from geo.io.geom import project_geom
+from geo.io.osm import OsmWay, read_osm
+from geo.network.network import (
     WalkNetwork,
     build_area_network,
     check_network,
     completeness,
     is_walkable,
     largest_component_share,
-    project_geom,
     ways_to_network,
 )
-from geo.osm import OsmWay, read_osm
 from tests._osmfiles import write_overpass_geom, write_pbf, write_xml
 from tests._synth_area import make_area
 
@@ -176,12 +176,12 @@ def test_area_network_is_cached_and_cache_only_saves_time(tmp_path, monkeypatch)
     first = build_area_network(reg, "synth", cache_dir=cache)
     assert len(list(cache.glob("synth-*.edges.parquet"))) == 1
 
-    import geo.network
+    import geo.network.network as netmod
 
     def no_read(*a, **k):
         raise AssertionError("cache miss: OSM file was read again")
 
-    monkeypatch.setattr(geo.network, "read_osm", no_read)
+    monkeypatch.setattr(netmod, "read_osm", no_read)
     second = build_area_network(reg, "synth", cache_dir=cache)
     pd.testing.assert_frame_equal(first.nodes, second.nodes)
     pd.testing.assert_frame_equal(

@@ -9,9 +9,9 @@ import yaml
 from click.testing import CliRunner
 
 from geo import settings
-from geo.areas import load_registry
 from geo.cli import main
-from geo.network import build_area_network, network_status
+from geo.io.areas import load_registry
+from geo.network.network import build_area_network, network_status
 
 pytestmark = pytest.mark.integration
 

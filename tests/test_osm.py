@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from geo._errors import LifeCircleError
-from geo.osm import read_many, read_osm
+from geo.io.osm import read_many, read_osm
 from tests._osmfiles import write_overpass_geom, write_pbf, write_xml
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from geo._errors import LifeCircleError
-from geo.plans import (
+from geo.facilities.plans import (
     MENTION_COLUMNS,
     extract_mentions,
     mentions_frame,
@@ -18,7 +18,7 @@ from geo.plans import (
     summarize,
     write_mentions,
 )
-from geo.taxonomy import load_taxonomy
+from geo.facilities.taxonomy import load_taxonomy
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from rapidfuzz import fuzz
 
-from geo.plans import extract_all
-from geo.taxonomy import load_taxonomy
+from geo.facilities.plans import extract_all
+from geo.facilities.taxonomy import load_taxonomy
 
 pytestmark = pytest.mark.integration
 

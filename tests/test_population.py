@@ -9,9 +9,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.network import project_geom
-from geo.osm import OsmData, OsmWay
-from geo.population import (
+from geo.demand.population import (
     PopulationTotal,
     census_weights,
     demand_units,
@@ -24,6 +22,8 @@ from geo.population import (
     residential_buildings,
     residential_grid,
 )
+from geo.io.geom import project_geom
+from geo.io.osm import OsmData, OsmWay
 
 # a synthetic 300 m x 200 m area aligned to the 100 m grid, far from any real data
 X0, Y0 = 350_000.0, 3_450_000.0
@@ -300,7 +300,7 @@ def test_raster_without_overlap_is_an_error(tmp_path):
 # -- integration ------------------------------------------------------------------------------
 @pytest.mark.integration
 def test_xinhualu_demand_totals_the_2010_census(registry, tmp_path):
-    from geo.population import build_demand, read_demand, write_demand
+    from geo.demand.population import build_demand, read_demand, write_demand
 
     res = build_demand(registry, "xinhualu")
     write_demand(res.units, tmp_path, "xinhualu")
@@ -316,8 +316,8 @@ def test_cli_demand_with_a_user_total_writes_units_and_neighbourhoods(registry, 
     from click.testing import CliRunner
 
     from geo.cli import main
-    from geo.neighbourhoods import read_neighbourhoods
-    from geo.population import read_demand
+    from geo.demand.neighbourhoods import read_neighbourhoods
+    from geo.demand.population import read_demand
 
     res = CliRunner().invoke(
         main,
@@ -345,7 +345,7 @@ def test_cli_demand_from_a_raster_labels_the_source(registry, tmp_path):
     from click.testing import CliRunner
 
     from geo.cli import main
-    from geo.population import read_demand
+    from geo.demand.population import read_demand
 
     lon0, lat0, lon1, lat1 = registry.boundary("xinhualu").bounds
     tif = tmp_path / "synthetic_worldpop.tif"

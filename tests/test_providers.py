@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from geo._errors import LifeCircleError
-from geo.coords import gcj02_to_wgs84
-from geo.providers import (
+from geo.facilities.coords import gcj02_to_wgs84
+from geo.facilities.providers import (
     AMapGeocoder,
     JsonCache,
     NominatimGeocoder,

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import scenarios, sites
 from geo._errors import LifeCircleError
-from geo.scenarios import AreaSetup, deltas_table, facility_scenario, scenario_facilities
+from geo.planning import scenarios, sites
+from geo.planning.scenarios import AreaSetup, deltas_table, facility_scenario, scenario_facilities
 from tests._sites_synth import (
     TAXONOMY,
     X0,
@@ -132,7 +132,7 @@ def test_estimate_access_uses_the_detour_factor():
 
 
 def test_scenario_coverage_counts_people_within_threshold():
-    from geo.coverage import category_specs
+    from geo.planning.coverage import category_specs
 
     specs = category_specs(TAXONOMY)
     fac = {

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from geo import sites
 from geo._errors import LifeCircleError
-from geo.sites import (
+from geo.planning import sites
+from geo.planning.sites import (
     greedy_mclp,
     lp_bound,
     online_bound,
@@ -276,8 +276,8 @@ def test_grid_candidates_are_cell_centres_inside_the_area():
 
 
 def test_read_candidates_converts_gcj02_rows(tmp_path):
-    from geo.coords import to_wgs84
-    from geo.network import to_projected
+    from geo.facilities.coords import to_wgs84
+    from geo.io.geom import to_projected
 
     path = tmp_path / "cand.csv"
     path.write_text("name,lon,lat,crs\n甲,121.43,31.20,gcj02\n乙,121.44,31.21,\n", encoding="utf-8")
@@ -309,7 +309,7 @@ def test_read_candidates_without_lat_column_raises(tmp_path):
 # coverage matrices
 # ---------------------------------------------------------------------------------------------
 def test_network_coverage_counts_access_leg_and_walk_along_the_street():
-    from geo.access import AccessEngine
+    from geo.network.access import AccessEngine
 
     net = line_network()
     eng = AccessEngine.from_network(net)
@@ -371,8 +371,8 @@ def test_run_sites_on_network_picks_the_two_best_uncovered_units(synth_out):
 
 
 def test_run_sites_without_network_uses_labelled_estimate(synth_out, monkeypatch):
-    from geo import scenarios
-    from geo.estimate import DetourCalibration
+    from geo.network.estimate import DetourCalibration
+    from geo.planning import scenarios
 
     cal = DetourCalibration(factor=1.0, n_pairs=0, area="synth")
     monkeypatch.setattr(scenarios, "detour_factor", lambda *a, **kw: cal)

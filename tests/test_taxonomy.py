@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from geo._errors import LifeCircleError
-from geo.taxonomy import TAXONOMY_FILE, load_taxonomy, taxonomy_from_dict
+from geo.facilities.taxonomy import TAXONOMY_FILE, load_taxonomy, taxonomy_from_dict
 
 REQUIRED_KEYS = ["elderly_care", "meal_service", "health", "childcare", "school", "culture",
                  "community_service", "sports", "market", "park_green", "transit"]  # fmt: skip

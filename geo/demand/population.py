@@ -59,10 +59,10 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import read_text_utf8, write_atomic
-from geo.areas import Area, Registry
-from geo.network import bbox_of, clip_polygon, network_sources, project_geom, to_projected
-from geo.osm import OsmData, OsmWay, read_osm
+from geo.io.areas import Area, Registry, network_sources
+from geo.io.files import read_text_utf8, write_atomic
+from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
+from geo.io.osm import OsmData, OsmWay, read_osm
 
 #: Grid cell size (m).
 CELL_M: float = 100.0
@@ -853,7 +853,7 @@ def build_demand(
             method=total.label, total=total.total, note=total.note, building_rule=building_rule
         )
     if neighbourhoods is not None:
-        from geo.neighbourhoods import assign_neighbourhood
+        from geo.demand.neighbourhoods import assign_neighbourhood
 
         hoods = neighbourhoods[neighbourhoods["area"] == area.id]
         units["neighbourhood"] = assign_neighbourhood(
@@ -936,7 +936,7 @@ def make_demand(
     dict
         ``{area_id: DemandResult}``.
     """
-    from geo import neighbourhoods as nb
+    from geo.demand import neighbourhoods as nb
 
     totals = totals or {}
     unknown = set(totals) - {a.id for a in registry}

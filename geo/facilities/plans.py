@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from geo._errors import LifeCircleError
-from geo._io import read_text_utf8, write_atomic
-from geo.taxonomy import KeywordHit, Taxonomy, load_taxonomy
+from geo.facilities.taxonomy import KeywordHit, Taxonomy, load_taxonomy
+from geo.io.files import read_text_utf8, write_atomic
 
 #: The DESIGN.md mention contract, in order.
 MENTION_COLUMNS: tuple[str, ...] = (

@@ -38,8 +38,8 @@ import pandas as pd
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import read_json, write_text_atomic
-from geo.network import WalkNetwork
+from geo.io.files import read_json, write_text_atomic
+from geo.network.network import WalkNetwork
 
 #: Detour factor used when no calibration is available (a typical urban value; the calibrated
 #: 新华路 value replaces it once ``out/detour_calibration.json`` exists).
@@ -209,7 +209,7 @@ def calibrate_detour(
     if boundary is not None:
         import shapely
 
-        from geo.network import project_geom
+        from geo.io.geom import project_geom
 
         big = big[shapely.contains_xy(project_geom(boundary), x[big], y[big])]
         if len(big) < 2:
@@ -254,7 +254,7 @@ def calibrate_nearest(
         Fitted on (access-engine nearest distance, straight-line nearest distance) per unit and
         category; ``n_sources`` is the number of units.
     """
-    from geo.access import compute_access
+    from geo.network.access import compute_access
 
     cats = sorted(str(c) for c in facilities["category"].dropna().unique())
     if not cats or units.empty:
@@ -411,7 +411,7 @@ def facility_points(
     """
     import shapely
 
-    from geo.network import project_geom
+    from geo.io.geom import project_geom
 
     fac = facilities
     if "counted" in fac.columns:  # geo.geocode.counted_rows: one row per distinct facility

@@ -49,12 +49,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import _dijkstra as _dj
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.network import _dijkstra as _dj
 
 if TYPE_CHECKING:
-    from geo.network import WalkNetwork
+    from geo.network.network import WalkNetwork
 
 #: Threshold (m) used for a category the taxonomy does not know (15 min at 4 km/h).
 DEFAULT_THRESHOLD_M: float = 1000.0
@@ -916,7 +916,7 @@ def _polyline_segments(
     net: WalkNetwork, u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, ...]:
     """Split projected edge geometries into segments oriented from ``u`` to ``v``."""
-    from geo.network import to_projected
+    from geo.io.geom import to_projected
 
     geoms = net.edges.geometry.values
     coords, gi = shapely.get_coordinates(geoms, return_index=True)
@@ -1063,7 +1063,7 @@ def category_thresholds(default_m: float = DEFAULT_THRESHOLD_M) -> dict[str, flo
         ``{category: metres}`` in taxonomy order.
     """
     try:
-        from geo.taxonomy import load_taxonomy
+        from geo.facilities.taxonomy import load_taxonomy
     except ImportError:
         return {}
     tax = load_taxonomy()
@@ -1214,8 +1214,8 @@ def run_access(
     """
     import time
 
-    from geo._io import write_atomic
-    from geo.network import basis_for
+    from geo.io.files import write_atomic
+    from geo.network.network import basis_for
 
     if profile not in settings.WALK_SPEEDS_KMH:
         raise LifeCircleError(

@@ -26,8 +26,8 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic
-from geo.network import project_geom
+from geo.io.files import write_atomic
+from geo.io.geom import project_geom
 
 #: Default hexagon width across flats (m): 400 m is a 5-minute walk across, inside the
 #: 250-500 m range the issue asks for; a full cell is about 0.14 km².

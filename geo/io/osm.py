@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from geo._errors import LifeCircleError
-from geo._io import check_utf8_file, read_json
+from geo.io.files import check_utf8_file, read_json
 
 #: Keys that make a way or node interesting to the project (network or map features).
 FEATURE_KEYS: tuple[str, ...] = (

@@ -40,7 +40,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic
+from geo.io.files import write_atomic
 
 #: Scenario names, in order (each includes the facilities of the one before).
 SCENARIOS: tuple[str, ...] = ("baseline", "plan", "plan+recommended")
@@ -206,7 +206,7 @@ def scenario_facilities(
         return pd.DataFrame({c: pd.Series([], dtype=float if c in "xy" else object) for c in cols})
     out = pd.concat(frames, ignore_index=True)[cols]
     if boundary is not None:
-        from geo.network import project_geom
+        from geo.io.geom import project_geom
 
         zone = shapely.buffer(project_geom(boundary), buffer_m)
         out = out[shapely.contains_xy(zone, out["x"].to_numpy(), out["y"].to_numpy())]
@@ -308,7 +308,7 @@ class AreaSetup:
             }
         )
         if self.basis == "network":
-            from geo.access import compute_access
+            from geo.network.access import compute_access
 
             acc = compute_access(
                 self.net, units, facilities, dict(thresholds), max_m=max_m, engine=self.engine
@@ -316,7 +316,7 @@ class AreaSetup:
             acc["basis"] = "network"
             acc["note"] = self.note
             return acc
-        from geo.estimate import estimate_access
+        from geo.network.estimate import estimate_access
 
         return estimate_access(
             units, facilities, dict(thresholds), self.factor, max_m=max_m, note=self.note
@@ -342,11 +342,11 @@ def detour_factor(
     -------
     geo.estimate.DetourCalibration
     """
-    from geo import estimate
-    from geo.network import build_area_network
+    from geo.network import estimate
+    from geo.network.network import build_area_network
 
     if facilities is not None:
-        from geo.coverage import detour_calibration
+        from geo.planning.coverage import detour_calibration
 
         return detour_calibration(
             registry,
@@ -414,18 +414,18 @@ def area_setup(
     -------
     AreaSetup
     """
-    from geo import estimate
-    from geo.network import basis_for
+    from geo.network import estimate
+    from geo.network.network import basis_for
 
     if demand is None:
-        from geo.population import read_demand
+        from geo.demand.population import read_demand
 
         demand = read_demand(out, area.id)
     demand = demand_xy(demand)
     comp = float(net.info.get("completeness", 0.0)) if net is not None else 0.0
     boundary = registry.boundary(area)
     if basis_for(comp) == "network":
-        from geo.access import AccessEngine
+        from geo.network.access import AccessEngine
 
         return AreaSetup(
             area.id,
@@ -479,7 +479,7 @@ def scenario_coverage(
         ``{scenario: access table}`` and ``{scenario: coverage rows}``
         (:func:`geo.coverage.coverage_table` columns).
     """
-    from geo.coverage import coverage_table
+    from geo.planning.coverage import coverage_table
 
     thresholds = {c: float(s.threshold_m) for c, s in specs.items()}
     access: dict[str, pd.DataFrame] = {}
@@ -639,8 +639,8 @@ def run_scenarios(
     DataFrame
         The delta rows of these areas.
     """
-    from geo import coverage as cov_mod
-    from geo.sites import read_sites
+    from geo.planning import coverage as cov_mod
+    from geo.planning.sites import read_sites
 
     out = Path(out)
     specs = cov_mod.category_specs(taxonomy)

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic
+from geo.io.files import write_atomic
 
 #: Largest reduced problem solved exactly: nonzeros of the coverage matrix after merging
 #: identical demand units and candidates and dropping dominated candidates. Measured with
@@ -750,7 +750,7 @@ def network_candidates(net: Any, boundary: Any, cell_m: float = CANDIDATE_CELL_M
     """
     import shapely
 
-    from geo.network import project_geom
+    from geo.io.geom import project_geom
 
     poly = shapely.make_valid(project_geom(boundary, net.crs))
     x = net.nodes["x"].to_numpy(float)
@@ -772,7 +772,7 @@ def grid_candidates(boundary: Any, cell_m: float = CANDIDATE_CELL_M) -> pd.DataF
     """
     import shapely
 
-    from geo.network import project_geom
+    from geo.io.geom import project_geom
 
     poly = shapely.make_valid(project_geom(boundary))
     x0, y0, x1, y1 = poly.bounds
@@ -806,8 +806,8 @@ def read_candidates(path: str | os.PathLike[str]) -> pd.DataFrame:
     DataFrame
         ``candidate, name, area, node, x, y`` (EPSG:32651; ``node`` = -1).
     """
-    from geo.coords import to_wgs84
-    from geo.network import to_projected
+    from geo.facilities.coords import to_wgs84
+    from geo.io.geom import to_projected
 
     path = Path(path)
     try:
@@ -942,7 +942,7 @@ class SitesRun:
 
 
 def _snap_candidates(engine: Any, cand: pd.DataFrame) -> Any:
-    from geo.access import Snapped
+    from geo.network.access import Snapped
 
     node = cand["node"].to_numpy(np.int64)
     on_node = node >= 0
@@ -967,7 +967,7 @@ def area_candidates(
     """
     import shapely
 
-    from geo.network import project_geom
+    from geo.io.geom import project_geom
 
     if user is not None and len(user):
         poly = shapely.make_valid(project_geom(setup.boundary))
@@ -1186,8 +1186,8 @@ def run_sites(
         Areas without a usable network get straight-line estimates (``basis = estimate``);
         areas with neither network nor facility data are skipped (listed in ``skipped``).
     """
-    from geo.coverage import category_specs
-    from geo.scenarios import area_setup, read_facilities, scenario_facilities
+    from geo.planning.coverage import category_specs
+    from geo.planning.scenarios import area_setup, read_facilities, scenario_facilities
 
     out = Path(out)
     reqs = plan_requirements(read_mentions(out))

@@ -47,7 +47,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic, write_text_atomic
+from geo.io.files import write_atomic, write_text_atomic
 
 #: Tiers of the life circle (minutes).
 TIERS: tuple[int, ...] = (5, 10, 15)
@@ -194,7 +194,7 @@ def category_specs(taxonomy: Any = None, fallback: Iterable[str] = ()) -> dict[s
 
 def _load_taxonomy() -> Any:
     try:
-        from geo import taxonomy  # type: ignore[attr-defined, unused-ignore]
+        from geo.facilities import taxonomy  # type: ignore[attr-defined, unused-ignore]
     except ImportError:
         return None
     loader = getattr(taxonomy, "load_taxonomy", None)
@@ -275,7 +275,7 @@ def coverage_table(
     cats = list(categories)
     pop = demand["population"].to_numpy(dtype=float)
     if neighbourhoods is not None:
-        from geo.neighbourhoods import assign_neighbourhood
+        from geo.demand.neighbourhoods import assign_neighbourhood
 
         hood = np.empty(len(demand), dtype=object)
         for area_id, idx in demand.groupby("area").indices.items():
@@ -658,8 +658,8 @@ def area_access(
     -------
     AreaAccess
     """
-    from geo import estimate
-    from geo.network import basis_for
+    from geo.network import estimate
+    from geo.network.network import basis_for
 
     comp = float(net.info.get("completeness", 0.0)) if net is not None else 0.0
     basis = basis_for(comp)
@@ -731,9 +731,9 @@ def detour_calibration(
     """
     import hashlib
 
-    from geo import estimate
-    from geo.network import build_area_network
-    from geo.population import demand_path, make_demand, read_demand
+    from geo.demand.population import demand_path, make_demand, read_demand
+    from geo.network import estimate
+    from geo.network.network import build_area_network
 
     area = registry.get(calibration_area)
     net = build_area_network(registry, area, cache_dir=cache_dir)
@@ -783,8 +783,8 @@ def _coverage_check(
     factor: float,
 ) -> list[dict[str, Any]]:
     """Share covered at each standard threshold by network and by estimate (default profile)."""
-    from geo import estimate
-    from geo.access import compute_access
+    from geo.network import estimate
+    from geo.network.access import compute_access
 
     thr = {c: s.threshold_m for c, s in categories.items()}
     on_net = compute_access(net, units[["unit_id", "x", "y"]], pts[["category", "x", "y"]], thr)
@@ -832,7 +832,7 @@ def run_coverage(
     (DataFrame, GeoDataFrame)
         The coverage rows and gap polygons of these areas (the files also keep other areas).
     """
-    from geo.population import demand_path, make_demand, read_demand
+    from geo.demand.population import demand_path, make_demand, read_demand
 
     out = Path(out)
     missing = [a for a in areas if not demand_path(out, a.id).exists()]

@@ -236,3 +236,30 @@ def load_registry(
     if dupes:
         raise LifeCircleError(f"duplicate area ids: {', '.join(sorted(dupes))}", path=path)
     return Registry(areas, DataRoots.default(data_dir), defaults, path)
+
+
+OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".json", ".osm.xml")
+
+
+def network_sources(registry: Registry, area: Area) -> list[Path]:
+    """The area's network files in priority order: fetched downloads first, then the registry."""
+    found: list[Path] = []
+    for folder in registry.roots.find_all(Path("osm") / area.id):
+        # only the user's and the project's folders hold downloads; the mirror is listed as is
+        if not folder.is_dir() or folder.resolve().is_relative_to(settings.MIRROR_DIR.resolve()):
+            continue
+        fetched = [
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.name.lower().endswith(OSM_SUFFIXES) and not p.name.startswith(".")
+        ]
+        fetched.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        found.extend(fetched)
+    declared = [
+        registry.resolve(rel, what=f"network file of area '{area.id}'") for rel in area.network
+    ]
+    out: list[Path] = []
+    for p in [*found, *declared]:
+        if p.resolve() not in [q.resolve() for q in out]:
+            out.append(p)
+    return out

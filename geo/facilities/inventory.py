@@ -30,8 +30,8 @@ import pandas as pd
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic
-from geo.taxonomy import Taxonomy, load_taxonomy
+from geo.facilities.taxonomy import Taxonomy, load_taxonomy
+from geo.io.files import write_atomic
 
 #: DESIGN "facilities" columns, in order.
 FACILITY_COLUMNS: tuple[str, ...] = (
@@ -121,8 +121,9 @@ def osm_file_features(registry: Any, area: Any, taxonomy: Taxonomy, zone: Any) -
     """
     import shapely
 
-    from geo.network import bbox_of, network_sources
-    from geo.osm import OsmData, read_osm
+    from geo.io.areas import network_sources
+    from geo.io.geom import bbox_of
+    from geo.io.osm import OsmData, read_osm
 
     paths: list[Path] = list(network_sources(registry, area))
     for rel in area.features:
@@ -440,7 +441,7 @@ def build_inventory(
     import geopandas as gpd
     import shapely
 
-    from geo.network import clip_polygon
+    from geo.io.geom import clip_polygon
 
     tax = taxonomy or load_taxonomy()
     if isinstance(area, str):

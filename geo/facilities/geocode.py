@@ -186,7 +186,7 @@ def generic_terms(taxonomy=None) -> tuple[str, ...]:
     terms = list(GENERIC_TERMS)
     try:
         if taxonomy is None:
-            from geo.taxonomy import load_taxonomy
+            from geo.facilities.taxonomy import load_taxonomy
 
             taxonomy = load_taxonomy()
         for cat in taxonomy.categories.values():
@@ -233,8 +233,8 @@ def load_gazetteer(path: str | Path | None = None, registry=None):
     """
     import geopandas as gpd
 
-    from geo._io import read_text_utf8
-    from geo.coords import check_coordinates, normalise_crs, to_wgs84
+    from geo.facilities.coords import check_coordinates, normalise_crs, to_wgs84
+    from geo.io.files import read_text_utf8
 
     path = Path(path) if path is not None else GAZETTEER_FILE
     if not path.exists():
@@ -379,7 +379,7 @@ def build_road_index(area_id: str, boundary, data, *, sources: Sequence[str] = (
     -------
     RoadIndex
     """
-    from geo.network import clip_polygon
+    from geo.io.geom import clip_polygon
 
     idx = RoadIndex(area=area_id, sources=list(sources))
     lane_zone = clip_polygon(boundary, LANE_BUFFER_M)
@@ -456,7 +456,7 @@ def road_midpoint(lines) -> tuple[Any, float]:
     tuple
         (WGS-84 Point, uncertainty in metres = the farthest road vertex from the point).
     """
-    from geo.network import project_geom
+    from geo.io.geom import project_geom
 
     proj = project_geom(lines)
     pieces = list(getattr(proj, "geoms", [proj]))
@@ -484,8 +484,9 @@ def area_road_index(registry, area, *, data=None) -> RoadIndex:
     RoadIndex
         ``note`` says where the roads came from, or why there are none.
     """
-    from geo.network import bbox_of, clip_polygon, network_sources
-    from geo.osm import FEATURE_KEYS, OsmData, read_osm
+    from geo.io.areas import network_sources
+    from geo.io.geom import bbox_of, clip_polygon
+    from geo.io.osm import FEATURE_KEYS, OsmData, read_osm
 
     if isinstance(area, str):
         area = registry.get(area)
@@ -533,7 +534,7 @@ def _geofabrik_roads(registry, bbox):
         return None
     import geopandas as gpd
 
-    from geo.osm import OsmData, OsmWay
+    from geo.io.osm import OsmData, OsmWay
 
     gdf = gpd.read_file(shp, bbox=bbox)
     gdf = gdf[gdf["name"].notna() & (gdf.geom_type == "LineString")]
@@ -576,7 +577,7 @@ def poi_candidates(inventory, zone) -> PoiCandidates:
     -------
     PoiCandidates
     """
-    from geo.network import project_geom
+    from geo.io.geom import project_geom
 
     out = PoiCandidates([], [], [], [], [], [], [])
     if inventory is None or len(inventory) == 0:
@@ -860,8 +861,8 @@ def geocode_mentions(
     """
     import geopandas as gpd
 
-    from geo.network import clip_polygon
-    from geo.providers import SearchArea
+    from geo.facilities.providers import SearchArea
+    from geo.io.geom import clip_polygon
 
     _validate_mentions(mentions_df)
     if gazetteer is False:
@@ -1062,7 +1063,7 @@ def verify_gazetteer(gazetteer, inventory, max_m: float = 50.0) -> pd.DataFrame:
     pandas.DataFrame
         ``id, osm_element, found, distance_m, ok``.
     """
-    from geo.network import project_geom
+    from geo.io.geom import project_geom
 
     inv_ids: dict[str, Any] = {}
     if inventory is not None and "osm_id" in inventory.columns:
@@ -1194,7 +1195,7 @@ def geocode_stage(
     tuple
         (geocoded mentions, plan facility rows, report DataFrame, report path)
     """
-    from geo._io import write_atomic
+    from geo.io.files import write_atomic
 
     ids = list(area_ids) if area_ids is not None else list(dict.fromkeys(mentions_df["area"]))
     mentions_df = mentions_df[mentions_df["area"].astype(str).isin(ids)]

@@ -33,7 +33,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic
+from geo.io.files import write_atomic
 
 #: Scenario ids, in the order the dashboard offers them.
 SCENARIOS: tuple[str, ...] = ("baseline", "plan", "plan+recommended")
@@ -153,7 +153,7 @@ def categories_from_taxonomy(taxonomy: Any) -> dict[str, Category]:
 
 def _load_taxonomy_categories() -> tuple[dict[str, Category], str | None]:
     try:
-        from geo.taxonomy import load_taxonomy  # type: ignore[import-not-found]
+        from geo.facilities.taxonomy import load_taxonomy  # type: ignore[import-not-found]
     except ImportError:
         return {}, "taxonomy module not available; category labels taken from the results"
     try:
@@ -294,7 +294,7 @@ class Results:
         def load() -> Any:
             if self.registry is None:
                 return None
-            from geo.network import build_area_network
+            from geo.network.network import build_area_network
 
             try:
                 return build_area_network(
@@ -316,7 +316,7 @@ class Results:
             edges = net.edges[["highway", "name", "geometry"]]
             boundary = self.areas[area].boundary
             if boundary is not None:
-                from geo.network import clip_polygon
+                from geo.io.geom import clip_polygon
 
                 keep = shapely.intersects(edges.geometry.values, clip_polygon(boundary, 150.0))
                 edges = edges[keep]
@@ -432,7 +432,7 @@ def load_results(
         missing.append(f"{out}: results folder not found (run `lifecircle run`)")
     if registry is None:
         try:
-            from geo.areas import load_registry
+            from geo.io.areas import load_registry
 
             registry = load_registry()
         except LifeCircleError as exc:

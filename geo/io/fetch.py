@@ -13,9 +13,9 @@ from typing import Any
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic, write_text_atomic
-from geo.areas import Area, Registry
-from geo.network import clip_polygon
+from geo.io.areas import Area, Registry
+from geo.io.files import write_atomic, write_text_atomic
+from geo.io.geom import clip_polygon
 
 #: Feature tags downloaded beside the highway network (facilities, buildings, land use).
 FEATURE_TAGS: dict[str, bool | str | list[str]] = {

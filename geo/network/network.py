@@ -19,17 +19,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod, Transformer
+from pyproj import Geod
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo._io import write_atomic, write_text_atomic
-from geo.areas import Area, Registry
-from geo.osm import COORD_SCALE, OsmData, OsmWay, osm_format, read_osm
+from geo.io.areas import Area, Registry, network_sources
+from geo.io.files import write_atomic, write_text_atomic
+from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
+from geo.io.osm import COORD_SCALE, OsmData, OsmWay, osm_format, read_osm
 
 _GEOD = Geod(ellps="WGS84")
 _FOOT_OPEN = frozenset({"yes", "designated", "permissive"})
-OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".json", ".osm.xml")
 
 
 @dataclass
@@ -80,19 +80,6 @@ def is_walkable(tags: dict[str, str]) -> bool:
     if hw in settings.WALK_HIGHWAYS:
         return True
     return hw in settings.WALK_IF_FOOT_TAGGED and foot in _FOOT_OPEN
-
-
-def to_projected(lon: np.ndarray, lat: np.ndarray, crs: str = settings.PROJECTED_CRS):
-    """Project WGS-84 lon/lat arrays to ``crs`` metres; returns (x, y)."""
-    tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    return tr.transform(np.asarray(lon, float), np.asarray(lat, float))
-
-
-def project_geom(geom, crs: str = settings.PROJECTED_CRS, inverse: bool = False):
-    """Project a shapely geometry between WGS-84 and ``crs``."""
-    src, dst = ("EPSG:4326", crs) if not inverse else (crs, "EPSG:4326")
-    tr = Transformer.from_crs(src, dst, always_xy=True)
-    return shapely.transform(geom, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
 
 
 def ways_to_network(
@@ -325,30 +312,6 @@ def check_network(net: WalkNetwork, sources: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------
 # per-area build with cache
 # --------------------------------------------------------------------------------------------
-def network_sources(registry: Registry, area: Area) -> list[Path]:
-    """The area's network files in priority order: fetched downloads first, then the registry."""
-    found: list[Path] = []
-    for folder in registry.roots.find_all(Path("osm") / area.id):
-        # only the user's and the project's folders hold downloads; the mirror is listed as is
-        if not folder.is_dir() or folder.resolve().is_relative_to(settings.MIRROR_DIR.resolve()):
-            continue
-        fetched = [
-            p
-            for p in folder.iterdir()
-            if p.is_file() and p.name.lower().endswith(OSM_SUFFIXES) and not p.name.startswith(".")
-        ]
-        fetched.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        found.extend(fetched)
-    declared = [
-        registry.resolve(rel, what=f"network file of area '{area.id}'") for rel in area.network
-    ]
-    out: list[Path] = []
-    for p in [*found, *declared]:
-        if p.resolve() not in [q.resolve() for q in out]:
-            out.append(p)
-    return out
-
-
 def _file_fingerprint(path: Path) -> str:
     st = path.stat()
     if st.st_size > 64 * 1024 * 1024:
@@ -368,17 +331,6 @@ def cache_key(sources: Sequence[Path], boundary, buffer_m: float) -> str:
     for p in sources:
         h.update(_file_fingerprint(p).encode())
     return h.hexdigest()[:16]
-
-
-def bbox_of(geom, margin_deg: float = 0.0) -> tuple[float, float, float, float]:
-    """(min_lon, min_lat, max_lon, max_lat) of a WGS-84 geometry, widened by a margin."""
-    x0, y0, x1, y1 = geom.bounds
-    return (x0 - margin_deg, y0 - margin_deg, x1 + margin_deg, y1 + margin_deg)
-
-
-def clip_polygon(boundary, buffer_m: float, crs: str = settings.PROJECTED_CRS):
-    """The WGS-84 boundary buffered by ``buffer_m`` metres (in the projected CRS)."""
-    return project_geom(shapely.buffer(project_geom(boundary, crs), buffer_m), crs, inverse=True)
 
 
 def build_area_network(

@@ -1,0 +1,1 @@
+"""Demand: population per residential unit and neighbourhoods."""

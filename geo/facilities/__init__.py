@@ -1,0 +1,1 @@
+"""Facilities: taxonomy, plan extraction, OSM inventory, geocoding, coordinate systems."""

@@ -1,0 +1,1 @@
+"""Readers, writers and table contracts: area registry, OSM files, atomic files, geometry."""

@@ -1,0 +1,1 @@
+"""Walking networks and the access engine (network distances and the labelled estimate)."""

@@ -1,0 +1,1 @@
+"""Planning: coverage and gaps, recommended sites, scenarios."""

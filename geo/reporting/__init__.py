@@ -1,0 +1,1 @@
+"""Reporting: the results read model, maps, tables and exports."""
