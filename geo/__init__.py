@@ -1,12 +1,18 @@
 """lifecircle: a 15-minute community life-circle planner (15分钟社区生活圈) for Shanghai.
 
-The package follows the pipeline of DESIGN.md, one module per stage::
+The package is grouped by pipeline stage; data flows one way (see docs/ARCHITECTURE.md)::
 
-    areas -> osm -> network -> taxonomy -> plans -> geocode -> population
-          -> access -> coverage -> sites -> export -> cli
+    io -> facilities -> network -> demand -> planning -> reporting -> cli
+
+A stage imports only earlier stages; ``tests/test_architecture.py`` enforces it.
 """
 
-from geo._errors import LifeCircleError
+from geo._errors import (
+    InputError,
+    LifeCircleError,
+    MissingDependencyError,
+    MissingStageError,
+)
 
-__all__ = ["LifeCircleError"]
+__all__ = ["InputError", "LifeCircleError", "MissingDependencyError", "MissingStageError"]
 __version__ = "0.1.0"
