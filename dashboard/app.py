@@ -146,7 +146,7 @@ def warm(data: DashboardData, *, full: bool = False, budget_s: float = 60.0) -> 
     rescanning the large, long-lived result structures during requests (otherwise seen as
     100-200 ms pauses).
     """
-    from geo.reporting.export import PROFILES, SCENARIOS, TIERS
+    from geo.reporting.results import PROFILES, SCENARIOS, TIERS
 
     settings_ = [(15, "baseline", "default", "zh")]
     if full:

@@ -29,7 +29,8 @@ from dashboard.layout import (
 from dashboard.whatif import WhatIfError, WhatIfService
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.reporting.export import COMPOSITE, OSM_CREDIT, export
+from geo.reporting.export import export
+from geo.reporting.results import COMPOSITE, OSM_CREDIT
 
 log = logging.getLogger("lifecircle.dashboard")
 

@@ -21,7 +21,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.reporting.export import COMPOSITE, PROFILES, SCENARIOS, TIERS, Results, load_results
+from geo.reporting.results import COMPOSITE, PROFILES, SCENARIOS, TIERS, Results, load_results
 
 
 class Busy:

@@ -15,11 +15,11 @@ import numpy as np
 from dashboard.data import DashboardData, _geojson_geom
 from dashboard.i18n import t
 from dashboard.whatif import Added, Evaluation
-from geo.reporting.export import (
+from geo.reporting.html import facility_popup_html
+from geo.reporting.results import (
     COMPOSITE,
     FACILITY_CLASSES,
     area_gaps,
-    facility_popup_html,
     scenario_facilities,
     share_colour,
 )

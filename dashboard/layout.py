@@ -13,7 +13,7 @@ from dashboard.data import DashboardData
 from dashboard.i18n import t
 from dashboard.layers import WHATIF_COLOUR, basis_label
 from geo import settings
-from geo.reporting.export import (
+from geo.reporting.results import (
     FACILITY_CLASSES,
     OSM_CREDIT,
     PROFILE_LABELS,

@@ -251,7 +251,7 @@ class WhatIfService:
     def _facilities(self, model: _AreaModel, area: str, category: str, scenario: str) -> Any:
         key = (category, scenario)
         if key not in model.facilities:
-            from geo.reporting.export import scenario_facilities
+            from geo.reporting.results import scenario_facilities
 
             fac = scenario_facilities(self.data.results, area, category, scenario)
             pts = fac.to_crs(settings.PROJECTED_CRS).geometry

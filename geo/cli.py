@@ -807,7 +807,8 @@ def export_cmd(
     as_json: bool,
 ) -> None:
     """Export a map or table for meetings into <out>/exports/ / 导出地图与表格."""
-    from geo.reporting.export import export, load_results
+    from geo.reporting.export import export
+    from geo.reporting.results import load_results
 
     if not ctx.area_ids:
         raise LifeCircleError("give the area to export with --area (e.g. --area xinhualu)")

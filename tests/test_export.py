@@ -19,14 +19,13 @@ from click.testing import CliRunner
 from dashboard.synthetic import synthetic_registry, synthetic_taxonomy, write_synthetic
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.reporting.export import (
+from geo.reporting.export import export, export_path
+from geo.reporting.html import facility_popup_html
+from geo.reporting.maps import cjk_font_family
+from geo.reporting.results import (
     area_summary,
     cell_shares,
-    cjk_font_family,
     coverage_rows,
-    export,
-    export_path,
-    facility_popup_html,
     load_results,
     neighbourhood_table,
     scenario_facilities,
@@ -257,7 +256,7 @@ def test_export_rejects_bad_input(results, kwargs, message):
 def cli_env(synthetic, monkeypatch):
     """Point the CLI's registry at the synthetic one."""
     monkeypatch.setattr(settings, "AREAS_FILE", synthetic["areas_file"])
-    monkeypatch.setattr("geo.reporting.export._load_taxonomy_categories", lambda: ({}, None))
+    monkeypatch.setattr("geo.reporting.results._load_taxonomy_categories", lambda: ({}, None))
     return ["--out", str(synthetic["out"]), "--data-dir", str(synthetic["data"])]
 
 

@@ -1,0 +1,834 @@
+"""The results read model: ``out/`` read once into one :class:`Results` object.
+
+The dashboard and every export (:mod:`geo.reporting.maps`, :mod:`~geo.reporting.html`,
+:mod:`~geo.reporting.xlsx`) share it. Missing files become empty tables plus a visible note,
+never an exception. Nothing here recomputes the pipeline: which facilities count in a scenario
+is the pipeline's own rule (:func:`geo.planning.scenarios.scenario_mask`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import settings
+from geo._errors import LifeCircleError
+from geo.facilities.taxonomy import load_taxonomy
+from geo.io.areas import load_registry
+from geo.io.geom import clip_polygon
+from geo.network.network import build_area_network
+from geo.planning.coverage import COMPOSITE, PROFILES, TIERS
+from geo.planning.scenarios import SCENARIOS
+
+__all__ = ["COMPOSITE", "PROFILES", "SCENARIOS", "TIERS"]
+
+#: Licence credit every map and table must carry (ODbL).
+OSM_CREDIT: str = "© OpenStreetMap contributors"
+
+SCENARIO_LABELS: dict[str, tuple[str, str]] = {
+    "baseline": ("现状", "baseline"),
+    "plan": ("规划", "plan"),
+    "plan+recommended": ("规划+推荐选址", "plan + recommended"),
+}
+PROFILE_LABELS: dict[str, tuple[str, str]] = {
+    "default": ("一般步速", "default pace"),
+    "elderly": ("老年步速", "elderly pace"),
+}
+BASIS_LABELS: dict[str, tuple[str, str]] = {
+    "network": ("路网计算", "network"),
+    "estimate": ("路网数据不完整，估算", "estimate (incomplete network)"),
+    "none": ("无路网数据", "no network data"),
+}
+
+#: Facility display classes: (key, label_zh, label_en, colour, matplotlib marker).
+FACILITY_CLASSES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("osm", "现状(OSM)", "existing (OSM)", "#1f77b4", "o"),
+    ("gazetteer", "现状(核对)", "existing (gazetteer)", "#17becf", "D"),
+    ("plan_existing", "规划-现有", "plan: existing", "#2ca02c", "s"),
+    ("plan_new", "规划-新增", "plan: new", "#ff7f0e", "^"),
+    ("recommended", "推荐选址", "recommended site", "#9467bd", "*"),
+)
+
+_SHARE_COLOURS = ("#d73027", "#fc8d59", "#fee08b", "#d9ef8b", "#91cf60", "#1a9850")
+_SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8, 0.95)
+_NO_DATA_COLOUR = "#bdbdbd"
+_UNIT_COLUMNS = ("unit", "unit_id", "neighbourhood", "neighbourhood_id", "cell_id", "id")
+
+
+# -------------------------------------------------------------------------------------------
+# categories
+# -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Category:
+    """A facility category as the results show it (labels bilingual, Chinese first)."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    tier: int | None = None
+    threshold_m: float | None = None
+
+    def label(self, lang: str = "zh") -> str:
+        """The label in ``lang`` ("zh" or "en")."""
+        return self.label_zh if lang == "zh" else self.label_en
+
+    @property
+    def bilingual(self) -> str:
+        """``"中文 English"``."""
+        return f"{self.label_zh} {self.label_en}" if self.label_en else self.label_zh
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def categories_from_taxonomy(taxonomy: Any) -> dict[str, Category]:
+    """Adapt a taxonomy (object, mapping or list of category records) to ``{key: Category}``.
+
+    Parameters
+    ----------
+    taxonomy
+        What ``geo.taxonomy.load_taxonomy()`` returns, a mapping ``{key: record}``, or an
+        iterable of records; each record has ``key, label_zh, label_en`` and optionally
+        ``tier, threshold_m`` (attributes or mapping keys).
+
+    Returns
+    -------
+    dict
+        ``{key: Category}`` in the taxonomy's order.
+    """
+    items: Any = _get(taxonomy, "categories", taxonomy)
+    if callable(items):
+        items = items()
+    if isinstance(items, Mapping):
+        records = [(k, v) for k, v in items.items()]
+    else:
+        records = [(_get(v, "key"), v) for v in items]
+    out: dict[str, Category] = {}
+    for key, rec in records:
+        key = str(_get(rec, "key", key))
+        tier = _get(rec, "tier")
+        thr = _get(rec, "threshold_m")
+        out[key] = Category(
+            key=key,
+            label_zh=str(_get(rec, "label_zh", key) or key),
+            label_en=str(_get(rec, "label_en", "") or ""),
+            tier=int(tier) if isinstance(tier, int | float) and not math.isnan(tier) else None,
+            threshold_m=float(thr) if isinstance(thr, int | float) else None,
+        )
+    return out
+
+
+def _load_taxonomy_categories() -> tuple[dict[str, Category], str | None]:
+    try:
+        return categories_from_taxonomy(load_taxonomy()), None
+    except Exception as exc:  # a broken taxonomy must not take the dashboard down
+        return {}, f"taxonomy not loaded ({exc}); category labels taken from the results"
+
+
+# -------------------------------------------------------------------------------------------
+# results
+# -------------------------------------------------------------------------------------------
+@dataclass
+class AreaInfo:
+    """What the results know about one study area."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    data_date: str | None = None
+    completeness: float | None = None
+    basis: str = "none"
+    note: str = ""
+    boundary: Any = None  # shapely geometry, WGS-84
+
+    def label(self, lang: str = "zh") -> str:
+        """The area's name in ``lang``."""
+        return self.name_zh if lang == "zh" else self.name_en
+
+    @property
+    def bilingual(self) -> str:
+        """``"中文 English"``."""
+        return f"{self.name_zh} {self.name_en}"
+
+
+@dataclass
+class Results:
+    """Everything under ``out/`` the dashboard and exports show, read once.
+
+    Missing or unreadable files become empty tables plus a line in ``missing`` (shown to the
+    user), never an exception. Geometry is WGS-84; neighbourhood ids are in column ``unit``.
+    """
+
+    out_dir: Path
+    areas: dict[str, AreaInfo]
+    categories: dict[str, Category]
+    coverage: pd.DataFrame
+    neighbourhoods: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    reconciliation: pd.DataFrame
+    mentions: pd.DataFrame
+    deltas: pd.DataFrame
+    status: dict[str, dict[str, Any]]
+    missing: list[str] = field(default_factory=list)
+    registry: Any = None
+    _cache: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- validation ---------------------------------------------------------------------
+    def area(self, area_id: str) -> AreaInfo:
+        """The area, or a LifeCircleError naming the known ids."""
+        if area_id not in self.areas:
+            known = ", ".join(self.areas) or "(none: run `lifecircle run` first)"
+            raise LifeCircleError(
+                f"unknown area '{area_id}'; known areas: {known}", path=self.out_dir
+            )
+        return self.areas[area_id]
+
+    def category(self, key: str) -> Category:
+        """The category (``composite`` included), or a LifeCircleError naming known keys."""
+        if key == COMPOSITE:
+            return Category(COMPOSITE, "综合生活圈得分", "composite life-circle score")
+        if key not in self.categories:
+            known = ", ".join(self.categories) or "(none)"
+            raise LifeCircleError(
+                f"unknown category '{key}'; known categories: {known}", path=self.out_dir
+            )
+        return self.categories[key]
+
+    def category_keys(self, with_composite: bool = True) -> list[str]:
+        """Category keys present in the results (plus ``composite`` when it has rows)."""
+        keys = list(self.categories)
+        if (
+            with_composite
+            and not self.coverage.empty
+            and (self.coverage["category"] == COMPOSITE).any()
+        ):
+            keys.append(COMPOSITE)
+        return keys
+
+    # -- lazily loaded per-area tables --------------------------------------------------
+    def _cached(self, kind: str, area: str, loader: Any) -> Any:
+        key = (kind, area)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = loader()
+        with self._lock:
+            self._cache.setdefault(key, value)
+            return self._cache[key]
+
+    def demand(self, area: str) -> gpd.GeoDataFrame:
+        """Demand units of an area (``out/demand/<area>.gpkg``), WGS-84; empty when missing."""
+        self.area(area)
+        return self._cached(
+            "demand",
+            area,
+            lambda: _read_frame(
+                self.out_dir / "demand" / f"{area}.gpkg", self.missing, layer="demand", geo=True
+            ),
+        )
+
+    def access(self, area: str) -> pd.DataFrame:
+        """Per-unit access table (``out/access/<area>.parquet``); empty when missing."""
+        self.area(area)
+
+        def load() -> pd.DataFrame:
+            path = self.out_dir / "access" / f"{area}.parquet"
+            if not path.exists():  # areas without a complete network have an estimate table
+                path = self.out_dir / "access" / f"{area}.estimate.parquet"
+            if not path.exists():
+                return pd.DataFrame(columns=["unit_id", "category", "nearest_m"])
+            try:
+                df = pd.read_parquet(path)
+            except Exception as exc:
+                self.missing.append(f"{path}: unreadable ({exc})")
+                return pd.DataFrame(columns=["unit_id", "category", "nearest_m"])
+            df["unit_id"] = df["unit_id"].astype(str)
+            return df
+
+        return self._cached("access", area, load)
+
+    def network(self, area: str) -> Any:
+        """The area's walking network from the cache (``geo.network``), or None."""
+        self.area(area)
+
+        def load() -> Any:
+            if self.registry is None:
+                return None
+            try:
+                return build_area_network(
+                    self.registry, area, cache_dir=self.out_dir / "cache" / "network"
+                )
+            except LifeCircleError as exc:
+                self.missing.append(f"network for {area}: {exc}")
+                return None
+
+        return self._cached("network", area, load)
+
+    def streets(self, area: str) -> gpd.GeoDataFrame:
+        """Street segments clipped to the area's boundary buffered by 150 m (WGS-84)."""
+
+        def load() -> gpd.GeoDataFrame:
+            net = self.network(area)
+            if net is None or net.edges.empty:
+                return gpd.GeoDataFrame({"highway": []}, geometry=[], crs=settings.STORAGE_CRS)
+            edges = net.edges[["highway", "name", "geometry"]]
+            boundary = self.areas[area].boundary
+            if boundary is not None:
+                keep = shapely.intersects(edges.geometry.values, clip_polygon(boundary, 150.0))
+                edges = edges[keep]
+            return gpd.GeoDataFrame(edges, geometry="geometry", crs=settings.STORAGE_CRS)
+
+        return self._cached("streets", area, load)
+
+    def data_date(self, area: str) -> str:
+        """Data date of the area's OSM inputs, as the registry or network status gives it."""
+        info = self.area(area)
+        if info.data_date:
+            return str(info.data_date)
+        stamps = self.status.get(area, {}).get("data_timestamps") or []
+        return str(max(stamps))[:10] if stamps else "unknown 未知"
+
+
+def _read_frame(
+    path: Path, missing: list[str], *, layer: str | None = None, geo: bool = False
+) -> Any:
+    """Read a CSV/GPKG, or return an empty frame and note why."""
+    if not path.exists():
+        missing.append(f"{path.name}: not found (run `lifecircle run`)")
+        return gpd.GeoDataFrame(geometry=[], crs=settings.STORAGE_CRS) if geo else pd.DataFrame()
+    try:
+        if geo:
+            try:
+                gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+            except Exception:
+                if layer is None:
+                    raise
+                gdf = gpd.read_file(path)  # a single unnamed layer
+            if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+                gdf = gdf.to_crs(settings.STORAGE_CRS)
+            elif gdf.crs is None:
+                gdf = gdf.set_crs(settings.STORAGE_CRS)
+            return gdf
+        return pd.read_csv(path, dtype={"unit": str, "unit_id": str})
+    except Exception as exc:
+        missing.append(f"{path.name}: unreadable ({exc})".replace("\n", " "))
+        return gpd.GeoDataFrame(geometry=[], crs=settings.STORAGE_CRS) if geo else pd.DataFrame()
+
+
+def _unit_column(frame: pd.DataFrame) -> str | None:
+    return next((c for c in _UNIT_COLUMNS if c in frame.columns), None)
+
+
+def _normalise_coverage(cov: pd.DataFrame) -> pd.DataFrame:
+    if cov.empty:
+        return pd.DataFrame(
+            columns=[
+                "area",
+                "unit",
+                "category",
+                "tier",
+                "threshold_m",
+                "population",
+                "covered_population",
+                "share",
+                "basis",
+                "profile",
+                "scenario",
+            ]
+        )
+    cov = cov.copy()
+    cov["unit"] = cov["unit"].astype(str)
+    cov["area"] = cov["area"].astype(str)
+    cov["category"] = cov["category"].astype(str)
+    # tier 0 = "each category at its own standard tier" (composite rows with an empty tier)
+    cov["tier"] = pd.to_numeric(cov["tier"], errors="coerce").fillna(0).astype(int)
+    if "scenario" not in cov:
+        cov["scenario"] = "baseline"
+    if "profile" not in cov:
+        cov["profile"] = "default"
+    if "basis" not in cov:
+        cov["basis"] = "network"
+    for col in ("population", "covered_population", "share", "threshold_m"):
+        if col in cov:
+            cov[col] = pd.to_numeric(cov[col], errors="coerce")
+    return cov
+
+
+def load_results(
+    out_dir: str | Path,
+    *,
+    registry: Any = None,
+    taxonomy: Any = None,
+    areas: Iterable[str] | None = None,
+) -> Results:
+    """Read every result table under ``out_dir`` once.
+
+    Parameters
+    ----------
+    out_dir
+        The results folder (``lifecircle --out``; default ``out/``).
+    registry
+        A ``geo.areas.Registry`` for area names, boundaries, data dates and the cached
+        walking networks. ``None`` tries ``geo.areas.load_registry()`` and otherwise works
+        without (boundaries then come from the neighbourhood cells; no streets).
+    taxonomy
+        Category records (see :func:`categories_from_taxonomy`); ``None`` loads the project's.
+    areas
+        Only these area ids (default: every area in the results).
+
+    Returns
+    -------
+    Results
+        Tables with neighbourhood ids in column ``unit``; missing files listed in ``missing``.
+    """
+    out = Path(out_dir)
+    only = set(areas) if areas else None
+    missing: list[str] = []
+    if not out.is_dir():
+        missing.append(f"{out}: results folder not found (run `lifecircle run`)")
+    if registry is None:
+        try:
+            registry = load_registry()
+        except LifeCircleError as exc:
+            missing.append(f"registry not loaded: {exc}")
+
+    status_rows: list[dict[str, Any]] = []
+    status_path = out / "network_status.json"
+    if status_path.exists():
+        try:
+            status_rows = list(json.loads(status_path.read_text(encoding="utf-8")))
+        except Exception as exc:
+            missing.append(f"network_status.json: unreadable ({exc})")
+    else:
+        missing.append("network_status.json: not found (run `lifecircle run`)")
+    status = {str(r["area"]): r for r in status_rows if isinstance(r, dict) and "area" in r}
+
+    coverage = _normalise_coverage(_read_frame(out / "coverage.csv", missing))
+    hoods = _read_frame(out / "neighbourhoods.gpkg", missing, geo=True)
+    ucol = _unit_column(hoods)
+    if ucol is not None:
+        hoods = hoods.rename(columns={ucol: "unit"})
+        hoods["unit"] = hoods["unit"].astype(str)
+        hoods["area"] = hoods["area"].astype(str)
+    elif not hoods.empty:
+        missing.append(
+            "neighbourhoods.gpkg: no neighbourhood id column "
+            f"(expected one of {', '.join(_UNIT_COLUMNS)})"
+        )
+        hoods = gpd.GeoDataFrame({"unit": [], "area": []}, geometry=[], crs=settings.STORAGE_CRS)
+    if hoods.empty:
+        hoods = gpd.GeoDataFrame(
+            {"unit": pd.Series(dtype=str), "area": pd.Series(dtype=str)},
+            geometry=[],
+            crs=settings.STORAGE_CRS,
+        )
+    facilities = _read_frame(out / "facilities.gpkg", missing, layer="facilities", geo=True)
+    if not facilities.empty:
+        facilities = facilities[facilities.geometry.notna() & ~facilities.geometry.is_empty]
+        facilities = facilities.assign(
+            area=facilities["area"].astype(str), category=facilities["category"].astype(str)
+        )
+    gaps = _read_frame(out / "gaps.gpkg", missing, geo=True)
+    sites = _read_frame(out / "sites.gpkg", missing, geo=True)
+    recon = _read_frame(out / "inventory_reconciliation.csv", missing)
+    mentions = _read_frame(out / "plan_mentions.csv", missing)
+    deltas = _read_frame(out / "scenario_deltas.csv", missing)
+
+    if taxonomy is not None:
+        categories, note = categories_from_taxonomy(taxonomy), None
+    else:
+        categories, note = _load_taxonomy_categories()
+    if note:
+        missing.append(note)
+    present = [c for c in coverage["category"].drop_duplicates() if c != COMPOSITE]
+    labels: dict[str, tuple[str, str]] = {}
+    if {"category_zh", "category_en"} <= set(coverage.columns):
+        for row in coverage.drop_duplicates("category").itertuples():
+            labels[str(row.category)] = (str(row.category_zh), str(row.category_en))
+    if not recon.empty and {"category", "label_zh"} <= set(recon.columns):
+        for row in recon.drop_duplicates("category").itertuples():
+            labels[str(row.category)] = (str(row.label_zh), str(getattr(row, "label_en", "")))
+    if present:  # keep the taxonomy order, restricted to categories with results
+        ordered = [k for k in categories if k in present] + [
+            k for k in present if k not in categories
+        ]
+        categories = {k: categories.get(k) or Category(k, *labels.get(k, (k, k))) for k in ordered}
+    area_ids: list[str] = []
+    for source in (list(status), coverage["area"].tolist(), hoods["area"].tolist()):
+        for a in source:
+            if a not in area_ids and (only is None or a in only):
+                area_ids.append(a)
+    infos: dict[str, AreaInfo] = {}
+    for aid in area_ids:
+        srow: dict[str, Any] = status.get(aid, {})
+        reg_area = None
+        if registry is not None:
+            try:
+                reg_area = registry.get(aid)
+            except LifeCircleError:
+                reg_area = None
+        boundary = None
+        if reg_area is not None:
+            try:
+                boundary = registry.boundary(reg_area)
+            except LifeCircleError as exc:
+                missing.append(f"boundary of {aid}: {exc}")
+        cells = hoods[hoods["area"] == aid]
+        if boundary is None and not cells.empty:
+            boundary = shapely.union_all(cells.geometry.values)
+        comp = srow.get("completeness")
+        if comp is None and "completeness" in coverage:  # no network_status.json
+            vals = coverage.loc[coverage["area"] == aid, "completeness"].dropna()
+            comp = float(vals.iloc[0]) if len(vals) else None
+        infos[aid] = AreaInfo(
+            id=aid,
+            name_zh=str(srow.get("name_zh") or (reg_area.name_zh if reg_area else aid)),
+            name_en=str(srow.get("name_en") or (reg_area.name_en if reg_area else aid)),
+            data_date=(reg_area.data_date if reg_area is not None else None),
+            completeness=float(comp) if comp is not None else None,
+            basis=str(srow.get("basis") or _basis_of(coverage, aid)),
+            note=str(srow.get("note") or ""),
+            boundary=boundary,
+        )
+    return Results(
+        out_dir=out,
+        areas=infos,
+        categories=categories,
+        coverage=coverage,
+        neighbourhoods=hoods,
+        facilities=facilities,
+        gaps=gaps,
+        sites=sites,
+        reconciliation=recon,
+        mentions=mentions,
+        deltas=deltas,
+        status=status,
+        missing=missing,
+        registry=registry,
+    )
+
+
+def _basis_of(coverage: pd.DataFrame, area: str) -> str:
+    rows = coverage[coverage["area"] == area]
+    if rows.empty or "basis" not in rows:
+        return "none"
+    return str(rows["basis"].mode().iloc[0])
+
+
+# -------------------------------------------------------------------------------------------
+# queries shared by the dashboard and the exports
+# -------------------------------------------------------------------------------------------
+def check_choice(value: Any, allowed: Iterable[Any], what: str) -> None:
+    """Raise a LifeCircleError unless ``value`` is one of ``allowed``."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise LifeCircleError(
+            f"unknown {what} '{value}'; expected one of {', '.join(str(a) for a in allowed)}"
+        )
+
+
+def coverage_rows(
+    results: Results,
+    area: str,
+    *,
+    tier: int,
+    scenario: str,
+    profile: str,
+    category: str | None = None,
+) -> pd.DataFrame:
+    """``coverage.csv`` rows for one area and setting (optionally one category).
+
+    When the results hold no rows for the requested scenario or profile (an older run),
+    the baseline / default rows are returned with column ``fallback`` set to True.
+    """
+    cov = results.coverage
+    sel = cov[(cov["area"] == area) & (cov["tier"] == int(tier))]
+    if category is not None:
+        sel = sel[sel["category"] == category]
+    exact = sel[(sel["scenario"] == scenario) & (sel["profile"] == profile)]
+    if not exact.empty or sel.empty:
+        return exact.assign(fallback=False)
+    fb = sel[(sel["scenario"] == "baseline") & (sel["profile"] == "default")]
+    return fb.assign(fallback=True)
+
+
+def cell_shares(
+    results: Results,
+    area: str,
+    category: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> pd.DataFrame:
+    """Coverage per neighbourhood cell for one category and setting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit, population, covered_population, share, basis, threshold_m`` for every cell
+        of the area (share NaN where the results have no figure).
+    """
+    rows = coverage_rows(
+        results, area, tier=tier, scenario=scenario, profile=profile, category=category
+    )
+    rows = rows[rows["unit"] != "ALL"]
+    cells = results.neighbourhoods[results.neighbourhoods["area"] == area][["unit"]]
+    cols = ["unit", "population", "covered_population", "share", "basis", "threshold_m"]
+    for c in cols:
+        if c not in rows:
+            rows = rows.assign(**{c: np.nan})
+    merged = cells.merge(rows[cols].drop_duplicates("unit"), on="unit", how="left")
+    return merged.reset_index(drop=True)
+
+
+def area_summary(
+    results: Results,
+    area: str,
+    category: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> dict[str, Any]:
+    """Area-wide figure (unit ``ALL``) for one category: population, covered, share, basis."""
+    rows = coverage_rows(
+        results, area, tier=tier, scenario=scenario, profile=profile, category=category
+    )
+    allrow = rows[rows["unit"] == "ALL"]
+    if allrow.empty and not rows.empty:
+        pop = float(rows["population"].sum())
+        cov = float(rows["covered_population"].sum())
+        share = cov / pop if pop > 0 and rows["share"].notna().any() else float("nan")
+        basis = str(rows["basis"].iloc[0])
+        thr = float(rows["threshold_m"].iloc[0]) if "threshold_m" in rows else float("nan")
+    elif allrow.empty:
+        return {
+            "population": float("nan"),
+            "covered_population": float("nan"),
+            "share": float("nan"),
+            "basis": results.areas[area].basis,
+            "threshold_m": float("nan"),
+            "fallback": False,
+        }
+    else:
+        r = allrow.iloc[0]
+        pop, cov, share = float(r["population"]), float(r["covered_population"]), float(r["share"])
+        basis = str(r["basis"])
+        thr = float(r.get("threshold_m", float("nan")))
+    return {
+        "population": pop,
+        "covered_population": cov,
+        "share": share,
+        "basis": basis,
+        "threshold_m": thr,
+        "fallback": bool(rows["fallback"].any()) if len(rows) else False,
+    }
+
+
+def facility_class(source: str, status: str) -> str:
+    """Display class of a facility: osm | gazetteer | plan_existing | plan_new | recommended."""
+    if source == "recommended":
+        return "recommended"
+    if source == "plan":
+        return "plan_existing" if status == "existing" else "plan_new"
+    if source == "gazetteer":
+        return "gazetteer"
+    return "osm"
+
+
+#: Facility classes included in each scenario.
+SCENARIO_CLASSES: dict[str, frozenset[str]] = {
+    "baseline": frozenset({"osm", "gazetteer", "plan_existing"}),
+    "plan": frozenset({"osm", "gazetteer", "plan_existing", "plan_new"}),
+    "plan+recommended": frozenset({"osm", "gazetteer", "plan_existing", "plan_new", "recommended"}),
+}
+
+
+def scenario_facilities(
+    results: Results, area: str, category: str | None, scenario: str
+) -> gpd.GeoDataFrame:
+    """Facilities of one area (and category) that count in ``scenario``, with ``klass``.
+
+    Recommended sites come from ``facilities.gpkg`` (source ``recommended``) or, when it has
+    none, from ``sites.gpkg``.
+    """
+    fac = results.facilities
+    if fac.empty:
+        fac = gpd.GeoDataFrame(
+            {"area": [], "category": [], "source": [], "status": []},
+            geometry=[],
+            crs=settings.STORAGE_CRS,
+        )
+    sel = fac[fac["area"] == area]
+    if category is not None and category != COMPOSITE:
+        sel = sel[sel["category"] == category]
+    sel = sel.assign(
+        klass=[
+            facility_class(str(s), str(t))
+            for s, t in zip(sel["source"], sel["status"], strict=True)
+        ]
+    )
+    if (
+        scenario == "plan+recommended"
+        and not (sel["klass"] == "recommended").any()
+        and not results.sites.empty
+    ):
+        sites = results.sites[results.sites["area"].astype(str) == area]
+        if category is not None and category != COMPOSITE:
+            sites = sites[sites["category"].astype(str) == category]
+        if not sites.empty:
+            extra = gpd.GeoDataFrame(
+                {
+                    "facility_id": [
+                        f"site-{area}-{c}-{r}"
+                        for c, r in zip(sites["category"], sites["rank"], strict=True)
+                    ],
+                    "area": area,
+                    "name": "",
+                    "category": sites["category"].astype(str).values,
+                    "source": "recommended",
+                    "status": "proposed",
+                    "precision": "exact",
+                    "klass": "recommended",
+                    "gain_population": sites.get(
+                        "gain_population", pd.Series(np.nan, index=sites.index)
+                    ).values,
+                },
+                geometry=sites.geometry.values,
+                crs=settings.STORAGE_CRS,
+            )
+            sel = pd.concat([sel, extra], ignore_index=True)
+    allowed = SCENARIO_CLASSES.get(scenario, SCENARIO_CLASSES["baseline"])
+    sel = sel[sel["klass"].isin(allowed)]
+    return gpd.GeoDataFrame(sel, geometry="geometry", crs=settings.STORAGE_CRS)
+
+
+def area_gaps(
+    results: Results, area: str, category: str, scenario: str = "baseline"
+) -> gpd.GeoDataFrame:
+    """Gap polygons of one area and category (scenario-filtered when the table has one)."""
+    gaps = results.gaps
+    if gaps.empty or "area" not in gaps:
+        return gpd.GeoDataFrame(
+            {"population": [], "rank": []}, geometry=[], crs=settings.STORAGE_CRS
+        )
+    sel = gaps[(gaps["area"].astype(str) == area) & (gaps["category"].astype(str) == category)]
+    if "scenario" in sel and (sel["scenario"] == scenario).any():
+        sel = sel[sel["scenario"] == scenario]
+    elif "scenario" in sel:
+        sel = sel[sel["scenario"] == "baseline"]
+    if "rank" in sel:
+        sel = sel.sort_values("rank")
+    return sel
+
+
+def share_colour(share: float | None) -> str:
+    """Fill colour for a share covered (0-1); grey for no figure."""
+    if share is None or not np.isfinite(share):
+        return _NO_DATA_COLOUR
+    i = int(np.searchsorted(np.asarray(_SHARE_BREAKS), share, side="right"))
+    return _SHARE_COLOURS[i]
+
+
+def share_legend() -> list[tuple[str, str]]:
+    """Legend entries ``(colour, label)`` for the share classes, low to high."""
+    edges = (0.0, *_SHARE_BREAKS, 1.0)
+    return [(c, f"{edges[i]:.0%}–{edges[i + 1]:.0%}") for i, c in enumerate(_SHARE_COLOURS)]
+
+
+def neighbourhood_table(
+    results: Results,
+    area: str,
+    *,
+    tier: int = 15,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> pd.DataFrame:
+    """The neighbourhood figures of an area (every category) for one setting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area, unit, category, label_zh, label_en, tier, threshold_m, population,
+        covered_population, uncovered_population, share, basis, scenario, profile``.
+    """
+    rows = coverage_rows(results, area, tier=tier, scenario=scenario, profile=profile)
+    rows = rows.copy()
+    rows["label_zh"] = [
+        results.category(c).label_zh if c in results.categories or c == COMPOSITE else c
+        for c in rows["category"]
+    ]
+    rows["label_en"] = [
+        results.category(c).label_en if c in results.categories or c == COMPOSITE else c
+        for c in rows["category"]
+    ]
+    rows["uncovered_population"] = rows["population"] - rows["covered_population"]
+    cols = [
+        "area",
+        "unit",
+        "category",
+        "label_zh",
+        "label_en",
+        "tier",
+        "threshold_m",
+        "population",
+        "covered_population",
+        "uncovered_population",
+        "share",
+        "basis",
+        "scenario",
+        "profile",
+    ]
+    for c in cols:
+        if c not in rows:
+            rows[c] = np.nan
+    order = {k: i for i, k in enumerate(results.category_keys())}
+    rows["_o"] = rows["category"].map(order).fillna(len(order))
+    rows["_u"] = rows["unit"] == "ALL"
+    return rows.sort_values(["_u", "unit", "_o"])[cols].reset_index(drop=True)
+
+
+def titles(
+    results: Results, area: str, category: str, tier: int, scenario: str, profile: str
+) -> tuple[str, str]:
+    a = results.areas[area]
+    c = results.category(category)
+    s_zh, s_en = SCENARIO_LABELS[scenario]
+    p_zh, p_en = PROFILE_LABELS[profile]
+    zh = f"{a.name_zh} · {c.label_zh} · {tier}分钟步行覆盖率（{s_zh}，{p_zh}）"
+    en = (
+        f"{a.name_en} — {c.label_en or c.key}: share of residents within a {tier}-minute "
+        f"walk ({s_en}, {p_en})"
+    )
+    return zh, en
+
+
+def footer_line(results: Results, area: str, profile: str, basis: str, sep: str = "   ·   ") -> str:
+    a = results.areas[area]
+    speed = settings.WALK_SPEEDS_KMH[profile]
+    comp = f" {a.completeness:.0%}" if a.completeness is not None else ""
+    b_zh, b_en = BASIS_LABELS.get(basis, (basis, basis))
+    now = _dt.date.today().isoformat()
+    return (
+        f"数据日期 Data date: {results.data_date(area)}{sep}步行速度 Walking speed: "
+        f"{speed:g} km/h ({PROFILE_LABELS[profile][0]} {profile}){sep}依据 Basis: "
+        f"{b_zh} {b_en}{comp}{sep}生成 Made {now} (lifecircle){sep}{OSM_CREDIT}"
+    )
