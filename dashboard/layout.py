@@ -17,6 +17,7 @@ from geo.reporting.results import (
     FACILITY_CLASSES,
     OSM_CREDIT,
     PROFILE_LABELS,
+    PROFILES,
     SCENARIO_LABELS,
     SCENARIOS,
     TIERS,
@@ -54,7 +55,7 @@ def profile_options(lang: str) -> list[dict[str, str]]:
     i = 1 if lang == "en" else 0
     return [
         {"label": f"{PROFILE_LABELS[p][i]} {settings.WALK_SPEEDS_KMH[p]:g} km/h", "value": p}
-        for p in ("default", "elderly")
+        for p in PROFILES
     ]
 
 

@@ -81,8 +81,12 @@ X0, Y0 = _TO_UTM.transform(LON0, LAT0)
 
 
 def origin(area: str) -> tuple[float, float]:
-    """South-west corner of a synthetic area in EPSG:32651 metres."""
-    return X0 + AREAS.index(area) * SIDE_M, Y0
+    """South-west corner of a synthetic area in EPSG:32651 metres.
+
+    Areas lie 2 km apart, beyond ``settings.CLIP_BUFFER_M``: no facility of one counts for
+    another (the synthetic access tables use each area's own facilities).
+    """
+    return X0 + AREAS.index(area) * (SIDE_M + 2 * settings.CLIP_BUFFER_M), Y0
 
 
 def to_wgs(area: str, lx: float, ly: float) -> tuple[float, float]:

@@ -136,11 +136,23 @@ def test_share_colour_classes():
     [
         ("baseline", ["osm", "plan_existing"]),
         ("plan", ["osm", "plan_existing", "plan_new"]),
-        ("plan+recommended", ["osm", "plan_existing", "plan_new", "recommended"]),
+        # the facility row with source recommended and the area's site of sites.gpkg, as
+        # in the pipeline (geo.planning.scenarios.scenario_facilities)
+        ("plan+recommended", ["osm", "plan_existing", "plan_new", "recommended", "recommended"]),
     ],
 )
 def test_scenario_facilities_by_source_and_status(results, scenario, classes):
     assert scenario_facilities(results, A, "health_station", scenario)["klass"].tolist() == classes
+
+
+def test_scenario_facilities_follow_the_pipeline_rule(results):
+    res = load_results(results.out_dir, registry=results.registry, taxonomy=synthetic_taxonomy())
+    fac = res.facilities.copy()
+    fac["counted"] = fac["source"] != "osm"  # a repeated OSM row does not count
+    fac.loc[fac["status"] == "planned", "precision"] = "area"  # position unknown
+    res.facilities = fac
+    got = scenario_facilities(res, A, "health_station", "plan")["klass"].tolist()
+    assert got == ["plan_existing"]
 
 
 def test_recommended_sites_come_from_sites_gpkg_when_facilities_have_none(results):

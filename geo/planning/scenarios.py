@@ -108,6 +108,38 @@ def facility_scenario(source: str, status: str) -> str | None:
     return None
 
 
+def scenario_mask(facilities: gpd.GeoDataFrame, scenario: str) -> np.ndarray:
+    """Which rows of the facilities table count in ``scenario`` (the one rule, also for the
+    dashboard and exports).
+
+    A row counts when it has a geometry, is ``counted`` (one row per distinct facility, see
+    ``geo.facilities.geocode.counted_rows``), has a usable position (precision not in
+    :data:`UNPLACED_PRECISIONS`) and its first scenario (:func:`facility_scenario`) is
+    ``scenario`` or an earlier one.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask aligned with ``facilities``.
+    """
+    if scenario not in SCENARIOS:
+        raise LifeCircleError(
+            f"unknown scenario '{scenario}'; expected one of {', '.join(SCENARIOS)}"
+        )
+    level = SCENARIOS.index(scenario)
+    keep = np.array(facilities.geometry.notna() & ~facilities.geometry.is_empty, dtype=bool)
+    if "counted" in facilities.columns:
+        keep &= facilities["counted"].astype(bool).to_numpy()
+    if "precision" in facilities.columns:
+        keep &= ~facilities["precision"].astype(str).isin(UNPLACED_PRECISIONS).to_numpy()
+    first = [
+        facility_scenario(str(s), str(t))
+        for s, t in zip(facilities["source"], facilities["status"], strict=True)
+    ]
+    keep &= np.array([f is not None and SCENARIOS.index(f) <= level for f in first], bool)
+    return keep
+
+
 def scenario_facilities(
     facilities: gpd.GeoDataFrame | None,
     scenario: str,
@@ -154,18 +186,11 @@ def scenario_facilities(
         for col in ("category", "source", "status"):
             if col not in fac.columns:
                 raise LifeCircleError(f"facilities table lacks column '{col}'")
-        fac = fac[fac.geometry.notna() & ~fac.geometry.is_empty]
-        if "counted" in fac.columns:  # geo.geocode.counted_rows: one row per distinct facility
-            fac = fac[fac["counted"].astype(bool)]
-        if "precision" in fac.columns:
-            fac = fac[~fac["precision"].astype(str).isin(UNPLACED_PRECISIONS)]
-        first = [
+        fac = fac[scenario_mask(fac, scenario)]
+        first_kept = [
             facility_scenario(str(s), str(t))
             for s, t in zip(fac["source"], fac["status"], strict=True)
         ]
-        keep = np.array([f is not None and SCENARIOS.index(f) <= level for f in first], bool)
-        fac = fac[keep]
-        first_kept = [f for f, k in zip(first, keep, strict=True) if k]
         frames.append(
             _points(
                 fac,

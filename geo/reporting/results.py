@@ -26,10 +26,10 @@ from geo import settings
 from geo._errors import LifeCircleError
 from geo.facilities.taxonomy import load_taxonomy
 from geo.io.areas import load_registry
-from geo.io.geom import clip_polygon
+from geo.io.geom import clip_polygon, project_geom
 from geo.network.network import build_area_network
 from geo.planning.coverage import COMPOSITE, PROFILES, TIERS
-from geo.planning.scenarios import SCENARIOS
+from geo.planning.scenarios import SCENARIOS, scenario_mask
 
 __all__ = ["COMPOSITE", "PROFILES", "SCENARIOS", "TIERS"]
 
@@ -296,6 +296,20 @@ class Results:
             return gpd.GeoDataFrame(edges, geometry="geometry", crs=settings.STORAGE_CRS)
 
         return self._cached("streets", area, load)
+
+    def zone(self, area: str) -> Any:
+        """The area's boundary buffered by ``settings.CLIP_BUFFER_M`` (projected, prepared):
+        facilities inside count for the area, as in the pipeline; None without a boundary."""
+        info = self.area(area)
+
+        def load() -> Any:
+            if info.boundary is None:
+                return None
+            z = shapely.buffer(project_geom(info.boundary), settings.CLIP_BUFFER_M)
+            shapely.prepare(z)
+            return z
+
+        return self._cached("zone", area, load)
 
     def data_date(self, area: str) -> str:
         """Data date of the area's OSM inputs, as the registry or network status gives it."""
@@ -654,22 +668,18 @@ def facility_class(source: str, status: str) -> str:
     return "osm"
 
 
-#: Facility classes included in each scenario.
-SCENARIO_CLASSES: dict[str, frozenset[str]] = {
-    "baseline": frozenset({"osm", "gazetteer", "plan_existing"}),
-    "plan": frozenset({"osm", "gazetteer", "plan_existing", "plan_new"}),
-    "plan+recommended": frozenset({"osm", "gazetteer", "plan_existing", "plan_new", "recommended"}),
-}
-
-
 def scenario_facilities(
     results: Results, area: str, category: str | None, scenario: str
 ) -> gpd.GeoDataFrame:
-    """Facilities of one area (and category) that count in ``scenario``, with ``klass``.
+    """Facilities that count for one area (and category) in ``scenario``, with ``klass``.
 
-    Recommended sites come from ``facilities.gpkg`` (source ``recommended``) or, when it has
-    none, from ``sites.gpkg``.
+    The pipeline's rule (:func:`geo.planning.scenarios.scenario_mask`: counted rows with a
+    usable position, by first scenario) applied to every facility within
+    ``settings.CLIP_BUFFER_M`` of the area (residents near the edge use facilities across
+    it), plus the area's recommended sites in ``plan+recommended``: the same facilities the
+    coverage figures were computed with.
     """
+    check_choice(scenario, SCENARIOS, "scenario")
     fac = results.facilities
     if fac.empty:
         fac = gpd.GeoDataFrame(
@@ -677,20 +687,22 @@ def scenario_facilities(
             geometry=[],
             crs=settings.STORAGE_CRS,
         )
-    sel = fac[fac["area"] == area]
     if category is not None and category != COMPOSITE:
-        sel = sel[sel["category"] == category]
+        fac = fac[fac["category"] == category]
+    sel = fac[scenario_mask(fac, scenario)] if len(fac) else fac
+    zone = results.zone(area)
+    if zone is not None and len(sel):
+        pts = shapely.point_on_surface(project_geom(sel.geometry.values))
+        sel = sel[shapely.contains(zone, pts)]
+    elif len(sel):
+        sel = sel[sel["area"] == area]
     sel = sel.assign(
         klass=[
             facility_class(str(s), str(t))
             for s, t in zip(sel["source"], sel["status"], strict=True)
         ]
     )
-    if (
-        scenario == "plan+recommended"
-        and not (sel["klass"] == "recommended").any()
-        and not results.sites.empty
-    ):
+    if scenario == "plan+recommended" and not results.sites.empty:
         sites = results.sites[results.sites["area"].astype(str) == area]
         if category is not None and category != COMPOSITE:
             sites = sites[sites["category"].astype(str) == category]
@@ -698,7 +710,7 @@ def scenario_facilities(
             extra = gpd.GeoDataFrame(
                 {
                     "facility_id": [
-                        f"site-{area}-{c}-{r}"
+                        f"site-{area}-{c}-{int(r)}"
                         for c, r in zip(sites["category"], sites["rank"], strict=True)
                     ],
                     "area": area,
@@ -716,8 +728,8 @@ def scenario_facilities(
                 crs=settings.STORAGE_CRS,
             )
             sel = pd.concat([sel, extra], ignore_index=True)
-    allowed = SCENARIO_CLASSES.get(scenario, SCENARIO_CLASSES["baseline"])
-    sel = sel[sel["klass"].isin(allowed)]
+    if "facility_id" in sel.columns:
+        sel = sel.drop_duplicates("facility_id")
     return gpd.GeoDataFrame(sel, geometry="geometry", crs=settings.STORAGE_CRS)
 
 
