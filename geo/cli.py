@@ -6,9 +6,12 @@ Every command takes ``--out``, ``--area`` (repeatable; default all), ``--data-di
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,8 @@ import click
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.io.files import remove_stale_tmp
+from geo.io.validate import HEX_RANGE_M, FiniteFloat, InputWarning
 
 EXIT_BAD_INPUT = 2
 
@@ -86,26 +91,71 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         ctx = RunContext(
             out=(out or settings.DEFAULT_OUT),
-            area_ids=areas,
+            area_ids=tuple(dict.fromkeys(a.strip() for a in areas)),  # repeated --area: once
             data_dir=data_dir,
             debug=debug,
             progress=not no_progress,
         )
-        try:
+        with console_errors(debug):
+            remove_stale_tmp(ctx.out)  # temporary files of runs that were killed
             _ = ctx.areas  # validate --area early
             if kwargs.get("as_json"):  # machine-readable output: no progress bars on stderr
                 ctx.progress = False
             return func(ctx, *args, **kwargs)
+
+    return wrapper
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Input warnings as one ``warning:`` line on stderr; others as Python prints them."""
+    if issubclass(category, InputWarning):
+        click.echo(f"warning: {message}".replace("\n", " "), err=True)
+    else:
+        _PY_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PY_SHOWWARNING = warnings.showwarning
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OSError: the path, then what went wrong (EFBIG, EACCES, ENOSPC...)."""
+    path = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    code = errno.errorcode.get(exc.errno or 0, "")
+    what = f"{reason} ({code})" if code else reason
+    return f"{path}: cannot read or write: {what}" if path else f"i/o error: {what}"
+
+
+@contextlib.contextmanager
+def console_errors(debug: bool = False):
+    """Map user-facing failures to one stderr line and an exit code; print input warnings.
+
+    LifeCircleError and OSError (a read-only ``--out``, a full disk, EFBIG) exit 2 with one
+    line naming the path; Ctrl+C exits 130. ``--debug`` re-raises for the traceback.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", InputWarning)
+        warnings.showwarning = _show_warning
+        try:
+            yield
         except LifeCircleError as exc:
             if debug:
                 raise
             click.echo(f"error: {exc}".replace("\n", " "), err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except OSError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {_os_error_line(exc)}".replace("\n", " "), err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except RecursionError:
+            if debug:
+                raise
+            click.echo("error: input nested too deeply to read", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
-
-    return wrapper
 
 
 def progress(ctx: RunContext, iterable, desc: str, **kw: Any):
@@ -122,7 +172,45 @@ def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=1, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The top group: a bad option or value is one ``error:`` line and exit 2 (no usage block)."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            cmd = exc.ctx.command_path if exc.ctx is not None else "lifecircle"
+            click.echo(f"error: {cmd}: {exc.format_message()}".replace("\n", " "), err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # output piped into `head`: not an error
+                sys.exit(0)
+            click.echo(f"error: {_os_error_line(exc)}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lifecircle")
 def main() -> None:
     """15分钟社区生活圈规划工具 — 15-minute community life-circle planner for Shanghai.
@@ -394,9 +482,9 @@ def demand_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     return click.option(
         "--hex-m",
-        type=float,
+        type=FiniteFloat(*HEX_RANGE_M, unit="m"),
         default=None,
-        help="Hexagon width across flats in metres (default 400).",
+        help="Hexagon width across flats in metres, 50-2000 (default 400).",
     )(func)
 
 

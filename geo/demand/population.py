@@ -59,6 +59,7 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.io import validate
 from geo.io.areas import Area, Registry, network_sources
 from geo.io.files import read_text_utf8, write_atomic
 from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
@@ -372,17 +373,8 @@ def parse_population_totals(
 
 
 def _parse_int(value: str, path: object, record: str) -> int:
-    try:
-        number = float(str(value).replace(",", "").strip())
-    except ValueError:
-        raise LifeCircleError(
-            f"population '{value}' is not a number", path=path, record=record
-        ) from None
-    if not math.isfinite(number) or number < 0 or number != int(number):
-        raise LifeCircleError(
-            f"population '{value}' must be a whole number >= 0", path=path, record=record
-        )
-    return int(number)
+    # the one range check for population totals (finite, whole, at most 1e8): geo.io.validate
+    return validate.population(value, path=path, record=record)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
 
 
 @contextlib.contextmanager
@@ -20,19 +23,87 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     On any error the temporary file is removed and an existing ``target`` is left untouched.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent
-    )
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}-",
+            suffix=TMP_MARK + target.suffix,
+            dir=target.parent,
+        )
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(target, exc) from None
     tmp_path = Path(tmp)
     tmp_path.unlink()  # writers (GDAL, pyarrow) prefer to create the file themselves
     try:
         yield tmp_path
         os.replace(tmp_path, target)
+    except OSError as exc:
+        raise _write_error(target, exc) from None
+    except RuntimeError as exc:
+        # GDAL (pyogrio) reports a failed write (disk full, EFBIG) as a RuntimeError subclass
+        if type(exc).__module__.startswith("pyogrio"):
+            raise _write_error(target, exc) from None
+        raise
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            if tmp_path.exists():
+                tmp_path.unlink()
+
+
+#: Marker in the names of temporary files (``.<name>.<random>.tmp<suffix>``).
+TMP_MARK = ".tmp"
+
+
+def _write_error(target: Path, exc: BaseException) -> InputError:
+    text = str(exc).strip()
+    reason = getattr(exc, "strerror", None) or (text.splitlines()[0] if text else "")
+    reason = reason or type(exc).__name__
+    code = errno.errorcode.get(getattr(exc, "errno", None) or 0, "")
+    return InputError(
+        f"cannot write: {reason}" + (f" ({code})" if code else ""),
+        path=target,
+        hint="check that the results folder is writable and the disk has space",
+    )
+
+
+def remove_stale_tmp(folder: str | os.PathLike[str], *, max_age_s: float = 6 * 3600) -> list[Path]:
+    """Remove temporary files (``.<name>.<pid>-<random>.tmp*``) left in ``folder`` by dead runs.
+
+    A file goes when the process that made it is gone, or when it is older than ``max_age_s``
+    (a name without a pid); a concurrent live run's file being written stays. Recursive.
+    Returns the removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    now = time.time()
+    removed = []
+    for p in folder.rglob(".*" + TMP_MARK + "*"):
+        m = _TMP_PID.match(p.name)
+        with contextlib.suppress(OSError):
+            if not p.is_file():
+                continue
+            dead = m is not None and not _pid_alive(int(m.group(1)))
+            if dead or now - p.stat().st_mtime > max_age_s:
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
+_TMP_PID = re.compile(r"^\..+\.(\d+)-[^.]*\.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_atomic(target: str | os.PathLike[str], writer: Callable[[Path], Any]) -> Path:
@@ -50,7 +121,14 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
 def read_text_utf8(path: str | os.PathLike[str]) -> str:
     """Read a UTF-8 text file; a GBK/GB18030 or otherwise non-UTF-8 file gets one clear error."""
     path = Path(path)
-    data = path.read_bytes()
+    if path.is_dir():
+        raise InputError("is a folder, expected a file", path=path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
     return decode_utf8(data, path)
 
 
@@ -106,9 +184,13 @@ def check_utf8_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> None:
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a UTF-8 JSON file with errors that name the file, line and column."""
     text = read_text_utf8(path)
+    if not text.strip():
+        raise InputError("empty file, expected JSON", path=path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LifeCircleError(
+        raise InputError(
             f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path=path
         ) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to read", path=path) from None
