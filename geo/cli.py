@@ -215,8 +215,8 @@ class _Main(click.Group):
 def main() -> None:
     """15分钟社区生活圈规划工具 — 15-minute community life-circle planner for Shanghai.
 
-    Stages: data status|fetch, plans extract, facilities build, access, coverage, sites,
-    run (all stages), dashboard, export.
+    Stages: areas list|add, data status|fetch, plans extract, facilities build, access,
+    coverage, sites, run (all stages), dashboard, export.
     """
 
 
@@ -341,6 +341,128 @@ def plans_extract(ctx: RunContext, as_json: bool) -> None:
                 f"existing {cat['existing']:>3}  outside {cat['out_of_area']:>2}"
             )
     click.echo(f"wrote {target}")
+
+
+# -------------------------------------------------------------------------------------------
+# areas -- geo/io/subdistricts.py (the catalogue of every unit in the boundary file)
+# -------------------------------------------------------------------------------------------
+@main.group()
+def areas() -> None:
+    """Study areas: list every subdistrict, add one / 研究范围 (街道) 列表与添加."""
+
+
+def area_rows(ctx: RunContext) -> list[dict[str, Any]]:
+    """One row per catalogue unit and registry area: what data exist for it."""
+    from geo.io.areas import network_sources
+    from geo.io.subdistricts import load_catalogue
+
+    reg = ctx.registry
+    by_rel = {a.osm_relation: a for a in reg}
+    rows = []
+    for s in load_catalogue(reg):
+        a = by_rel.pop(s.osm_relation, None)
+        rows.append(_area_row(reg, s.area_id, s.name_zh, s.district, s.osm_relation, s.pop_2010, a))
+    for a in by_rel.values():
+        rows.append(_area_row(reg, a.id, a.name_zh, a.district, a.osm_relation, None, a))
+    for r in rows:
+        a = reg.areas.get(r["id"])
+        if a is not None and a.osm_relation == r["osm_relation"]:
+            r["network_files"] = len(network_sources(reg, a))
+    return rows
+
+
+def _wpad(text: str, width: int) -> str:
+    """Left-align ``text`` in ``width`` terminal columns (a CJK character takes two)."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(1, width - used)
+
+
+def _area_row(reg: Any, aid: str, name: str, district: str, rel: int, pop: Any, a: Any) -> dict:
+    local = a is not None and reg.path is not None and a.extra.get("added_by") is not None
+    return {
+        "id": a.id if a is not None else aid,
+        "name_zh": name,
+        "district": district,
+        "osm_relation": rel,
+        "registry": "no" if a is None else ("local" if local else "shipped"),
+        "census_2010": pop if pop is not None else (a.extra.get("pop_census_2010") if a else None),
+        "census_code_2010": a.census_code_2010 if a is not None else None,
+        "network_files": 0,
+        "plans": len(a.plans) if a is not None else 0,
+    }
+
+
+@areas.command("list")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def areas_list(ctx: RunContext, as_json: bool) -> None:
+    """Every known subdistrict with its data status / 全部街道及数据情况."""
+    rows = area_rows(ctx)
+    if as_json:
+        echo_json(rows)
+        return
+    click.echo(
+        f"{'id':<18}{_wpad('name 名称', 14)}{_wpad('district', 10)}{'relation':>10}  "
+        f"{'registry':<8}{'census2010':>11}{'network':>8}{'plans':>6}"
+    )
+    for r in rows:
+        pop = f"{r['census_2010']:,}" if r["census_2010"] else "-"
+        click.echo(
+            f"{r['id']:<18}{_wpad(r['name_zh'], 14)}{_wpad(r['district'], 10)}"
+            f"{r['osm_relation']:>10}  {r['registry']:<8}{pop:>11}{r['network_files']:>8}"
+            f"{r['plans']:>6}"
+        )
+    n = sum(r["registry"] != "no" for r in rows)
+    click.echo(
+        f"{len(rows)} subdistricts, {n} in the registry; add one with `lifecircle areas add NAME`"
+    )
+
+
+@areas.command("add")
+@common_options
+@click.argument("name")
+@click.option("--id", "area_id", default=None, help="Area id to use (default: pinyin of the name).")
+def areas_add(ctx: RunContext, name: str, area_id: str | None) -> None:
+    """Add a subdistrict by Chinese name or OSM relation id / 按名称添加街道.
+
+    The entry goes to the local registry overlay (data/osm/areas.local.yaml, or
+    <data dir>/osm/ with --data-dir / $LIFECIRCLE_DATA, or $LIFECIRCLE_AREAS_LOCAL), never to
+    the committed data/osm/areas.yaml.
+    """
+    from geo._errors import InputError
+    from geo.io.subdistricts import (
+        area_entry,
+        find_subdistrict,
+        load_catalogue,
+        overlay_path,
+        read_overlay,
+        write_overlay,
+    )
+
+    reg = ctx.registry
+    sub = find_subdistrict(load_catalogue(reg), name)
+    same = [a for a in reg if a.osm_relation == sub.osm_relation]
+    if same:
+        click.echo(f"{sub.name_zh} is already in the registry as '{same[0].id}'")
+        return
+    entry = area_entry(sub)
+    if area_id:
+        entry["id"] = area_id
+    if entry["id"] in reg.areas:
+        raise InputError(
+            f"area id '{entry['id']}' is taken by {reg.areas[entry['id']].name_zh}",
+            hint="choose another with --id",
+        )
+    path = overlay_path(ctx.data_dir)
+    write_overlay(path, [*read_overlay(path), entry])
+    pop = f"{sub.pop_2010:,}" if sub.census_code_2010 and sub.pop_2010 else "none (code changed)"
+    click.echo(
+        f"added {entry['id']}: {sub.name_zh} ({sub.district}, relation {sub.osm_relation}); "
+        f"census 2010: {pop}; network: none yet (estimate basis; "
+        f"`lifecircle data fetch {entry['id']}` for a complete one); wrote {path}"
+    )
 
 
 # -------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import yaml
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.io.subdistricts import overlay_path, read_overlay
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,11 @@ def load_registry(
     path: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> Registry:
-    """Load the study-area registry (default ``data/osm/areas.yaml`` or ``$LIFECIRCLE_AREAS``)."""
+    """Load the study-area registry (default ``data/osm/areas.yaml`` or ``$LIFECIRCLE_AREAS``).
+
+    Entries of the local overlay (:func:`geo.io.subdistricts.overlay_path`, written by
+    ``lifecircle areas add``) follow, unless their id is already in the registry.
+    """
     if path is None:
         path = os.environ.get(settings.AREAS_ENV) or settings.AREAS_FILE
     path = Path(path)
@@ -231,6 +236,13 @@ def load_registry(
         raise LifeCircleError("expected a mapping with an 'areas' list", path=path)
     defaults = raw.get("defaults") or {}
     areas = [_area_from_entry(e, defaults, path, i) for i, e in enumerate(raw["areas"])]
+    # areas a user added (`lifecircle areas add`) live in a git-ignored overlay file
+    local = overlay_path(data_dir)
+    if local.resolve() != path.resolve():
+        seen = {a.id for a in areas}
+        for i, e in enumerate(read_overlay(local)):
+            if isinstance(e, dict) and str(e.get("id")) not in seen:
+                areas.append(_area_from_entry(e, defaults, local, i))
     ids = [a.id for a in areas]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
