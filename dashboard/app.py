@@ -8,6 +8,7 @@ by the app itself: no CDN, so the dashboard works offline.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import hashlib
 import logging
@@ -20,13 +21,16 @@ from typing import Any
 
 import dash
 from flask import Response, abort, request
+from waitress import serve as waitress_serve
 
 from dashboard import layers
 from dashboard.callbacks import register
 from dashboard.data import DashboardData
 from dashboard.layout import make_layout
+from dashboard.synthetic import synthetic_taxonomy
 from dashboard.whatif import WhatIfService
 from geo._errors import LifeCircleError
+from geo.reporting.results import PROFILES, SCENARIOS, TIERS, read_registry
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 STREETS_ROUTE = "/lifecircle/streets/"
@@ -146,8 +150,6 @@ def warm(data: DashboardData, *, full: bool = False, budget_s: float = 60.0) -> 
     rescanning the large, long-lived result structures during requests (otherwise seen as
     100-200 ms pauses).
     """
-    from geo.reporting.results import PROFILES, SCENARIOS, TIERS
-
     settings_ = [(15, "baseline", "default", "zh")]
     if full:
         settings_ = [
@@ -187,8 +189,6 @@ def warm(data: DashboardData, *, full: bool = False, budget_s: float = 60.0) -> 
 
 def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, threads: int = 8) -> None:
     """Serve ``app`` with waitress (multi-threaded), blocking until interrupted."""
-    from waitress import serve as waitress_serve
-
     log.info("serving on http://%s:%d", host, port)
     waitress_serve(
         app.server,
@@ -203,8 +203,6 @@ def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, threads: in
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dashboard.app``: serve ``--out`` (optionally with another registry)."""
-    import argparse
-
     ap = argparse.ArgumentParser(description="Serve the lifecircle dashboard (waitress).")
     ap.add_argument("--out", type=Path, required=True, help="Results folder.")
     ap.add_argument("--host", default="127.0.0.1")
@@ -225,13 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     registry = None
     if args.areas_file is not None:
-        from geo.io.areas import load_registry
-
-        registry = load_registry(args.areas_file, data_dir=args.data_dir)
+        registry = read_registry(args.areas_file, data_dir=args.data_dir)
     taxonomy = None
     if args.synthetic_taxonomy:
-        from dashboard.synthetic import synthetic_taxonomy
-
         taxonomy = synthetic_taxonomy()
     app = create_app(args.out, registry=registry, taxonomy=taxonomy)
     print(f"serving http://{args.host}:{args.port}/", flush=True)

@@ -303,11 +303,7 @@ class DashboardData:
             if "neighbourhood" in dem.columns:
                 hood = dem["neighbourhood"].astype(str).to_numpy()
             else:
-                from geo.demand.neighbourhoods import assign_neighbourhood
-
-                hoods = self.results.neighbourhoods
-                hoods = hoods[hoods["area"] == area].rename(columns={"unit": "neighbourhood"})
-                hood = assign_neighbourhood(x, y, hoods).astype(str)
+                hood = self.results.neighbourhood_of(area, x, y).astype(str)
             index = {c: i for i, c in enumerate(cells)}
             cell_idx = np.array([index.get(h, -1) for h in hood], np.int64)
             pop = pd.to_numeric(dem["population"], errors="coerce").fillna(0).to_numpy(float)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import html
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 
 from dashboard.data import DashboardData, _geojson_geom
 from dashboard.i18n import t
 from dashboard.whatif import Added, Evaluation
+from geo._errors import LifeCircleError
 from geo.reporting.html import facility_popup_html
 from geo.reporting.results import (
     COMPOSITE,
@@ -43,16 +45,12 @@ LAYER_PARAMS: dict[str, tuple[str, ...]] = {
 def layer_url(kind: str, version: str, **params: Any) -> str:
     """URL of a static layer (``/lifecircle/layer/<kind>.geojson?...``); ``version`` busts
     the browser cache when the results are reloaded."""
-    from urllib.parse import urlencode
-
     query = urlencode({k: params[k] for k in LAYER_PARAMS[kind]} | {"v": version})
     return f"/lifecircle/layer/{kind}.geojson?{query}"
 
 
 def layer_json(data: DashboardData, kind: str, params: dict[str, Any]) -> bytes:
     """The GeoJSON bytes of a static layer, memoised; raises LifeCircleError on bad input."""
-    from geo._errors import LifeCircleError
-
     if kind not in LAYER_PARAMS:
         raise LifeCircleError(f"unknown layer '{kind}'")
     area, category, tier, scenario, profile = data.check(

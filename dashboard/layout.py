@@ -9,6 +9,7 @@ from typing import Any
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard import ids
 from dashboard.data import DashboardData
 from dashboard.i18n import t
 from dashboard.layers import WHATIF_COLOUR, basis_label
@@ -114,7 +115,7 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
         missing = results.missing
         notice: Any = ""
         if not results.areas:
-            notice = html.Div(t("no_results", lang), className="lc-msg", id="no-results")
+            notice = html.Div(t("no_results", lang), className="lc-msg", id=ids.NO_RESULTS)
         elif missing:
             notice = html.Details(
                 [
@@ -126,69 +127,69 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
         controls = html.Div(
             className="lc-controls",
             children=[
-                html.Label(t("area", lang), id="lab-area", className="lc-lab"),
+                html.Label(t("area", lang), id=ids.LAB_AREA, className="lc-lab"),
                 dcc.Dropdown(
-                    id="area", options=area_options(data, lang), value=area0, clearable=False
+                    id=ids.AREA, options=area_options(data, lang), value=area0, clearable=False
                 ),
-                html.Label(t("category", lang), id="lab-category", className="lc-lab"),
-                dcc.Dropdown(id="category", options=cats, value=cat0, clearable=False),
-                html.Label(t("tier", lang), id="lab-tier", className="lc-lab"),
+                html.Label(t("category", lang), id=ids.LAB_CATEGORY, className="lc-lab"),
+                dcc.Dropdown(id=ids.CATEGORY, options=cats, value=cat0, clearable=False),
+                html.Label(t("tier", lang), id=ids.LAB_TIER, className="lc-lab"),
                 _radio("tier", tier_options(lang), 15),
-                html.Label(t("scenario", lang), id="lab-scenario", className="lc-lab"),
+                html.Label(t("scenario", lang), id=ids.LAB_SCENARIO, className="lc-lab"),
                 _radio("scenario", scenario_options(lang), "baseline"),
-                html.Label(t("profile", lang), id="lab-profile", className="lc-lab"),
+                html.Label(t("profile", lang), id=ids.LAB_PROFILE, className="lc-lab"),
                 _radio("profile", profile_options(lang), "default"),
-                html.Label(t("language", lang), id="lab-lang", className="lc-lab"),
+                html.Label(t("language", lang), id=ids.LAB_LANG, className="lc-lab"),
                 _radio(
                     "lang",
                     [{"label": "中文", "value": "zh"}, {"label": "English", "value": "en"}],
                     "zh",
                 ),
-                html.Label(t("mode", lang), id="lab-mode", className="lc-lab"),
+                html.Label(t("mode", lang), id=ids.LAB_MODE, className="lc-lab"),
                 dcc.RadioItems(
-                    id="mode", options=mode_options(lang), value="inspect", className="lc-radio"
+                    id=ids.MODE, options=mode_options(lang), value="inspect", className="lc-radio"
                 ),
                 dcc.Checklist(
-                    id="tiles",
+                    id=ids.TILES,
                     options=[{"label": t("tiles", lang), "value": "on"}],
                     value=[],
                     style={"marginTop": "8px", "fontSize": "12px"},
                 ),
                 html.Hr(),
-                html.Label(t("export", lang), id="lab-export", className="lc-lab"),
-                html.Label(t("format", lang), id="lab-format", className="lc-note"),
+                html.Label(t("export", lang), id=ids.LAB_EXPORT, className="lc-lab"),
+                html.Label(t("format", lang), id=ids.LAB_FORMAT, className="lc-note"),
                 _radio(
                     "export-format",
                     [{"label": f.upper(), "value": f} for f in ("png", "pdf", "html", "xlsx")],
                     "png",
                 ),
-                html.Label(t("paper", lang), id="lab-paper", className="lc-note"),
+                html.Label(t("paper", lang), id=ids.LAB_PAPER, className="lc-note"),
                 _radio("export-paper", [{"label": p, "value": p} for p in ("A4", "A3")], "A4"),
                 html.Button(
-                    t("export_btn", lang), id="export-btn", n_clicks=0, style={"marginTop": "6px"}
+                    t("export_btn", lang), id=ids.EXPORT_BTN, n_clicks=0, style={"marginTop": "6px"}
                 ),
-                dcc.Loading(html.Div(id="export-msg", className="lc-note"), type="dot"),
-                dcc.Download(id="download"),
+                dcc.Loading(html.Div(id=ids.EXPORT_MSG, className="lc-note"), type="dot"),
+                dcc.Download(id=ids.DOWNLOAD),
             ],
         )
         centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-        lmap = dl.Map(id="map", bounds=bounds, center=centre, zoom=15, zoomSnap=0.25,
+        lmap = dl.Map(id=ids.MAP, bounds=bounds, center=centre, zoom=15, zoomSnap=0.25,
                       attributionControl=False, style={"height": "100%"}, children=[
             dl.AttributionControl(prefix=f"Leaflet | {OSM_CREDIT}", position="bottomright"),
-            dl.LayerGroup(id="tiles-layer"),
+            dl.LayerGroup(id=ids.TILES_LAYER),
             # Leaflet panes fix the drawing order whatever layer is redrawn last:
             # tile (200) < overlay (400) < shadow (500) < marker (600)
-            dl.GeoJSON(id="boundaries", style=JS_STYLE, onEachFeature=JS_EACH,
+            dl.GeoJSON(id=ids.BOUNDARIES, style=JS_STYLE, onEachFeature=JS_EACH,
                        interactive=False, pane="tilePane"),
-            dl.GeoJSON(id="cells", style=JS_STYLE, onEachFeature=JS_EACH, pane="overlayPane"),
+            dl.GeoJSON(id=ids.CELLS, style=JS_STYLE, onEachFeature=JS_EACH, pane="overlayPane"),
             # streets above the cells (drawn from our data: works offline), not clickable
-            dl.GeoJSON(id="streets", url=streets_url(area0) if area0 else None,
+            dl.GeoJSON(id=ids.STREETS, url=streets_url(area0) if area0 else None,
                        style=JS_STYLE, interactive=False, attribution=OSM_CREDIT,
                        pane="shadowPane"),
-            dl.GeoJSON(id="gaps", style=JS_STYLE, onEachFeature=JS_EACH, pane="shadowPane"),
-            dl.GeoJSON(id="facilities", pointToLayer=JS_POINT, onEachFeature=JS_EACH,
+            dl.GeoJSON(id=ids.GAPS, style=JS_STYLE, onEachFeature=JS_EACH, pane="shadowPane"),
+            dl.GeoJSON(id=ids.FACILITIES, pointToLayer=JS_POINT, onEachFeature=JS_EACH,
                        pane="markerPane"),
-            dl.GeoJSON(id="whatif-layer", pointToLayer=JS_POINT, onEachFeature=JS_EACH,
+            dl.GeoJSON(id=ids.WHATIF_LAYER, pointToLayer=JS_POINT, onEachFeature=JS_EACH,
                        pane="markerPane"),
             dl.ScaleControl(position="bottomleft", imperial=False),
         ])  # fmt: skip
@@ -205,42 +206,42 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
             className="lc-mapwrap",
             children=[
                 lmap,
-                html.Div(badge, id="area-badge", className="lc-area-badge"),
-                html.Div(legend(lang), id="legend", className="lc-legend"),
+                html.Div(badge, id=ids.AREA_BADGE, className="lc-area-badge"),
+                html.Div(legend(lang), id=ids.LEGEND, className="lc-legend"),
             ],
         )
         panel = html.Div(
             className="lc-panel",
             children=[
-                html.Div(id="summary", className="lc-summary"),
-                html.Div(id="message", className="lc-msg"),
-                html.H4(t("whatif", lang), id="whatif-title", style={"margin": "8px 0 2px"}),
-                html.Div(t("whatif_help", lang), id="whatif-help", className="lc-note"),
-                html.Div(html.Div(t("whatif_none", lang), className="lc-note"), id="whatif-list"),
+                html.Div(id=ids.SUMMARY, className="lc-summary"),
+                html.Div(id=ids.MESSAGE, className="lc-msg"),
+                html.H4(t("whatif", lang), id=ids.WHATIF_TITLE, style={"margin": "8px 0 2px"}),
+                html.Div(t("whatif_help", lang), id=ids.WHATIF_HELP, className="lc-note"),
+                html.Div(html.Div(t("whatif_none", lang), className="lc-note"), id=ids.WHATIF_LIST),
                 html.Button(
                     t("whatif_clear", lang),
-                    id="whatif-clear",
+                    id=ids.WHATIF_CLEAR,
                     n_clicks=0,
                     style={"fontSize": "12px"},
                 ),
-                html.Div(id="whatif-msg", className="lc-msg"),
+                html.Div(id=ids.WHATIF_MSG, className="lc-msg"),
                 html.Hr(),
-                html.Div(html.Div(t("panel_prompt", lang), className="lc-note"), id="panel"),
+                html.Div(html.Div(t("panel_prompt", lang), className="lc-note"), id=ids.PANEL),
             ],
         )
         header = html.Div(
             className="lc-header",
             children=[
-                html.H1(t("title", lang), id="title"),
-                html.Span(t("subtitle", lang), id="subtitle", className="lc-sub"),
+                html.H1(t("title", lang), id=ids.TITLE),
+                html.Span(t("subtitle", lang), id=ids.SUBTITLE, className="lc-sub"),
                 notice,
             ],
         )
-        footer = html.Div(t("credit", lang), id="footer", className="lc-footer")
+        footer = html.Div(t("credit", lang), id=ids.FOOTER, className="lc-footer")
         return html.Div(
             [
-                dcc.Store(id="session", data=uuid.uuid4().hex),
-                dcc.Store(id="whatif-rev", data=0),
+                dcc.Store(id=ids.SESSION, data=uuid.uuid4().hex),
+                dcc.Store(id=ids.WHATIF_REV, data=0),
                 header,
                 html.Div([controls, mapwrap, panel], className="lc-main"),
                 footer,

@@ -23,9 +23,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import yaml
 from pyproj import Transformer
 
 from geo import settings
+from geo.reporting.results import read_registry
 
 LON0, LAT0 = 121.40, 31.20
 SIDE_M = 1000.0
@@ -263,8 +265,6 @@ def write_synthetic(root: str | Path) -> dict[str, Path]:
     dict
         ``data`` (data root), ``areas_file`` (registry YAML) and ``out`` (results folder).
     """
-    import yaml
-
     root = Path(root)
     data, out = root / "data", root / "out"
     (data / "boundaries").mkdir(parents=True, exist_ok=True)
@@ -483,9 +483,7 @@ def write_synthetic(root: str | Path) -> dict[str, Path]:
 
 def synthetic_registry(paths: dict[str, Path]) -> Any:
     """The registry of a folder written by :func:`write_synthetic`."""
-    from geo.io.areas import load_registry
-
-    return load_registry(paths["areas_file"], data_dir=paths["data"])
+    return read_registry(paths["areas_file"], data_dir=paths["data"])
 
 
 def synthetic_taxonomy() -> list[dict[str, Any]]:

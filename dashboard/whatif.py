@@ -19,10 +19,13 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import Transformer
+from scipy.spatial import cKDTree
 
 from dashboard.data import DashboardData
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.network.access import AccessEngine
+from geo.reporting.results import scenario_facilities
 
 SESSION_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -109,8 +112,6 @@ class EstimateWhatIf:
     ) -> None:
         self.x, self.y, self.factor = x, y, float(factor)
         if len(fx):
-            from scipy.spatial import cKDTree
-
             d, _ = cKDTree(np.column_stack([fx, fy])).query(np.column_stack([x, y]), k=1)
             self._base = np.asarray(d, float) * self.factor
         else:
@@ -181,13 +182,7 @@ class WhatIfService:
             arrays = self.data.area_arrays(area)
             model = None
             if len(arrays.x):
-                boundary = self.data.results.areas[area].boundary
-                proj = None
-                if boundary is not None:
-                    from geo.io.geom import project_geom
-
-                    proj = project_geom(boundary)
-                    shapely.prepare(proj)
+                proj = self.data.results.projected_boundary(area)
                 model = self._network_model(area, arrays, proj)
                 if model is None:
                     model = _AreaModel("estimate", arrays, proj, factor=self._detour_factor())
@@ -201,8 +196,6 @@ class WhatIfService:
         if net is None or net.n_edges == 0:
             return None
         try:
-            from geo.network.access import AccessEngine
-
             engine = AccessEngine.from_network(net)
             units = engine.snap(arrays.x, arrays.y)
         except Exception as exc:  # the map must work even when the engine does not
@@ -211,13 +204,7 @@ class WhatIfService:
         return _AreaModel("network", arrays, proj, engine=engine, units=units)
 
     def _detour_factor(self) -> float:
-        try:
-            from geo.network.estimate import FALLBACK_DETOUR, read_calibration
-
-            cal = read_calibration(self.data.results.out_dir)
-        except (ImportError, LifeCircleError):
-            return 1.3
-        return float(cal.factor) if cal is not None else float(FALLBACK_DETOUR)
+        return self.data.results.detour_factor()
 
     def preload(self) -> None:
         """Build every area's model now (so the first click does not wait)."""
@@ -251,8 +238,6 @@ class WhatIfService:
     def _facilities(self, model: _AreaModel, area: str, category: str, scenario: str) -> Any:
         key = (category, scenario)
         if key not in model.facilities:
-            from geo.reporting.results import scenario_facilities
-
             fac = scenario_facilities(self.data.results, area, category, scenario)
             pts = fac.to_crs(settings.PROJECTED_CRS).geometry
             fx, fy = pts.x.to_numpy(float), pts.y.to_numpy(float)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -405,3 +406,26 @@ def test_export_callback_writes_into_exports(client, synthetic):
         name,
     )
     assert (synthetic["out"] / "exports" / name).exists()
+
+
+def test_dashboard_imports_only_reporting_the_access_engine_settings_and_errors():
+    import ast
+
+    allowed = ("geo.reporting", "geo.network.access", "geo.settings", "geo._errors")
+    bad = []
+    for path in sorted(Path(__file__).resolve().parents[1].joinpath("dashboard").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                mods = (
+                    [node.module] if node.module != "geo" else [f"geo.{a.name}" for a in node.names]
+                )
+                names = mods
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            bad += [
+                f"{path.name}: {n}"
+                for n in names
+                if (n == "geo" or n.startswith("geo.")) and not n.startswith(allowed)
+            ]
+    assert bad == []

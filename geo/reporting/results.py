@@ -24,9 +24,11 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.demand.neighbourhoods import assign_neighbourhood
 from geo.facilities.taxonomy import load_taxonomy
 from geo.io.areas import load_registry
 from geo.io.geom import clip_polygon, project_geom
+from geo.network.estimate import FALLBACK_DETOUR, read_calibration
 from geo.network.network import build_area_network
 from geo.planning.coverage import COMPOSITE, PROFILES, TIERS
 from geo.planning.scenarios import SCENARIOS, scenario_mask
@@ -311,6 +313,35 @@ class Results:
 
         return self._cached("zone", area, load)
 
+    def projected_boundary(self, area: str) -> Any:
+        """The area's boundary in the projected CRS (metres), prepared; None without one."""
+        info = self.area(area)
+
+        def load() -> Any:
+            if info.boundary is None:
+                return None
+            geom = project_geom(info.boundary)
+            shapely.prepare(geom)
+            return geom
+
+        return self._cached("projected_boundary", area, load)
+
+    def detour_factor(self) -> float:
+        """The detour factor of the estimate basis (``lifecircle coverage`` calibration, else
+        ``geo.network.estimate.FALLBACK_DETOUR``)."""
+        try:
+            cal = read_calibration(self.out_dir)
+        except LifeCircleError as exc:
+            self.missing.append(f"detour calibration: {exc}")
+            cal = None
+        return float(cal.factor) if cal is not None else float(FALLBACK_DETOUR)
+
+    def neighbourhood_of(self, area: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Neighbourhood id (``unit``) of each projected point of ``area`` (nearest cell for
+        points on none)."""
+        hoods = self.neighbourhoods[self.neighbourhoods["area"] == area]
+        return assign_neighbourhood(x, y, hoods.rename(columns={"unit": "neighbourhood"}))
+
     def data_date(self, area: str) -> str:
         """Data date of the area's OSM inputs, as the registry or network status gives it."""
         info = self.area(area)
@@ -318,6 +349,14 @@ class Results:
             return str(info.data_date)
         stamps = self.status.get(area, {}).get("data_timestamps") or []
         return str(max(stamps))[:10] if stamps else "unknown 未知"
+
+
+def read_registry(areas_file: str | Path | None = None, data_dir: str | Path | None = None) -> Any:
+    """The study-area registry (default ``data/osm/areas.yaml``), see
+    :func:`geo.io.areas.load_registry`."""
+    if areas_file is None:
+        return load_registry(data_dir=data_dir)
+    return load_registry(areas_file, data_dir=data_dir)
 
 
 def _read_frame(
