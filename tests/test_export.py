@@ -12,11 +12,12 @@ import re
 import struct
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from dashboard.synthetic import synthetic_registry, synthetic_taxonomy, write_synthetic
+from dashboard.synthetic import synthetic_registry, synthetic_taxonomy, to_wgs, write_synthetic
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.reporting.export import export, export_path
@@ -228,6 +229,8 @@ def test_export_pdf_a3_landscape_with_embedded_cjk_font(results, artifacts):
 def test_export_html_is_standalone_with_credit(results):
     text = export(results, A, "health_station", "html").read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
+    assert not re.search(r"<(script|link|img)[^>]*(src|href)=", text)  # nothing from a CDN
+    assert "L.map(" in text and "Leaflet 1.9.4" in text
     assert "© OpenStreetMap contributors" in text
     assert "合成甲街道 · 社区卫生服务站 · 15分钟步行覆盖率" in text
 
@@ -239,12 +242,71 @@ def test_export_xlsx_neighbourhood_figures(results):
         "health_station 社区单元",
         "all 全部类别",
         "area 街道汇总",
+        "gaps 缺口",
+        "facilities 设施",
         "plan-vs-map 规划对照",
         "about 说明",
     ]
     chosen = sheets["health_station 社区单元"]
-    assert chosen["covered_population"].tolist() == [275.0, 133.0, 243.0, 35.0]
+    assert chosen["覆盖人口 covered"].tolist() == [275.0, 133.0, 243.0, 35.0]
     assert "© OpenStreetMap contributors" in sheets["about 说明"]["value 值"].tolist()
+    fac = sheets["facilities 设施"]
+    assert fac["定位精度 precision"].tolist() == ["exact", "street"]
+    assert sheets["gaps 缺口"]["阈值 threshold (m)"].nunique() <= 1
+
+
+def test_export_xlsx_sheets_have_autofilters(results):
+    from openpyxl import load_workbook
+
+    book = load_workbook(export(results, A, "health_station", "xlsx"))
+    assert all(ws.auto_filter.ref for ws in book.worksheets)
+
+
+def test_view_gaps_follow_the_tier(results):
+    from geo.reporting.view import view_gaps
+
+    pops = {
+        t: view_gaps(results, A, "health_station", tier=t, scenario="baseline", profile="default")[
+            "population"
+        ].sum()
+        for t in (5, 15)
+    }
+    cov = results.coverage
+    uncovered = {
+        t: float(
+            cov[
+                (cov["area"] == A)
+                & (cov["unit"] == "ALL")
+                & (cov["category"] == "health_station")
+                & (cov["tier"] == t)
+                & (cov["scenario"] == "baseline")
+                & (cov["profile"] == "default")
+            ]
+            .eval("population - covered_population")
+            .iloc[0]
+        )
+        for t in (5, 15)
+    }
+    assert pops == pytest.approx(uncovered)
+    assert pops[5] > pops[15]
+
+
+def test_export_carries_the_whatif(results):
+    from geo.reporting.view import WhatIfOverlay, WhatIfPoint
+
+    dem = results.demand(A)
+    near = np.zeros(len(dem))  # every unit next to a simulated facility
+    lon, lat = to_wgs(A, 500.0, 500.0)
+    wi = WhatIfOverlay((WhatIfPoint(lon, lat, "合成路附近 #1", "near 合成路 #1"),), near)
+    path = export(results, A, "health_station", "xlsx", whatif=wi)
+    assert "whatif" in path.name
+    sheets = pd.read_excel(path, sheet_name=None)
+    assert "what-if 模拟" in sheets
+    assert sheets["health_station 社区单元"]["覆盖率 share"].tolist() == [1.0, 1.0, 1.0, 1.0]
+    about = sheets["about 说明"].set_index("item 项目")["value 值"].to_dict()
+    assert "模拟 / what-if" in about
+    html_text = export(results, A, "health_station", "html", whatif=wi).read_text("utf-8")
+    assert "· 模拟" in html_text and "合成路附近 #1" in html_text
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Exports for meetings: one entry point, :func:`export`, that writes one file.
 
 - ``png`` / ``pdf``: a titled matplotlib map (:mod:`geo.reporting.maps`), A4 or A3 landscape;
-- ``html``: a standalone map (:mod:`geo.reporting.html`);
+- ``html``: a standalone offline map (:mod:`geo.reporting.html`);
 - ``xlsx``: the neighbourhood figures (:mod:`geo.reporting.xlsx`).
 
 Exports go only to ``<out>/exports/`` under generated names; nothing here reads or writes a
@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 
 from geo.io.files import write_atomic
-from geo.reporting.html import folium_map
+from geo.reporting.html import write_html
 from geo.reporting.maps import PAPERS, map_figure
 from geo.reporting.results import (
     OSM_CREDIT,
@@ -26,6 +26,7 @@ from geo.reporting.results import (
     Results,
     check_choice,
 )
+from geo.reporting.view import WhatIfOverlay, make_view
 from geo.reporting.xlsx import write_xlsx
 
 #: Export formats.
@@ -46,10 +47,13 @@ def export_path(
     scenario: str,
     profile: str,
     paper: str | None = None,
+    whatif: bool = False,
 ) -> Path:
     """A new generated file name under ``<out_dir>/exports/`` (never user-supplied)."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     parts = [area, category, scenario.replace("+", "-"), f"{tier}min", profile]
+    if whatif:
+        parts.append("whatif")
     if paper and fmt in ("png", "pdf"):
         parts.append(paper)
     name = "_".join(_slug(p) for p in parts) + f"_{stamp}_{secrets.token_hex(3)}.{fmt}"
@@ -69,6 +73,7 @@ def export(
     scenario: str = "baseline",
     profile: str = "default",
     paper: str = "A4",
+    whatif: WhatIfOverlay | None = None,
 ) -> Path:
     """Write one export for a meeting and return its path under ``<out>/exports/``.
 
@@ -79,13 +84,16 @@ def export(
     area, category
         Area id and category key (``composite`` allowed); unknown values raise.
     fmt
-        ``png`` | ``pdf`` (map, ``paper`` landscape) | ``html`` (folium) | ``xlsx`` (table).
+        ``png`` | ``pdf`` (map, ``paper`` landscape) | ``html`` (offline map) | ``xlsx``.
     tier
         Walking minutes: 5, 10 or 15.
     scenario, profile
         ``baseline|plan|plan+recommended`` and ``default|elderly``.
     paper
         ``A4`` or ``A3`` (png/pdf).
+    whatif
+        Simulated facilities (the dashboard's what-if): the file shows them, labelled
+        "模拟 / what-if", with the figures they give.
 
     Returns
     -------
@@ -99,6 +107,9 @@ def export(
     check_choice(scenario, SCENARIOS, "scenario")
     check_choice(profile, PROFILES, "walking profile")
     check_choice(paper, PAPERS, "paper size")
+    view = make_view(
+        results, area, category, tier=int(tier), scenario=scenario, profile=profile, whatif=whatif
+    )
     target = export_path(
         results.out_dir,
         area,
@@ -108,28 +119,19 @@ def export(
         scenario=scenario,
         profile=profile,
         paper=paper,
+        whatif=view.simulated,
     )
     if fmt in ("png", "pdf"):
-        fig = map_figure(
-            results, area, category, tier=int(tier), scenario=scenario, profile=profile, paper=paper
-        )
+        fig = map_figure(results, area, category, paper=paper, view=view)
         dpi = 200 if fmt == "png" else 150
         write_atomic(
             target,
             lambda p: fig.savefig(p, format=fmt, dpi=dpi, metadata=_pdf_meta(fmt, results, area)),
         )
     elif fmt == "html":
-        fmap = folium_map(
-            results, area, category, tier=int(tier), scenario=scenario, profile=profile
-        )
-        write_atomic(target, lambda p: fmap.save(str(p)))
+        write_atomic(target, lambda p: write_html(results, view, p))
     else:
-        write_atomic(
-            target,
-            lambda p: write_xlsx(
-                results, area, category, p, tier=int(tier), scenario=scenario, profile=profile
-            ),
-        )
+        write_atomic(target, lambda p: write_xlsx(results, view, p))
     return target
 
 

@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 
 from geo import settings
 from geo._errors import LifeCircleError
@@ -30,7 +31,7 @@ from geo.io.areas import load_registry
 from geo.io.geom import clip_polygon, project_geom
 from geo.network.estimate import FALLBACK_DETOUR, read_calibration
 from geo.network.network import build_area_network
-from geo.planning.coverage import COMPOSITE, PROFILES, TIERS
+from geo.planning.coverage import COMPOSITE, PROFILES, TIERS, access_path
 from geo.planning.scenarios import SCENARIOS, scenario_mask
 
 __all__ = ["COMPOSITE", "PROFILES", "SCENARIOS", "TIERS"]
@@ -167,6 +168,24 @@ class AreaInfo:
         return f"{self.name_zh} {self.name_en}"
 
 
+@dataclass(frozen=True)
+class StreetLabel:
+    """A street name and where to write it (projected ``x, y``, WGS-84 ``lon, lat``)."""
+
+    name: str
+    x: float
+    y: float
+    lon: float
+    lat: float
+    angle: float
+
+
+#: Prefixes of generated cell names (not a place name): the cell id is shown instead.
+_GENERIC_NAMES: tuple[str, ...] = ("六边形", "hexagon", "网格", "grid")
+
+_TO_WGS = Transformer.from_crs(settings.PROJECTED_CRS, settings.STORAGE_CRS, always_xy=True)
+
+
 @dataclass
 class Results:
     """Everything under ``out/`` the dashboard and exports show, read once.
@@ -246,25 +265,70 @@ class Results:
             ),
         )
 
-    def access(self, area: str) -> pd.DataFrame:
-        """Per-unit access table (``out/access/<area>.parquet``); empty when missing."""
+    def coverage_basis(self, area: str) -> str:
+        """The basis of the area's coverage figures (``network | estimate | none``): the one
+        basis its distances, shares and gaps are shown on."""
+        info = self.area(area)
+        rows = self.coverage[self.coverage["area"] == area]
+        return _basis_of(self.coverage, area) if len(rows) else info.basis
+
+    def access(self, area: str, scenario: str = "baseline") -> pd.DataFrame:
+        """Per-unit access table of a scenario on the area's coverage basis (the table the
+        coverage figures were computed from, see :func:`geo.planning.coverage.access_path`);
+        empty when missing."""
         self.area(area)
+        check_choice(scenario, SCENARIOS, "scenario")
 
         def load() -> pd.DataFrame:
-            path = self.out_dir / "access" / f"{area}.parquet"
-            if not path.exists():  # areas without a complete network have an estimate table
-                path = self.out_dir / "access" / f"{area}.estimate.parquet"
+            empty = pd.DataFrame({"unit_id": pd.Series(dtype=str), "category": [], "nearest_m": []})
+            basis = self.coverage_basis(area)
+            if basis == "none":
+                return empty
+            path = access_path(self.out_dir, area, basis, scenario)
             if not path.exists():
-                return pd.DataFrame(columns=["unit_id", "category", "nearest_m"])
+                self.missing.append(f"{path.name} ({scenario}): not found (run `lifecircle run`)")
+                return empty
             try:
                 df = pd.read_parquet(path)
             except Exception as exc:
                 self.missing.append(f"{path}: unreadable ({exc})")
-                return pd.DataFrame(columns=["unit_id", "category", "nearest_m"])
+                return empty
             df["unit_id"] = df["unit_id"].astype(str)
             return df
 
-        return self._cached("access", area, load)
+        return self._cached(f"access:{scenario}", area, load)
+
+    def nearest(self, area: str, category: str, scenario: str = "baseline") -> np.ndarray:
+        """Walking distance (m) to the nearest facility per demand unit, in the order of
+        :meth:`demand` (``inf`` where the access table has no figure or no facility within
+        its search bound)."""
+        dem = self.demand(area)
+        acc = self.access(area, scenario)
+        acc = acc[acc["category"] == category]
+        by_unit = pd.Series(
+            pd.to_numeric(acc["nearest_m"], errors="coerce").to_numpy(float),
+            index=acc["unit_id"].to_numpy(),
+        )
+        by_unit = by_unit[~by_unit.index.duplicated()]
+        ids = dem["unit_id"].astype(str) if "unit_id" in dem else pd.Series([], dtype=str)
+        out = ids.map(by_unit).to_numpy(float)
+        return np.where(np.isfinite(out), out, np.inf)
+
+    def threshold(self, area: str, category: str, tier: int, profile: str) -> float:
+        """Walking threshold (m) of a view, as ``coverage.csv`` states it (the category's
+        standard distance at its own tier, else tier x walking speed)."""
+        cov = self.coverage
+        rows = cov[
+            (cov["area"] == area)
+            & (cov["category"] == category)
+            & (cov["tier"] == int(tier))
+            & (cov["profile"] == profile)
+        ]
+        if "threshold_m" in rows:
+            vals = pd.to_numeric(rows["threshold_m"], errors="coerce").dropna().to_numpy(float)
+            if len(vals):
+                return float(vals[0])
+        return float(round(int(tier) * settings.WALK_SPEEDS_KMH[profile] * 1000.0 / 60.0))
 
     def network(self, area: str) -> Any:
         """The area's walking network from the cache (``geo.network``), or None."""
@@ -298,6 +362,87 @@ class Results:
             return gpd.GeoDataFrame(edges, geometry="geometry", crs=settings.STORAGE_CRS)
 
         return self._cached("streets", area, load)
+
+    def _named_streets(self, area: str) -> tuple[Any, np.ndarray]:
+        """STRtree of the area's named street segments (projected) and their names."""
+
+        def load() -> tuple[Any, np.ndarray]:
+            st = self.streets(area)
+            if st.empty or "name" not in st:
+                return None, np.zeros(0, object)
+            names = st["name"].astype(str).str.strip()
+            named = st[st["name"].notna() & ~names.isin(["", "nan", "None"])]
+            if named.empty:
+                return None, np.zeros(0, object)
+            geoms = project_geom(named.geometry.values)
+            return shapely.STRtree(geoms), named["name"].astype(str).to_numpy(object)
+
+        return self._cached("named_streets", area, load)  # type: ignore[no-any-return]
+
+    def nearest_street(self, area: str, x: float, y: float, max_m: float = 250.0) -> str:
+        """Name of the named street nearest to projected ``(x, y)`` (from the walking
+        network's ``name`` tags) within ``max_m``; ``""`` when there is none."""
+        tree, names = self._named_streets(area)
+        if tree is None:
+            return ""
+        idx = tree.query_nearest(shapely.points([x], [y]), max_distance=max_m, all_matches=False)
+        if len(idx[1]) == 0:
+            return ""
+        return str(names[int(idx[1][0])])
+
+    def street_labels(self, area: str, max_labels: int = 14) -> list[StreetLabel]:
+        """Where to write street names: the longest named streets (network ``name`` tags)
+        inside the area, one label each at the middle of their longest piece, at least
+        180 m apart; projected metres, angle in degrees (readable, -90..90)."""
+
+        def load() -> list[StreetLabel]:
+            streets = self.streets(area)
+            if streets.empty or "name" not in streets:
+                return []
+            names = streets["name"].astype(str).str.strip()
+            named = streets[streets["name"].notna() & ~names.isin(["", "nan", "None"])]
+            if named.empty:
+                return []
+            proj = named.to_crs(settings.PROJECTED_CRS).dissolve(by="name")
+            proj["len"] = proj.geometry.length
+            boundary = self.projected_boundary(area)
+            out: list[StreetLabel] = []
+            for name, row in proj.sort_values("len", ascending=False).iterrows():
+                if row["len"] < 150:
+                    break
+                parts = list(getattr(row.geometry, "geoms", [row.geometry]))
+                part = max(parts, key=lambda g: g.length)
+                mid = part.interpolate(0.5, normalized=True)
+                if boundary is not None and not boundary.contains(mid):
+                    continue
+                if any(np.hypot(mid.x - o.x, mid.y - o.y) < 180 for o in out):
+                    continue
+                at = part.project(mid)
+                a0 = part.interpolate(max(0.0, at - 20))
+                a1 = part.interpolate(min(part.length, at + 20))
+                angle = float(np.degrees(np.arctan2(a1.y - a0.y, a1.x - a0.x)))
+                angle = angle - 180 if angle > 90 else angle + 180 if angle < -90 else angle
+                lon, lat = _TO_WGS.transform(mid.x, mid.y)
+                out.append(StreetLabel(str(name), mid.x, mid.y, float(lon), float(lat), angle))
+            return out
+
+        return self._cached("street_labels", area, load)[:max_labels]  # type: ignore[no-any-return]
+
+    def neighbourhood_names(self, area: str) -> dict[str, str]:
+        """``{unit: name}``: the neighbourhood's human name where the results have one (an
+        OSM residential compound or 居委), else its id (e.g. ``xinhualu-h007``)."""
+
+        def load() -> dict[str, str]:
+            hoods = self.neighbourhoods[self.neighbourhoods["area"] == area]
+            names = hoods["name"] if "name" in hoods else pd.Series("", index=hoods.index)
+            out = {}
+            for unit, name in zip(hoods["unit"], names, strict=True):
+                text = str(name or "").strip()
+                generic = not text or text == "nan" or text.startswith(_GENERIC_NAMES)
+                out[str(unit)] = str(unit) if generic else text
+            return out
+
+        return self._cached("names", area, load)  # type: ignore[no-any-return]
 
     def zone(self, area: str) -> Any:
         """The area's boundary buffered by ``settings.CLIP_BUFFER_M`` (projected, prepared):
