@@ -563,6 +563,91 @@ def facilities_build(
     click.echo("Facility data © OpenStreetMap contributors (ODbL).")
 
 
+def print_list_summary(placed: Any, *, err: bool = False) -> None:
+    """Rows read, placed per precision, area-only, unresolved and flagged, for one list."""
+    s = placed.summary()
+    per = ", ".join(f"{k} {v}" for k, v in s["placed"].items() if v) or "none"
+    click.echo(
+        f"{s['file']}: {s['rows']} rows read / 读取; placed / 已定位 {sum(s['placed'].values())} "
+        f"({per}); area only / 仅区域 {s['area_only']}; unresolved / 未解析 {s['unresolved']}; "
+        f"flagged / 待核查 {s['flagged']}; duplicates / 重复 {s['duplicates']}",
+        err=err,
+    )
+
+
+def print_error_table(table: Any) -> None:
+    """The geocoder's error against given coordinates, per precision level."""
+    click.echo("Geocoder error vs the list's own coordinates / 地址定位误差 (m):")
+    click.echo(f"  {'precision':<14}{'rows':>6}{'median':>9}{'p90':>9}  verdict")
+    for r in table.itertuples():
+        med = "" if r.median_m != r.median_m else f"{r.median_m:.0f}"
+        p90 = "" if r.p90_m != r.p90_m else f"{r.p90_m:.0f}"
+        click.echo(f"  {r.precision:<14}{r.n_rows:>6}{med:>9}{p90:>9}  {r.verdict}")
+
+
+@facilities.command("import")
+@common_options
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--crs",
+    type=click.Choice(["wgs84", "gcj02", "bd09"]),
+    default=None,
+    help="Coordinate system of rows without a crs/坐标系 cell (default wgs84).",
+)
+@click.option("--sheet", default=None, help="XLSX sheet name (default: the first sheet).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def facilities_import(
+    ctx: RunContext, file: Path, crs: str | None, sheet: str | None, as_json: bool
+) -> None:
+    """Import an official facility list (CSV UTF-8/GB18030 or XLSX) / 导入设施名录.
+
+    Columns are found by name (名称/name, 类别/category/类型, 地址/address, 经度/lon, 纬度/lat,
+    坐标系/crs, 来源/source, 街道/subdistrict). Addresses are placed offline on the area's OSM
+    data; given coordinates are converted to WGS-84 and checked. With one --area every row
+    belongs to it; otherwise rows go to the area their subdistrict cell or point names. The
+    list is remembered in out/lists/imports.json: `lifecircle facilities build` (and `run`)
+    merge it into out/facilities.gpkg.
+    """
+    from geo.facilities.lists import (
+        ListSpec,
+        area_info,
+        error_table,
+        load_subdistricts,
+        place_list,
+        read_list,
+        record_import,
+    )
+    from geo.facilities.taxonomy import load_taxonomy
+    from geo.io.files import write_atomic
+
+    flist = read_list(file, sheet=sheet)
+    forced = ctx.area_ids[0] if len(ctx.area_ids) == 1 else None
+    infos = [area_info(ctx.registry, a) for a in progress(ctx, ctx.areas, "OSM addresses / 地址")]
+    placed = place_list(flist, infos, load_taxonomy(), area=forced, crs=crs,
+                        subdistricts=load_subdistricts(ctx.registry))  # fmt: skip
+    spec = ListSpec(str(file.resolve()), crs, sheet, forced)
+    record_import(ctx.out, spec)
+    rows = placed.rows
+    target = ctx.out / "lists" / f"{file.stem}.csv"
+    table = rows.drop(columns="geometry")
+    table["lon"] = [g.x if g is not None else None for g in rows.geometry]
+    table["lat"] = [g.y if g is not None else None for g in rows.geometry]
+    write_atomic(target, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
+    errors = error_table(placed.errors)
+    if as_json:
+        echo_json({**placed.summary(), "warnings": placed.warnings, "rows_file": str(target),
+                   "errors": errors.to_dict("records")})  # fmt: skip
+        return
+    for w in placed.warnings:
+        click.echo(f"warning: {w}")
+    print_list_summary(placed)
+    if len(placed.errors):
+        print_error_table(errors)
+    click.echo(f"wrote {target}; run `lifecircle facilities build` (or `lifecircle run`) to merge "
+               "it into out/facilities.gpkg")  # fmt: skip
+    click.echo("Addresses placed on © OpenStreetMap contributors data (ODbL).")
+
+
 # -------------------------------------------------------------------------------------------
 # demand (population) -- geo/population.py, geo/neighbourhoods.py
 # -------------------------------------------------------------------------------------------

@@ -74,6 +74,8 @@ class Area:
     census_code_2010: str | None = None
     census_note: str | None = None
     data_date: str | None = None
+    #: official facility lists: paths or ``{file, crs, sheet}`` (read by geo.facilities.lists)
+    facility_lists: tuple[Any, ...] = field(default=(), hash=False)
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -191,6 +193,7 @@ def _area_from_entry(entry: dict[str, Any], defaults: dict[str, Any], path: Path
         "census_code_2010",
         "census_note",
         "data_date",
+        "facility_lists",
     }
     return Area(
         id=area_id,
@@ -208,6 +211,7 @@ def _area_from_entry(entry: dict[str, Any], defaults: dict[str, Any], path: Path
         ),
         census_note=entry.get("census_note"),
         data_date=entry.get("data_date"),
+        facility_lists=tuple(entry.get("facility_lists") or ()),
         extra={k: v for k, v in entry.items() if k not in known},
     )
 
