@@ -1,7 +1,9 @@
-"""Compiled hot loops of the access engine (internal; see :mod:`geo.access`).
+"""Compiled hot loops of the access engine (internal; see :mod:`geo.network.access`).
 
 Everything here is numba ``@njit(cache=True, nogil=True)`` over plain arrays, so callers can
-run independent searches in threads. Conventions:
+run independent searches in threads. The arrays travel in a few named tuples (numba passes a
+named tuple of arrays as cheaply as the arrays themselves): :class:`Graph`, :class:`Placed`
+(facilities), :class:`Units`, :class:`Workspace` and :class:`Grid`. Conventions:
 
 * the kernels see a graph of "nodes" and "edges"; the engine passes its junctions and its
   chains (contracted runs of degree-2 nodes), with every dead end folded into one sentinel
@@ -10,15 +12,15 @@ run independent searches in threads. Conventions:
   ``indptr[n]:indptr[n+1]`` are node ``n``'s arcs, ``adj`` the head node, ``arc_w`` the length
   in metres and ``arc_edge`` the undirected edge the arc belongs to;
 * an edge ``e`` runs from ``edge_u[e]`` to ``edge_v[e]`` with length ``edge_len[e]``;
-* a snapped point is ``(edge, offset, access)``: offset in metres from the ``u`` end, access the
-  perpendicular leg. It reaches ``u`` after ``access + offset`` and ``v`` after
-  ``access + (len - offset)``;
-* units are grouped by edge in a CSR (``u_ptr`` over edges, ``u_ord`` unit indices) with
-  edge-sorted copies of their positions and access legs (``s_pos``, ``s_acc``);
+* a placed point is ``(edge, pos, acc)``: position in metres from the ``u`` end, access the
+  perpendicular leg. It reaches ``u`` after ``acc + pos`` and ``v`` after
+  ``acc + (len - pos)``;
+* units are grouped by edge in a CSR (``ptr`` over edges, ``order`` unit indices) with
+  edge-sorted copies of their placement (``by_edge``);
 * a point on a dead-end spur that hangs off the middle of an edge is placed on that edge at
-  the spur's foot, its walk along the spur added to its access leg; ``ul, ulp, ula`` (units)
-  and ``fl, flp, fla`` (facilities) name the spur (-1: none), the position along it and the
-  plain access leg, for the direct walk between two points on the same spur (``_local``);
+  the spur's foot, its walk along the spur added to its access leg; ``spur, spur_pos,
+  spur_acc`` name the spur (-1: none), the position along it and the plain access leg, for
+  the direct walk between two points on the same spur (``_local``);
 * ``dist`` / ``lab`` are per-node workspaces that hold ``inf`` / ``-1`` between searches; a search
   lists the nodes it touched so resetting costs only its reach.
 
@@ -31,20 +33,113 @@ of the single-source values. The incremental what-if relies on this.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numba as nb
 import numpy as np
+from numpy.typing import NDArray
 
 _INF = np.inf
 
-#: Compile once, cache on disk, release the GIL (searches run in threads). Typed ``Any`` so
-#: mypy does not try to type numba's dispatchers.
-_jit: Any = nb.njit(cache=True, nogil=True)
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+#: Arc arrays (``adj``, ``arc_edge``) are int32 when the graph is small enough, else int64.
+Idx = NDArray[np.signedinteger[Any]]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(fn: _F) -> _F:
+    """Compile once, cache on disk, release the GIL (searches run in threads).
+
+    Typed as the identity, so mypy checks every call against the Python signature.
+    """
+    return cast(_F, nb.njit(cache=True, nogil=True)(fn))
+
+
+class Graph(NamedTuple):
+    """The search graph: a CSR over arcs and its undirected edges (see the module notes)."""
+
+    indptr: I64
+    adj: Idx
+    arc_w: F64
+    arc_edge: Idx
+    edge_u: I64
+    edge_v: I64
+    edge_len: F64
+
+
+class Placed(NamedTuple):
+    """Points placed on the search graph's edges (see the module notes)."""
+
+    edge: I64
+    pos: F64
+    acc: F64
+    spur: I64
+    spur_pos: F64
+    spur_acc: F64
+
+
+class Units(NamedTuple):
+    """Placed demand units, plus the same placement grouped by edge.
+
+    ``order[ptr[e]:ptr[e + 1]]`` are the units on edge ``e``; ``by_edge`` is ``at`` in that
+    order (the kernels read it sequentially).
+    """
+
+    at: Placed
+    ptr: I64
+    order: I64
+    by_edge: Placed
+
+
+class Workspace(NamedTuple):
+    """Scratch arrays of :func:`facility_reach` (see :func:`workspace`)."""
+
+    dist: F64
+    lab: I64
+    touched: I64
+    stamp: I64
+    out_i: I64
+    out_d: F64
+
+
+class Grid(NamedTuple):
+    """Snapping segments ``(x0, y0) -> (x1, y1)`` bucketed in a uniform grid of square cells.
+
+    Cell ``(i, j)`` (index ``j * nx + i``) spans ``ox + i * cell`` ... and ``oy + j * cell`` ...;
+    ``seg[ptr[c]:ptr[c + 1]]`` are the segments sampled in cell ``c``.
+    """
+
+    x0: F64
+    y0: F64
+    x1: F64
+    y1: F64
+    ox: float
+    oy: float
+    cell: float
+    nx: int
+    ny: int
+    ptr: I64
+    seg: I64
 
 
 @_jit
-def _heap_push(hk, hv, size, key, val):
+def workspace(n_nodes: int, n_edges: int, n_units: int) -> Workspace:
+    """Fresh :class:`Workspace`: node values ``inf``/``-1``, edge stamps ``-1``."""
+    return Workspace(
+        np.full(n_nodes, _INF),
+        np.full(n_nodes, -1, np.int64),
+        np.empty(n_nodes, np.int64),
+        np.full(n_edges, -1, np.int64),
+        np.empty(n_units, np.int64),
+        np.empty(n_units, np.float64),
+    )
+
+
+@_jit
+def _heap_push(hk: F64, hv: I64, size: int, key: float, val: int) -> int:
     """Push (key, val) on a binary min-heap stored in ``hk``/``hv``; capacity must suffice."""
     i = size
     while i > 0:
@@ -60,7 +155,7 @@ def _heap_push(hk, hv, size, key, val):
 
 
 @_jit
-def _heap_pop(hk, hv, size):
+def _heap_pop(hk: F64, hv: I64, size: int) -> tuple[float, int, int]:
     """Pop the smallest (key, val); returns (key, val, new size)."""
     key = hk[0]
     val = hv[0]
@@ -93,7 +188,18 @@ MAX_BUCKET_M = 5.0
 
 
 @_jit
-def search(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab, touched):
+def search(
+    indptr: I64,
+    adj: Idx,
+    arc_w: F64,
+    seed_node: I64,
+    seed_dist: F64,
+    seed_lab: I64,
+    bound: float,
+    dist: F64,
+    lab: I64,
+    touched: I64,
+) -> int:
     """Multi-source Dijkstra bounded by ``bound`` metres; see :func:`search_heap`.
 
     Bounded searches (every search of the engine in practice) use a bucket queue: distances
@@ -175,7 +281,18 @@ def search(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab,
 
 
 @_jit
-def search_heap(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist, lab, touched):
+def search_heap(
+    indptr: I64,
+    adj: Idx,
+    arc_w: F64,
+    seed_node: I64,
+    seed_dist: F64,
+    seed_lab: I64,
+    bound: float,
+    dist: F64,
+    lab: I64,
+    touched: I64,
+) -> int:
     """Multi-source Dijkstra bounded by ``bound`` metres (lazy-deletion binary heap).
 
     The last node is a sentinel standing for every dead end: it has no arcs and never takes a
@@ -201,12 +318,8 @@ def search_heap(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist,
             lab[n] = seed_lab[s]
             if size == cap:
                 cap *= 2
-                hk2 = np.empty(cap, np.float64)
-                hv2 = np.empty(cap, np.int64)
-                hk2[:size] = hk[:size]
-                hv2[:size] = hv[:size]
-                hk = hk2
-                hv = hv2
+                hk = _grow_f(hk, cap)
+                hv = _grow_i(hv, cap)
             size = _heap_push(hk, hv, size, d, n)
     while size > 0:
         d, n, size = _heap_pop(hk, hv, size)
@@ -224,19 +337,44 @@ def search_heap(indptr, adj, arc_w, seed_node, seed_dist, seed_lab, bound, dist,
                 lab[m] = ln
                 if size == cap:
                     cap *= 2
-                    hk2 = np.empty(cap, np.float64)
-                    hv2 = np.empty(cap, np.int64)
-                    hk2[:size] = hk[:size]
-                    hv2[:size] = hv[:size]
-                    hk = hk2
-                    hv = hv2
+                    hk = _grow_f(hk, cap)
+                    hv = _grow_i(hv, cap)
                 size = _heap_push(hk, hv, size, nd, m)
     return nt
 
 
 @_jit
-def _seeds(edge_u, edge_v, edge_len, fe, fo, fa, fidx):
+def _search(
+    g: Graph, sn: I64, sd: F64, sl: I64, bound: float, dist: F64, lab: I64, touched: I64
+) -> int:
+    """:func:`search` on a :class:`Graph`."""
+    return search(g.indptr, g.adj, g.arc_w, sn, sd, sl, bound, dist, lab, touched)
+
+
+@_jit
+def _grow_i(a: I64, cap: int) -> I64:
+    """Copy ``a`` into a larger int64 array of ``cap`` items."""
+    b = np.empty(cap, np.int64)
+    b[: a.shape[0]] = a
+    return b
+
+
+@_jit
+def _grow_f(a: F64, cap: int) -> F64:
+    """Copy ``a`` into a larger float64 array of ``cap`` items."""
+    b = np.empty(cap, np.float64)
+    b[: a.shape[0]] = a
+    return b
+
+
+# ---------------------------------------------------------------------------------------------
+# facilities and units on edges
+# ---------------------------------------------------------------------------------------------
+@_jit
+def _seeds(g: Graph, fac: Placed, fidx: I64) -> tuple[I64, F64, I64]:
     """Seed nodes/distances/labels for facilities ``fidx`` (two seeds each)."""
+    edge_u, edge_v, edge_len = g.edge_u, g.edge_v, g.edge_len
+    fe, fo, fa = fac.edge, fac.pos, fac.acc
     k = fidx.shape[0]
     sn = np.empty(2 * k, np.int64)
     sd = np.empty(2 * k, np.float64)
@@ -254,88 +392,80 @@ def _seeds(edge_u, edge_v, edge_len, fe, fo, fa, fidx):
 
 
 @_jit
-def _via(e, pos, acc, edge_u, edge_v, edge_len, dist):
-    """A point's distance through its edge's end nodes; returns (d, 0 for u | 1 for v)."""
-    d1 = acc + pos + dist[edge_u[e]]
-    d2 = acc + (edge_len[e] - pos) + dist[edge_v[e]]
+def _via(g: Graph, e: int, pos: float, acc: float, dist: F64) -> tuple[float, int]:
+    """Route a point through its edge's end nodes; returns (d, 0 for u | 1 for v)."""
+    d1 = acc + pos + dist[g.edge_u[e]]
+    d2 = acc + (g.edge_len[e] - pos) + dist[g.edge_v[e]]
     if d1 <= d2:
         return d1, 0
     return d2, 1
 
 
 @_jit
-def _direct(pos, acc, f, fo, fa):
+def _direct(pos: float, acc: float, fac: Placed, f: int) -> float:
     """Distance between a point and facility ``f`` on the same edge, along that edge."""
-    return acc + abs(pos - fo[f]) + fa[f]
+    return float(acc + abs(pos - fac.pos[f]) + fac.acc[f])
 
 
 @_jit
-def _local(lpos, lacc, f, flp, fla):
+def _local(spur_pos: float, spur_acc: float, fac: Placed, f: int) -> float:
     """Distance along a dead-end spur between a point and facility ``f`` on the same spur."""
-    return lacc + abs(lpos - flp[f]) + fla[f]
+    return float(spur_acc + abs(spur_pos - fac.spur_pos[f]) + fac.spur_acc[f])
 
 
 @_jit
-def units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out_f, units):
-    """Set ``out_d/out_f`` of ``units`` from node distances/labels (end-node routes only)."""
-    for j in range(units.shape[0]):
-        i = units[j]
-        e = ue[i]
-        d, side = _via(e, uo[i], ua[i], edge_u, edge_v, edge_len, dist)
+def _same_edge(pts: Placed, k: int, fac: Placed, f: int) -> float:
+    """Distance from point ``k`` to facility ``f`` on its edge: direct, or along their spur."""
+    d = _direct(pts.pos[k], pts.acc[k], fac, f)
+    lf = fac.spur[f]
+    if lf >= 0 and pts.spur[k] == lf:
+        dl = _local(pts.spur_pos[k], pts.spur_acc[k], fac, f)
+        if dl < d:
+            d = dl
+    return d
+
+
+@_jit
+def units_from_nodes(
+    g: Graph, units: Units, dist: F64, lab: I64, out_d: F64, out_f: I64, idx: I64
+) -> None:
+    """Set ``out_d/out_f`` of units ``idx`` from node distances/labels (end-node routes only)."""
+    at = units.at
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        e = at.edge[i]
+        d, side = _via(g, e, at.pos[i], at.acc[i], dist)
         out_d[i] = d
         if d == _INF:
             out_f[i] = -1
         elif side == 0:
-            out_f[i] = lab[edge_u[e]]
+            out_f[i] = lab[g.edge_u[e]]
         else:
-            out_f[i] = lab[edge_v[e]]
+            out_f[i] = lab[g.edge_v[e]]
 
 
+# ---------------------------------------------------------------------------------------------
+# the engine's queries
+# ---------------------------------------------------------------------------------------------
 @_jit
-def nearest_kernel(
-    indptr,
-    adj,
-    arc_w,
-    arc_edge,
-    edge_u,
-    edge_v,
-    edge_len,
-    ue,
-    uo,
-    ua,
-    u_ptr,
-    u_ord,
-    s_pos,
-    s_acc,
-    ul,
-    ulp,
-    ula,
-    s_l,
-    s_lp,
-    s_la,
-    fe,
-    fo,
-    fa,
-    fl,
-    flp,
-    fla,
-    bound,
-):
+def nearest_kernel(g: Graph, units: Units, fac: Placed, bound: float) -> tuple[F64, I64]:
     """Nearest facility per unit: one multi-source search plus same-edge shortcuts.
 
-    Units are read edge by edge from the edge-sorted copies ``s_pos``/``s_acc`` (sequential
+    Units are read edge by edge from the edge-sorted copies ``units.by_edge`` (sequential
     memory); units on edges with no reached end stay unreached unless a facility shares their
     edge. Returns ``(distance, facility index)`` per unit;
     ``inf`` / ``-1`` beyond ``bound``.
     """
-    n_nodes = indptr.shape[0] - 1
-    n_units = ue.shape[0]
+    edge_u, edge_v, edge_len = g.edge_u, g.edge_v, g.edge_len
+    u_ptr, u_ord, s_pos, s_acc = units.ptr, units.order, units.by_edge.pos, units.by_edge.acc
+    n_nodes = g.indptr.shape[0] - 1
+    n_units = u_ord.shape[0]
     dist = np.full(n_nodes, _INF)
     lab = np.full(n_nodes, -1, np.int64)
     touched = np.empty(n_nodes, np.int64)
-    fidx = np.arange(fe.shape[0])
-    sn, sd, sl = _seeds(edge_u, edge_v, edge_len, fe, fo, fa, fidx)
-    search(indptr, adj, arc_w, sn, sd, sl, bound, dist, lab, touched)
+    fidx = np.arange(fac.edge.shape[0])
+    sn, sd, sl = _seeds(g, fac, fidx)
+    _search(g, sn, sd, sl, bound, dist, lab, touched)
     # one sequential sweep over the edges beats following the touched nodes' arcs: the edge
     # arrays and the edge-sorted unit arrays are then read in memory order; every unit is
     # written exactly once (no separate fill of the outputs)
@@ -369,15 +499,10 @@ def nearest_kernel(
             else:
                 out_d[i] = _INF
                 out_f[i] = -1
-    for f in range(fe.shape[0]):
-        e = fe[f]
-        lf = fl[f]
+    for f in range(fac.edge.shape[0]):
+        e = fac.edge[f]
         for k in range(u_ptr[e], u_ptr[e + 1]):
-            d = _direct(s_pos[k], s_acc[k], f, fo, fa)
-            if lf >= 0 and s_l[k] == lf:
-                dl = _local(s_lp[k], s_la[k], f, flp, fla)
-                if dl < d:
-                    d = dl
+            d = _same_edge(units.by_edge, k, fac, f)
             i = u_ord[k]
             if d < out_d[i] and d <= bound:
                 out_d[i] = d
@@ -386,79 +511,51 @@ def nearest_kernel(
 
 
 @_jit
-def nodes_kernel(indptr, adj, arc_w, edge_u, edge_v, edge_len, fe, fo, fa, active, bound):
+def nodes_kernel(g: Graph, fac: Placed, active: NDArray[np.bool_], bound: float) -> tuple[F64, I64]:
     """Node distances/labels of a multi-source search from the ``active`` facilities."""
-    n_nodes = indptr.shape[0] - 1
+    n_nodes = g.indptr.shape[0] - 1
     dist = np.full(n_nodes, _INF)
     lab = np.full(n_nodes, -1, np.int64)
     touched = np.empty(n_nodes, np.int64)
     fidx = np.flatnonzero(active)
-    sn, sd, sl = _seeds(edge_u, edge_v, edge_len, fe, fo, fa, fidx)
-    search(indptr, adj, arc_w, sn, sd, sl, bound, dist, lab, touched)
+    sn, sd, sl = _seeds(g, fac, fidx)
+    _search(g, sn, sd, sl, bound, dist, lab, touched)
     return dist, lab
 
 
 @_jit
 def facility_reach(
-    indptr,
-    adj,
-    arc_w,
-    arc_edge,
-    edge_u,
-    edge_v,
-    edge_len,
-    ue,
-    uo,
-    ua,
-    u_ptr,
-    u_ord,
-    s_pos,
-    s_acc,
-    ul,
-    ulp,
-    ula,
-    s_l,
-    s_lp,
-    s_la,
-    fe,
-    fo,
-    fa,
-    fl,
-    flp,
-    fla,
-    f,
-    token,
-    bound,
-    dist,
-    lab,
-    touched,
-    stamp,
-    out_i,
-    out_d,
-    reset,
-):
-    """Units within ``bound`` of facility ``f``: fills ``out_i``/``out_d``.
+    g: Graph,
+    units: Units,
+    fac: Placed,
+    f: int,
+    token: int,
+    bound: float,
+    ws: Workspace,
+    reset: bool,
+) -> tuple[int, int]:
+    """Units within ``bound`` of facility ``f``: fills ``ws.out_i``/``ws.out_d``.
 
-    ``stamp`` (per edge) must not hold ``token`` on entry. ``out_i``/``out_d`` need room for
-    every unit. With ``reset`` the node workspaces come back all ``inf``/``-1``; otherwise the
-    caller reads ``dist[touched[:nt]]`` and resets them. Returns ``(n_units, nt)``.
+    ``ws.stamp`` (per edge) must not hold ``token`` on entry; ``ws.out_i``/``ws.out_d`` need
+    room for every unit. With ``reset`` the node workspaces come back all ``inf``/``-1``;
+    otherwise the caller reads ``ws.dist[ws.touched[:nt]]`` and resets them. Returns
+    ``(n_units, nt)``.
     """
-    sn, sd, sl = _seeds(edge_u, edge_v, edge_len, fe, fo, fa, np.array([f]))
-    nt = search(indptr, adj, arc_w, sn, sd, sl, bound, dist, lab, touched)
+    indptr, arc_edge = g.indptr, g.arc_edge
+    edge_u, edge_v, edge_len = g.edge_u, g.edge_v, g.edge_len
+    u_ptr, u_ord, s_pos, s_acc = units.ptr, units.order, units.by_edge.pos, units.by_edge.acc
+    dist, lab, touched, stamp, out_i, out_d = ws
+    sn, sd, sl = _seeds(g, fac, np.array([f]))
+    nt = _search(g, sn, sd, sl, bound, dist, lab, touched)
     cnt = 0
-    e_f = fe[f]
+    e_f = fac.edge[f]
     # units on the facility's own edge (reachable directly even when no end node is)
     stamp[e_f] = token
-    lf = fl[f]
     for k in range(u_ptr[e_f], u_ptr[e_f + 1]):
-        d, _ = _via(e_f, s_pos[k], s_acc[k], edge_u, edge_v, edge_len, dist)
-        dd = _direct(s_pos[k], s_acc[k], f, fo, fa)
+        d, _ = _via(g, e_f, s_pos[k], s_acc[k], dist)
+        dd = _same_edge(units.by_edge, k, fac, f)
         if dd < d:
             d = dd
-        if lf >= 0 and s_l[k] == lf:
-            dl = _local(s_lp[k], s_la[k], f, flp, fla)
-            if dl < d:
-                d = dl
         if d <= bound:
             out_i[cnt] = u_ord[k]
             out_d[cnt] = d
@@ -491,96 +588,24 @@ def facility_reach(
 
 @_jit
 def count_kernel(
-    indptr,
-    adj,
-    arc_w,
-    arc_edge,
-    edge_u,
-    edge_v,
-    edge_len,
-    ue,
-    uo,
-    ua,
-    u_ptr,
-    u_ord,
-    s_pos,
-    s_acc,
-    ul,
-    ulp,
-    ula,
-    s_l,
-    s_lp,
-    s_la,
-    fe,
-    fo,
-    fa,
-    fl,
-    flp,
-    fla,
-    fidx,
-    radius,
-    beta,
-    gmax,
-):
+    g: Graph, units: Units, fac: Placed, fidx: I64, radius: float, beta: float, gmax: float
+) -> tuple[I64, F64]:
     """Facility-centred counts: per unit, facilities within ``radius`` and a gravity sum.
 
     Gravity adds ``exp(-beta * d)`` for every facility within ``gmax`` (skipped when
     ``gmax < 0``). Cost is the sum of the facilities' reaches, never units x facilities.
     """
-    n_nodes = indptr.shape[0] - 1
-    n_units = ue.shape[0]
-    dist = np.full(n_nodes, _INF)
-    lab = np.full(n_nodes, -1, np.int64)
-    touched = np.empty(n_nodes, np.int64)
-    stamp = np.full(edge_u.shape[0], -1, np.int64)
-    out_i = np.empty(n_units, np.int64)
-    out_d = np.empty(n_units, np.float64)
+    n_units = units.order.shape[0]
+    ws = workspace(g.indptr.shape[0] - 1, g.edge_u.shape[0], n_units)
     counts = np.zeros(n_units, np.int64)
     grav = np.zeros(n_units if gmax >= 0 else 0, np.float64)
     bound = max(radius, gmax)
     for j in range(fidx.shape[0]):
         f = fidx[j]
-        cnt, _ = facility_reach(
-            indptr,
-            adj,
-            arc_w,
-            arc_edge,
-            edge_u,
-            edge_v,
-            edge_len,
-            ue,
-            uo,
-            ua,
-            u_ptr,
-            u_ord,
-            s_pos,
-            s_acc,
-            ul,
-            ulp,
-            ula,
-            s_l,
-            s_lp,
-            s_la,
-            fe,
-            fo,
-            fa,
-            fl,
-            flp,
-            fla,
-            f,
-            f,
-            bound,
-            dist,
-            lab,
-            touched,
-            stamp,
-            out_i,
-            out_d,
-            True,
-        )
+        cnt, _ = facility_reach(g, units, fac, f, f, bound, ws, True)
         for k in range(cnt):
-            i = out_i[k]
-            d = out_d[k]
+            i = ws.out_i[k]
+            d = ws.out_d[k]
             if d <= radius:
                 counts[i] += 1
             if d <= gmax:
@@ -590,28 +615,23 @@ def count_kernel(
 
 @_jit
 def repair_kernel(
-    indptr,
-    adj,
-    arc_w,
-    arc_edge,
-    edge_u,
-    edge_v,
-    edge_len,
-    fe,
-    fo,
-    fa,
-    active,
-    removed,
-    bound,
-    dist,
-    lab,
-):
+    g: Graph,
+    fac: Placed,
+    active: NDArray[np.bool_],
+    removed: int,
+    bound: float,
+    dist: F64,
+    lab: I64,
+) -> I64:
     """Recompute node distances whose label was facility ``removed`` (already inactive).
 
     Affected nodes are reset and re-seeded from their unaffected neighbours and from active
     facilities on their incident edges; the search then only improves affected nodes (others
     already hold the minimum over the remaining facilities). Returns the affected node indices.
     """
+    indptr, adj, arc_w, arc_edge = g.indptr, g.adj, g.arc_w, g.arc_edge
+    edge_u, edge_v, edge_len = g.edge_u, g.edge_v, g.edge_len
+    fe, fo, fa = fac.edge, fac.pos, fac.acc
     n_nodes = indptr.shape[0] - 1
     aff = np.flatnonzero(lab == removed)
     is_aff = np.zeros(n_nodes, np.bool_)
@@ -670,67 +690,38 @@ def repair_kernel(
                     sl[ns] = f
                     ns += 1
     touched = np.empty(n_nodes, np.int64)
-    search(indptr, adj, arc_w, sn[:ns], sd[:ns], sl[:ns], bound, dist, lab, touched)
+    _search(g, sn[:ns], sd[:ns], sl[:ns], bound, dist, lab, touched)
     return aff
 
 
 @_jit
-def _grow_i(a, cap):
-    b = np.empty(cap, np.int64)
-    b[: a.shape[0]] = a
-    return b
-
-
-@_jit
-def _grow_f(a, cap):
-    b = np.empty(cap, np.float64)
-    b[: a.shape[0]] = a
-    return b
-
-
-@_jit
 def units_refresh(
-    units,
-    ue,
-    uo,
-    ua,
-    ul,
-    ulp,
-    ula,
-    edge_u,
-    edge_v,
-    edge_len,
-    dist,
-    lab,
-    fe,
-    fo,
-    fa,
-    fl,
-    flp,
-    fla,
-    active,
-    bound,
-    out_d,
-    out_f,
-):
-    """Recompute ``units`` from node values plus active facilities on their own edge."""
-    units_from_nodes(ue, uo, ua, edge_u, edge_v, edge_len, dist, lab, out_d, out_f, units)
+    g: Graph,
+    units: Units,
+    fac: Placed,
+    active: NDArray[np.bool_],
+    bound: float,
+    dist: F64,
+    lab: I64,
+    idx: I64,
+    out_d: F64,
+    out_f: I64,
+) -> None:
+    """Recompute units ``idx`` from node values plus active facilities on their own edge."""
+    units_from_nodes(g, units, dist, lab, out_d, out_f, idx)
     # same-edge facilities: small per edge, so a sorted edge list and a binary search suffice
+    at = units.at
     act = np.flatnonzero(active)
-    order = act[np.argsort(fe[act], kind="mergesort")]
-    keys = fe[order]
-    for j in range(units.shape[0]):
-        i = units[j]
-        e = ue[i]
+    order = act[np.argsort(fac.edge[act], kind="mergesort")]
+    keys = fac.edge[order]
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        e = at.edge[i]
         lo = np.searchsorted(keys, e, side="left")
         hi = np.searchsorted(keys, e, side="right")
         for k in range(lo, hi):
             f = order[k]
-            d = _direct(uo[i], ua[i], f, fo, fa)
-            if fl[f] >= 0 and ul[i] == fl[f]:
-                dl = _local(ulp[i], ula[i], f, flp, fla)
-                if dl < d:
-                    d = dl
+            d = _same_edge(at, i, fac, f)
             if d < out_d[i]:
                 out_d[i] = d
                 out_f[i] = f
@@ -739,29 +730,13 @@ def units_refresh(
             out_f[i] = -1
 
 
+# ---------------------------------------------------------------------------------------------
+# building the engine
+# ---------------------------------------------------------------------------------------------
 @_jit
-def segment_project(px, py, x0, y0, x1, y1):
-    """Project points on segments: returns (t in [0, 1], distance) per point."""
-    n = px.shape[0]
-    t = np.empty(n, np.float64)
-    d = np.empty(n, np.float64)
-    for i in range(n):
-        dx = x1[i] - x0[i]
-        dy = y1[i] - y0[i]
-        l2 = dx * dx + dy * dy
-        tt = 0.0
-        if l2 > 0.0:
-            tt = ((px[i] - x0[i]) * dx + (py[i] - y0[i]) * dy) / l2
-            tt = min(max(tt, 0.0), 1.0)
-        qx = x0[i] + tt * dx - px[i]
-        qy = y0[i] + tt * dy - py[i]
-        t[i] = tt
-        d[i] = np.sqrt(qx * qx + qy * qy)
-    return t, d
-
-
-@_jit
-def build_chains(indptr, adj, arc_edge, eu, ev, elen, core):
+def build_chains(
+    indptr: I64, adj: Idx, arc_edge: Idx, eu: I64, ev: I64, elen: F64, core: NDArray[np.bool_]
+) -> tuple[I64, F64, F64, I64, I64, F64]:
     """Contract runs of degree-2 nodes into chains between core nodes.
 
     ``core`` (bool per node, updated in place) marks nodes kept in the search graph: junctions,
@@ -824,11 +799,14 @@ def build_chains(indptr, adj, arc_edge, eu, ev, elen, core):
 # nearest-segment index: a uniform grid, exact by construction
 # ---------------------------------------------------------------------------------------------
 @_jit
-def grid_build(x0, y0, x1, y1, ox, oy, cell, nx, ny):
+def grid_build(
+    x0: F64, y0: F64, x1: F64, y1: F64, ox: float, oy: float, cell: float, nx: int, ny: int
+) -> tuple[I64, I64]:
     """Bucket segments into grid cells by samples spaced at most ``cell`` along each segment.
 
     Every point of a segment lies within ``cell / 2`` of one of its samples, which is what
-    :func:`grid_nearest` needs for its exact stopping rule. Returns ``(cell_ptr, cell_seg)``.
+    :func:`grid_nearest` needs for its exact stopping rule. Returns ``(ptr, seg)`` of
+    :class:`Grid`.
     """
     ns = x0.shape[0]
     ncell = nx * ny
@@ -857,13 +835,26 @@ def grid_build(x0, y0, x1, y1, ox, oy, cell, nx, ny):
 
 
 @_jit
-def _n_samples(x0, y0, x1, y1, cell):
-    """Samples at both ends and at most ``cell`` apart."""
+def _n_samples(x0: float, y0: float, x1: float, y1: float, cell: float) -> int:
+    """Count the samples of a segment: both ends, and at most ``cell`` apart."""
     return int(np.ceil(np.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2) / cell)) + 1
 
 
 @_jit
-def _sample_cell(x0, y0, x1, y1, j, k, ox, oy, cell, nx, ny):
+def _sample_cell(
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    j: int,
+    k: int,
+    ox: float,
+    oy: float,
+    cell: float,
+    nx: int,
+    ny: int,
+) -> int:
+    """Return the cell of sample ``j`` of ``k`` along the segment (clamped to the grid)."""
     t = j / (k - 1) if k > 1 else 0.0
     ci = min(max(int((x0 + t * (x1 - x0) - ox) / cell), 0), nx - 1)
     cj = min(max(int((y0 + t * (y1 - y0) - oy) / cell), 0), ny - 1)
@@ -871,7 +862,10 @@ def _sample_cell(x0, y0, x1, y1, j, k, ox, oy, cell, nx, ny):
 
 
 @_jit
-def _seg_dist2(px, py, x0, y0, x1, y1):
+def _project(
+    px: float, py: float, x0: float, y0: float, x1: float, y1: float
+) -> tuple[float, float]:
+    """Projection of a point on a segment: ``(t in [0, 1], squared distance)``."""
     dx = x1 - x0
     dy = y1 - y0
     l2 = dx * dx + dy * dy
@@ -881,14 +875,28 @@ def _seg_dist2(px, py, x0, y0, x1, y1):
         t = min(max(t, 0.0), 1.0)
     qx = x0 + t * dx - px
     qy = y0 + t * dy - py
-    return qx * qx + qy * qy
+    return t, qx * qx + qy * qy
 
 
 @_jit
-def _scan_cell(c, px, py, x0, y0, x1, y1, cell_ptr, cell_seg, best, bs):
-    for k in range(cell_ptr[c], cell_ptr[c + 1]):
-        sg = cell_seg[k]
-        d2 = _seg_dist2(px, py, x0[sg], y0[sg], x1[sg], y1[sg])
+def segment_project(px: F64, py: F64, x0: F64, y0: F64, x1: F64, y1: F64) -> tuple[F64, F64]:
+    """Project points on segments: returns (t in [0, 1], distance) per point."""
+    n = px.shape[0]
+    t = np.empty(n, np.float64)
+    d = np.empty(n, np.float64)
+    for i in range(n):
+        t[i], d2 = _project(px[i], py[i], x0[i], y0[i], x1[i], y1[i])
+        d[i] = np.sqrt(d2)
+    return t, d
+
+
+@_jit
+def _scan_cell(grid: Grid, c: int, px: float, py: float, best: float, bs: int) -> tuple[float, int]:
+    """Return the nearer of segment ``bs`` (squared distance ``best``) and cell ``c``'s."""
+    x0, y0, x1, y1 = grid.x0, grid.y0, grid.x1, grid.y1
+    for k in range(grid.ptr[c], grid.ptr[c + 1]):
+        sg = grid.seg[k]
+        _, d2 = _project(px, py, x0[sg], y0[sg], x1[sg], y1[sg])
         if d2 < best or (d2 == best and sg < bs):
             best = d2
             bs = sg
@@ -896,13 +904,14 @@ def _scan_cell(c, px, py, x0, y0, x1, y1, cell_ptr, cell_seg, best, bs):
 
 
 @_jit
-def grid_nearest(px, py, x0, y0, x1, y1, ox, oy, cell, nx, ny, cell_ptr, cell_seg):
+def grid_nearest(px: F64, py: F64, grid: Grid) -> I64:
     """Index of the nearest segment per point (lowest index among exact ties).
 
     Scans rings of cells outwards. After ring ``r`` every unseen sample is at least
     ``r * cell`` away, so every unseen segment at least ``r * cell - cell / 2``: stop once
     the best distance is below that.
     """
+    ox, oy, cell, nx, ny = grid.ox, grid.oy, grid.cell, grid.nx, grid.ny
     n = px.shape[0]
     out = np.full(n, -1, np.int64)
     for q in range(n):
@@ -933,38 +942,12 @@ def grid_nearest(px, py, x0, y0, x1, y1, ox, oy, cell, nx, ny, cell_ptr, cell_se
             for j in range(j0, j1 + 1):
                 if j == cy - r or j == cy + r:  # the ring's top and bottom rows in full
                     for i in range(i0, i1 + 1):
-                        best, bs = _scan_cell(
-                            j * nx + i, px[q], py[q], x0, y0, x1, y1, cell_ptr, cell_seg, best, bs
-                        )
+                        best, bs = _scan_cell(grid, j * nx + i, px[q], py[q], best, bs)
                 else:  # elsewhere only its two side columns
                     if 0 <= cx - r <= nx - 1:
-                        best, bs = _scan_cell(
-                            j * nx + cx - r,
-                            px[q],
-                            py[q],
-                            x0,
-                            y0,
-                            x1,
-                            y1,
-                            cell_ptr,
-                            cell_seg,
-                            best,
-                            bs,
-                        )
+                        best, bs = _scan_cell(grid, j * nx + cx - r, px[q], py[q], best, bs)
                     if r > 0 and 0 <= cx + r <= nx - 1:
-                        best, bs = _scan_cell(
-                            j * nx + cx + r,
-                            px[q],
-                            py[q],
-                            x0,
-                            y0,
-                            x1,
-                            y1,
-                            cell_ptr,
-                            cell_seg,
-                            best,
-                            bs,
-                        )
+                        best, bs = _scan_cell(grid, j * nx + cx + r, px[q], py[q], best, bs)
             lim = r * cell - 0.5 * cell
             if bs >= 0 and lim > 0 and best < lim * lim:
                 break

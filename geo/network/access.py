@@ -39,21 +39,25 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import ArrayLike, NDArray
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo._types import ProgressFn
 from geo.network import _dijkstra as _dj
+from geo.network._dijkstra import F64, I64
 
 if TYPE_CHECKING:
+    from geo.io.areas import Area
     from geo.network.network import WalkNetwork
 
 #: Threshold (m) used for a category the taxonomy does not know (15 min at 4 km/h).
@@ -71,6 +75,8 @@ MIN_SEARCH_M: float = 15.0 * max(settings.WALK_SPEEDS_KMH.values()) * 1000.0 / 6
 THREADS: int = max(1, min(8, os.cpu_count() or 1))
 
 _T = TypeVar("_T")
+_S = TypeVar("_S")
+_G = TypeVar("_G", bound=np.generic)
 
 
 @dataclass
@@ -87,18 +93,17 @@ class Snapped:
         Perpendicular access distance point -> edge, metres.
     """
 
-    edge: np.ndarray
-    offset: np.ndarray
-    access: np.ndarray
-    _cache: dict[int, tuple[np.ndarray, ...]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    edge: I64
+    offset: F64
+    access: F64
+    _cache: dict[int, _dj.Units] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
+        """Return the number of points."""
         return len(self.edge)
 
-    def subset(self, index: np.ndarray | Sequence[int]) -> Snapped:
-        """The snapped points at ``index`` (positions or a boolean mask)."""
+    def subset(self, index: ArrayLike) -> Snapped:
+        """Return the snapped points at ``index`` (positions or a boolean mask)."""
         idx = np.asarray(index)
         return Snapped(self.edge[idx], self.offset[idx], self.access[idx])
 
@@ -112,6 +117,20 @@ class Snapped:
             np.concatenate([p.offset for p in parts]),
             np.concatenate([p.access for p in parts]),
         )
+
+
+class Segments(NamedTuple):
+    """Snapping segments (projected metres), each on one edge, oriented from its ``u`` end."""
+
+    edge: NDArray[np.int64]
+    x0: F64
+    y0: F64
+    x1: F64
+    y1: F64
+    #: projected distance of ``(x0, y0)`` from the edge's ``u`` end along the edge
+    offset: F64
+    #: projected segment length
+    length: F64
 
 
 def _empty_snapped() -> Snapped:
@@ -134,12 +153,12 @@ class AccessEngine:
 
     def __init__(
         self,
-        node_x: np.ndarray,
-        node_y: np.ndarray,
-        edge_u: np.ndarray,
-        edge_v: np.ndarray,
-        edge_len: np.ndarray,
-        segments: tuple[np.ndarray, ...] | None = None,
+        node_x: ArrayLike,
+        node_y: ArrayLike,
+        edge_u: ArrayLike,
+        edge_v: ArrayLike,
+        edge_len: ArrayLike,
+        segments: Segments | None = None,
     ) -> None:
         """Compile arrays (node indices, not ids). See :meth:`from_arrays`."""
         self.node_x = np.ascontiguousarray(node_x, np.float64)
@@ -189,7 +208,7 @@ class AccessEngine:
                 self.node_x[self.edge_v] - self.node_x[self.edge_u],
                 self.node_y[self.edge_v] - self.node_y[self.edge_u],
             )
-            segments = (
+            segments = Segments(
                 np.arange(m),
                 self.node_x[self.edge_u],
                 self.node_y[self.edge_u],
@@ -199,12 +218,10 @@ class AccessEngine:
                 proj,
             )
         self._seg = segments
-        self._edge_plen = np.bincount(segments[0], weights=segments[6], minlength=m)
-        self._index: tuple[Any, ...] | None = None
+        self._edge_plen = np.bincount(segments.edge, weights=segments.length, minlength=m)
+        self._index: _dj.Grid | None = None
 
-    def _build_search_graph(
-        self, kept: np.ndarray, ca: np.ndarray, cb: np.ndarray, c1len: np.ndarray
-    ) -> None:
+    def _build_search_graph(self, kept: NDArray[np.bool_], ca: I64, cb: I64, c1len: F64) -> None:
         """Second contraction, sentinel and CSR of the search graph.
 
         ``kept``: the first-level chain ends that stay junctions (dead ends do not: no shortest
@@ -280,16 +297,19 @@ class AccessEngine:
             np.concatenate([np.arange(nc), np.arange(nc)])[keep],
             self.n_core,
         )
+        self._g = _dj.Graph(
+            self.indptr, self.adj, self.arc_w, self.arc_edge, self._cu, self._cv, self._clen
+        )
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_arrays(
         cls,
-        node_x: np.ndarray,
-        node_y: np.ndarray,
-        edge_u: np.ndarray,
-        edge_v: np.ndarray,
-        edge_len: np.ndarray,
+        node_x: ArrayLike,
+        node_y: ArrayLike,
+        edge_u: ArrayLike,
+        edge_v: ArrayLike,
+        edge_len: ArrayLike,
     ) -> AccessEngine:
         """Compile straight-segment edges given by node indices.
 
@@ -359,8 +379,8 @@ class AccessEngine:
         return len(self.edge_u)
 
     # -- snapping -----------------------------------------------------------------------------
-    def _grid(self) -> tuple[Any, ...]:
-        """The nearest-segment grid (built on first use)."""
+    def _grid(self) -> _dj.Grid:
+        """Return the nearest-segment grid (built on first use)."""
         if self._index is None:
             _, x0, y0, x1, y1, _, seg_len = self._seg
             xs, ys = np.concatenate([x0, x1]), np.concatenate([y0, y1])
@@ -370,10 +390,10 @@ class AccessEngine:
             cell = max(float(np.median(seg_len)), float(np.sqrt(w * h / (4 * len(x0)))), 1e-3)
             nx, ny = int(w / cell) + 2, int(h / cell) + 2
             ptr, segs = _dj.grid_build(x0, y0, x1, y1, ox, oy, cell, nx, ny)
-            self._index = (x0, y0, x1, y1, ox, oy, cell, nx, ny, ptr, segs)
+            self._index = _dj.Grid(x0, y0, x1, y1, ox, oy, cell, nx, ny, ptr, segs)
         return self._index
 
-    def snap(self, x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float]) -> Snapped:
+    def snap(self, x: ArrayLike, y: ArrayLike) -> Snapped:
         """Snap points to their nearest edge.
 
         Parameters
@@ -408,7 +428,7 @@ class AccessEngine:
         chunks = [c for c in np.array_split(np.arange(len(px)), THREADS) if len(c)]
         if len(px) < 10_000:
             chunks = [np.arange(len(px))]
-        seg = np.concatenate(_run_threads(lambda c: _dj.grid_nearest(px[c], py[c], *grid), chunks))
+        seg = np.concatenate(_run_threads(lambda c: _dj.grid_nearest(px[c], py[c], grid), chunks))
         t, acc = _dj.segment_project(px, py, x0[seg], y0[seg], x1[seg], y1[seg])
         e = seg_edge[seg]
         if self._straight:
@@ -420,7 +440,7 @@ class AccessEngine:
             offset = np.minimum(np.maximum(offset, 0.0), self.edge_len[e])
         return Snapped(e.astype(np.int64), offset, acc)
 
-    def snap_nodes(self, nodes: np.ndarray | Sequence[int]) -> Snapped:
+    def snap_nodes(self, nodes: ArrayLike) -> Snapped:
         """Place points exactly on nodes (row indices): zero access, offset 0 or ``length_m``.
 
         Parameters
@@ -449,13 +469,12 @@ class AccessEngine:
         if len(pts) and (pts.edge.min() < 0 or pts.edge.max() >= self.n_edges):
             raise LifeCircleError(f"{what}: edge index out of range for this network", record=what)
 
-    def _place(self, pts: Snapped) -> tuple[np.ndarray, ...]:
+    def _place(self, pts: Snapped) -> _dj.Placed:
         """Search placement and spur placement of snapped points.
 
-        ``(chain, pos, access, spur, spur_pos, spur_access)``: the search chain, the position
-        along it and the access leg (plus the walk along a spur for points moved to its foot);
-        the spur (first-level chain, -1 when not moved), the position along it and the plain
-        access leg.
+        Per point the search chain, the position along it and the access leg (plus the walk
+        along a spur for points moved to its foot); the spur (first-level chain, -1 when not
+        moved), the position along it and the plain access leg.
         """
         e = np.asarray(pts.edge, np.int64)
         c = self._e_chain[e]
@@ -466,42 +485,24 @@ class AccessEngine:
         pos = np.minimum(np.maximum(self._r_off[c] + self._r_sign[c] * p, 0.0), self._clen[r])
         racc = acc + (self._x_off[c] + self._x_sign[c] * p)
         spur = np.where(self._moved[c], c, -1)
-        return r, pos, racc, spur, p, acc
+        return _dj.Placed(r, pos, racc, spur, p, acc)
 
-    def _unit_args(self, units: Snapped) -> tuple[np.ndarray, ...]:
-        """Placed units plus their CSR by search chain (cached on ``units``).
-
-        ``(chain, pos, access, ptr, order, pos[order], access[order], spur, spur_pos,
-        spur_access, spur[order], spur_pos[order], spur_access[order])``: ``order`` lists
-        units chain by chain, ``ptr`` indexes it per chain.
-        """
+    def _unit_args(self, units: Snapped) -> _dj.Units:
+        """Placed units plus their CSR by search chain (cached on ``units``)."""
         cached = units._cache.get(self._token)
         if cached is None:
             self._check(units, "units")
-            c, pos, acc, sp, spos, sacc = self._place(units)
+            at = self._place(units)
             nc = len(self._clen)
-            order = np.argsort(c, kind="stable").astype(np.int64)
+            order = np.argsort(at.edge, kind="stable").astype(np.int64)
             ptr = np.zeros(nc + 1, np.int64)
-            np.cumsum(np.bincount(c, minlength=nc), out=ptr[1:])
-            cached = (
-                c,
-                pos,
-                acc,
-                ptr,
-                order,
-                pos[order],
-                acc[order],
-                sp,
-                spos,
-                sacc,
-                sp[order],
-                spos[order],
-                sacc[order],
-            )
+            np.cumsum(np.bincount(at.edge, minlength=nc), out=ptr[1:])
+            by_edge = _dj.Placed._make(a[order] for a in at)
+            cached = _dj.Units(at, ptr, order, by_edge)
             units._cache[self._token] = cached
         return cached
 
-    def _fac_args(self, fac: Snapped) -> tuple[np.ndarray, ...]:
+    def _fac_args(self, fac: Snapped) -> _dj.Placed:
         self._check(fac, "facilities")
         return self._place(fac)
 
@@ -510,18 +511,8 @@ class AccessEngine:
         """Whether searches are long enough for threads to pay off (a city-sized network)."""
         return self.n_core >= 20_000
 
-    @property
-    def _graph(self) -> tuple[np.ndarray, ...]:
-        return (self.indptr, self.adj, self.arc_w, self._cu, self._cv, self._clen)
-
-    @property
-    def _graph_e(self) -> tuple[np.ndarray, ...]:
-        return (self.indptr, self.adj, self.arc_w, self.arc_edge, self._cu, self._cv, self._clen)
-
-    def nearest(
-        self, units: Snapped, facilities: Snapped, max_m: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Walking distance from each unit to its nearest facility (one multi-source search).
+    def nearest(self, units: Snapped, facilities: Snapped, max_m: float) -> tuple[F64, I64]:
+        """Find each unit's nearest facility by walking distance (one multi-source search).
 
         Parameters
         ----------
@@ -539,7 +530,7 @@ class AccessEngine:
 
     def nearest_many(
         self, units: Snapped, facilities: Sequence[Snapped], max_m: Sequence[float] | float
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    ) -> list[tuple[F64, I64]]:
         """:meth:`nearest` for several facility sets (categories), run in parallel threads.
 
         Parameters
@@ -568,13 +559,13 @@ class AccessEngine:
         ua = self._unit_args(units)
         fas = [self._fac_args(f) for f in facilities]
 
-        def job(k: int) -> tuple[np.ndarray, np.ndarray]:
-            return _dj.nearest_kernel(*self._graph_e, *ua, *fas[k], bounds[k])
+        def job(k: int) -> tuple[F64, I64]:
+            return _dj.nearest_kernel(self._g, ua, fas[k], bounds[k])
 
         return _run_threads(job, range(len(facilities)), parallel=self._big)
 
-    def count_within(self, units: Snapped, facilities: Snapped, radius_m: float) -> np.ndarray:
-        """Number of facilities within ``radius_m`` walking metres of each unit.
+    def count_within(self, units: Snapped, facilities: Snapped, radius_m: float) -> I64:
+        """Count the facilities within ``radius_m`` walking metres of each unit.
 
         Runs one bounded search per facility (cost: the sum of the facilities' reaches).
 
@@ -593,7 +584,7 @@ class AccessEngine:
         counts, _ = self._counts(units, facilities, float(radius_m), 0.0, -1.0)
         return counts
 
-    def gravity(self, units: Snapped, facilities: Snapped, beta: float, max_m: float) -> np.ndarray:
+    def gravity(self, units: Snapped, facilities: Snapped, beta: float, max_m: float) -> F64:
         """Gravity access: sum of ``exp(-beta * d)`` over facilities within ``max_m`` metres.
 
         Parameters
@@ -615,17 +606,15 @@ class AccessEngine:
 
     def _counts(
         self, units: Snapped, facilities: Snapped, radius: float, beta: float, gmax: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[I64, F64]:
         ua = self._unit_args(units)
         fa = self._fac_args(facilities)
         # threads pay off only with enough searches (each thread sums into its own arrays)
         n_chunks = THREADS if len(facilities) >= 200 and self._big else 1
         chunks = [c for c in np.array_split(np.arange(len(facilities)), n_chunks) if len(c)]
 
-        def job(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _dj.count_kernel(
-                *self._graph_e, *ua, *fa, c.astype(np.int64), radius, beta, gmax
-            )
+        def job(c: I64) -> tuple[I64, F64]:
+            return _dj.count_kernel(self._g, ua, fa, c.astype(np.int64), radius, beta, gmax)
 
         parts = _run_threads(job, chunks)
         counts = np.zeros(len(units), np.int64)
@@ -690,93 +679,74 @@ class WhatIf:
         self.units = units
         self.radius_m = float(radius_m)
         self.max_m = float(max_m)
+        self._g = engine._g
         self._ua = engine._unit_args(units)
-        e, o, a, sp, spos, sacc = engine._fac_args(facilities)
-        self._fe, self._fo, self._fa = e.copy(), o.copy(), a.copy()
-        self._fl, self._flp, self._fla = sp.copy(), spos.copy(), sacc.copy()
+        # facility placements by handle, with room to grow (the first ``_n`` are in use)
+        self._f = _dj.Placed._make(a.copy() for a in engine._fac_args(facilities))
         self._xe = np.asarray(facilities.edge, np.int64).copy()
         self._xo = np.asarray(facilities.offset, np.float64).copy()
-        self._active = np.ones(len(e), np.bool_)
-        self._n = len(e)
+        self._n = len(facilities)
+        self._active = np.ones(self._n, np.bool_)
         self._token = 0
-        g = engine._graph
+        fac = self._fac(self._n)
         self._node_d, self._node_f = _dj.nodes_kernel(
-            *g, self._fe, self._fo, self._fa, self._active, self.max_m
+            self._g, fac, self._active, self.max_m
         )  # routing placement only: nodes are reached through the search graph
-        n_units, n_nodes = len(units), engine.n_core
+        n_units = len(units)
         self.nearest_m = np.empty(n_units, np.float64)
         self.nearest_fac = np.empty(n_units, np.int64)
-        _dj.units_refresh(
-            np.arange(n_units),
-            *self._ua[:3],
-            *self._ua[7:10],
-            *g[3:],
-            self._node_d,
-            self._node_f,
-            *self._fac(self._n),
-            self._active,
-            self.max_m,
-            self.nearest_m,
-            self.nearest_fac,
-        )
+        self._refresh(np.arange(n_units), fac, self._active)
         self.n_within = engine.count_within(units, facilities, self.radius_m)
-        self._dist = np.full(n_nodes, np.inf)
-        self._lab = np.full(n_nodes, -1, np.int64)
-        self._touched = np.empty(n_nodes, np.int64)
-        self._stamp = np.full(len(engine._clen), -1, np.int64)
-        self._out_i = np.empty(n_units, np.int64)
-        self._out_d = np.empty(n_units, np.float64)
+        self._ws = _dj.workspace(engine.n_core, len(engine._clen), n_units)
 
     @property
-    def handles(self) -> np.ndarray:
+    def handles(self) -> NDArray[np.int64]:
         """Handles of the active facilities."""
         return np.flatnonzero(self._active[: self._n])
 
     def facilities(self) -> Snapped:
-        """The active facilities (in handle order; see :attr:`handles`)."""
+        """Return the active facilities (in handle order; see :attr:`handles`)."""
         h = self.handles
-        return Snapped(self._xe[h].copy(), self._xo[h].copy(), self._fla[h].copy())
+        return Snapped(self._xe[h].copy(), self._xo[h].copy(), self._f.spur_acc[h].copy())
 
-    def _fac(self, n: int) -> tuple[np.ndarray, ...]:
-        """The first ``n`` facilities' placement arrays (see :meth:`AccessEngine._place`)."""
-        return (
-            self._fe[:n],
-            self._fo[:n],
-            self._fa[:n],
-            self._fl[:n],
-            self._flp[:n],
-            self._fla[:n],
+    def _fac(self, n: int) -> _dj.Placed:
+        """Return the first ``n`` facilities' placement (see :meth:`AccessEngine._place`)."""
+        return _dj.Placed._make(a[:n] for a in self._f)
+
+    def _refresh(
+        self, units: NDArray[np.int64], fac: _dj.Placed, active: NDArray[np.bool_]
+    ) -> None:
+        """Recompute the nearest facility of ``units`` from the junction state."""
+        _dj.units_refresh(
+            self._g,
+            self._ua,
+            fac,
+            active,
+            self.max_m,
+            self._node_d,
+            self._node_f,
+            units,
+            self.nearest_m,
+            self.nearest_fac,
         )
 
-    def _reach(self, h: int, bound: float, reset: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    def _reach(self, h: int, bound: float, reset: bool) -> tuple[I64, F64, int]:
         """Units within ``bound`` of facility ``h`` (indices, metres) and the touched count."""
         self._token += 1
-        n = self._n
+        ws = self._ws
         cnt, nt = _dj.facility_reach(
-            *self.engine._graph_e,
-            *self._ua,
-            *self._fac(n),
-            h,
-            self._token,
-            bound,
-            self._dist,
-            self._lab,
-            self._touched,
-            self._stamp,
-            self._out_i,
-            self._out_d,
-            reset,
+            self._g, self._ua, self._fac(self._n), h, self._token, bound, ws, reset
         )
-        return self._out_i[:cnt].copy(), self._out_d[:cnt].copy(), nt
+        return ws.out_i[:cnt].copy(), ws.out_d[:cnt].copy(), nt
 
     def _grow(self) -> None:
-        if self._n == len(self._fe):
-            cap = max(8, 2 * len(self._fe))
-            for name in ("_fe", "_fo", "_fa", "_fl", "_flp", "_fla", "_xe", "_xo", "_active"):
-                old = getattr(self, name)
-                new = np.zeros(cap, old.dtype)
-                new[: len(old)] = old
-                setattr(self, name, new)
+        """Double the facility arrays when they are full."""
+        if self._n == len(self._active):
+            cap = max(8, 2 * self._n)
+            self._f = _dj.Placed._make(_resized(a, cap) for a in self._f)
+            self._xe = _resized(self._xe, cap)
+            self._xo = _resized(self._xo, cap)
+            self._active = _resized(self._active, cap)
 
     def add(self, x: float, y: float) -> int:
         """Add a facility at projected ``(x, y)`` (EPSG:32651 m); arrays update in place.
@@ -797,23 +767,24 @@ class WhatIf:
         """Add one already snapped facility; returns its handle."""
         if len(point) != 1:
             raise LifeCircleError("WhatIf.add_snapped: expected exactly one point", record="WhatIf")
-        e, o, a, sp, spos, sacc = self.engine._fac_args(point)
+        placed = self.engine._fac_args(point)
         self._grow()
         h = self._n
-        self._fe[h], self._fo[h], self._fa[h] = e[0], o[0], a[0]
-        self._fl[h], self._flp[h], self._fla[h] = sp[0], spos[0], sacc[0]
+        for arr, value in zip(self._f, placed, strict=True):
+            arr[h] = value[0]
         self._xe[h], self._xo[h] = point.edge[0], point.offset[0]
         self._active[h] = True
         self._n += 1
         ui, ud, nt = self._reach(h, max(self.radius_m, self.max_m), reset=False)
         # merge junction state (values within max_m only, as the full search would hold)
-        t = self._touched[:nt]
-        dt = self._dist[t]
+        ws = self._ws
+        t = ws.touched[:nt]
+        dt = ws.dist[t]
         better = (dt < self._node_d[t]) & (dt <= self.max_m)
         self._node_d[t[better]] = dt[better]
         self._node_f[t[better]] = h
-        self._dist[t] = np.inf
-        self._lab[t] = -1
+        ws.dist[t] = np.inf
+        ws.lab[t] = -1
         # merge unit state
         closer = (ud < self.nearest_m[ui]) & (ud <= self.max_m)
         self.nearest_m[ui[closer]] = ud[closer]
@@ -837,29 +808,20 @@ class WhatIf:
         self._active[h] = False
         n = self._n
         fac, active = self._fac(n), self._active[:n]
-        _dj.repair_kernel(
-            *self.engine._graph_e, *fac[:3], active, h, self.max_m, self._node_d, self._node_f
-        )
+        _dj.repair_kernel(self._g, fac, active, h, self.max_m, self._node_d, self._node_f)
         affected = np.flatnonzero(self.nearest_fac == h)
         if len(affected):
-            _dj.units_refresh(
-                affected,
-                *self._ua[:3],
-                *self._ua[7:10],
-                *self.engine._graph[3:],
-                self._node_d,
-                self._node_f,
-                *fac,
-                active,
-                self.max_m,
-                self.nearest_m,
-                self.nearest_fac,
-            )
+            self._refresh(affected, fac, active)
 
 
-def _csr(
-    u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _resized(a: NDArray[_G], cap: int) -> NDArray[_G]:
+    """Copy ``a`` into a zero-filled array of ``cap`` items."""
+    new = np.zeros(cap, a.dtype)
+    new[: len(a)] = a
+    return new
+
+
+def _csr(u: I64, v: I64, w: F64, n: int) -> tuple[I64, _dj.Idx, F64, _dj.Idx]:
     """CSR over arcs (both directions of every edge): ``indptr, adj, arc_w, arc_edge``."""
     m = len(u)
     return _csr_arcs(
@@ -871,20 +833,16 @@ def _csr(
     )
 
 
-def _csr_arcs(
-    src: np.ndarray, dst: np.ndarray, w: np.ndarray, edge: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _csr_arcs(src: I64, dst: I64, w: F64, edge: I64, n: int) -> tuple[I64, _dj.Idx, F64, _dj.Idx]:
     """CSR of arcs ``src -> dst`` grouped by source: ``indptr, adj, arc_w, arc_edge``."""
-    idx_t = np.int32 if max(n, len(edge)) < 2**31 - 1 else np.int64
+    idx_t: type[np.signedinteger[Any]] = np.int32 if max(n, len(edge)) < 2**31 - 1 else np.int64
     order = np.argsort(src, kind="stable")
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
     return indptr, dst[order].astype(idx_t), w[order], edge[order].astype(idx_t)
 
 
-def _run_threads(
-    fn: Callable[[Any], _T], items: Sequence[Any] | range, parallel: bool = True
-) -> list[_T]:
+def _run_threads(fn: Callable[[_S], _T], items: Iterable[_S], parallel: bool = True) -> list[_T]:
     items = list(items)
     if len(items) <= 1 or THREADS == 1 or not parallel:
         return [fn(it) for it in items]
@@ -892,19 +850,19 @@ def _run_threads(
         return list(pool.map(fn, items))
 
 
-def _zorder(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _zorder(x: F64, y: F64) -> I64:
     """Permutation sorting points along a Z-order (Morton) curve."""
     if len(x) == 0:
         return np.zeros(0, np.int64)
 
-    def spread(a: np.ndarray) -> np.ndarray:
-        a = a.astype(np.uint64)
+    def spread(a: NDArray[np.uint64]) -> NDArray[np.uint64]:
         a = (a | (a << np.uint64(8))) & np.uint64(0x00FF00FF)
         a = (a | (a << np.uint64(4))) & np.uint64(0x0F0F0F0F)
         a = (a | (a << np.uint64(2))) & np.uint64(0x33333333)
-        return (a | (a << np.uint64(1))) & np.uint64(0x55555555)
+        out: NDArray[np.uint64] = (a | (a << np.uint64(1))) & np.uint64(0x55555555)
+        return out
 
-    def quantise(a: np.ndarray) -> np.ndarray:
+    def quantise(a: F64) -> NDArray[np.uint64]:
         lo, hi = float(a.min()), float(a.max())
         return ((a - lo) * (65535.0 / (hi - lo)) if hi > lo else np.zeros(len(a))).astype(np.uint64)
 
@@ -912,9 +870,7 @@ def _zorder(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.argsort(code, kind="stable").astype(np.int64)
 
 
-def _polyline_segments(
-    net: WalkNetwork, u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray
-) -> tuple[np.ndarray, ...]:
+def _polyline_segments(net: WalkNetwork, u: I64, v: I64, x: F64, y: F64) -> Segments:
     """Split projected edge geometries into segments oriented from ``u`` to ``v``."""
     from geo.io.geom import to_projected
 
@@ -942,7 +898,7 @@ def _polyline_segments(
     edge_first = np.searchsorted(seg_edge, np.arange(len(geoms)))
     before = cum - seg_len
     off0 = before - before[edge_first[seg_edge]]
-    return seg_edge, sx0, sy0, sx1, sy1, off0, seg_len
+    return Segments(seg_edge, sx0, sy0, sx1, sy1, off0, seg_len)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -959,7 +915,7 @@ def compute_access(
     engine: AccessEngine | None = None,
     gravity_beta: float | None = None,
 ) -> pd.DataFrame:
-    """The DESIGN "access" table: nearest facility and counts per demand unit and category.
+    """Build the access table: nearest facility and counts per demand unit and category.
 
     Parameters
     ----------
@@ -1050,7 +1006,7 @@ def compute_access(
 
 
 def category_thresholds(default_m: float = DEFAULT_THRESHOLD_M) -> dict[str, float]:
-    """Walking threshold (m) per category from ``geo.taxonomy`` (``{}`` without a taxonomy).
+    """Return the walking threshold (m) per category from the taxonomy (``{}`` without one).
 
     Parameters
     ----------
@@ -1174,7 +1130,7 @@ def access_table_path(out: str | os.PathLike[str], area_id: str, profile: str = 
 
 
 def run_access(
-    areas: Sequence[Any],
+    areas: Sequence[Area],
     nets: Mapping[str, WalkNetwork | None],
     out: str | os.PathLike[str],
     *,
@@ -1182,9 +1138,9 @@ def run_access(
     statuses: Sequence[str] = ("existing",),
     facilities_path: str | os.PathLike[str] | None = None,
     thresholds: Mapping[str, float] | None = None,
-    progress: Callable[[Any, str], Any] | None = None,
+    progress: ProgressFn | None = None,
 ) -> list[dict[str, Any]]:
-    """The access stage: write ``out/access/<area>.parquet`` for every area with a network.
+    """Run the access stage: write ``out/access/<area>.parquet`` for every area with a network.
 
     Parameters
     ----------

@@ -31,15 +31,21 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.io.files import read_json, write_text_atomic
 from geo.network.network import WalkNetwork
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from scipy.sparse import csr_matrix
+    from shapely.geometry.base import BaseGeometry
 
 #: Detour factor used when no calibration is available (a typical urban value; the calibrated
 #: 新华路 value replaces it once ``out/detour_calibration.json`` exists).
@@ -90,7 +96,9 @@ class DetourCalibration:
 
 
 def detour_stats(
-    network_m: np.ndarray, crow_m: np.ndarray, band_m: tuple[float, float] = CALIBRATION_BAND_M
+    network_m: NDArray[np.float64],
+    crow_m: NDArray[np.float64],
+    band_m: tuple[float, float] = CALIBRATION_BAND_M,
 ) -> DetourCalibration:
     """Fit the detour factor on pairs of network and straight-line distances.
 
@@ -149,7 +157,8 @@ def detour_stats(
     )
 
 
-def _graph(net: WalkNetwork):
+def _graph(net: WalkNetwork) -> csr_matrix:
+    """Return the network as a symmetric sparse matrix of edge lengths (m) by node row."""
     from scipy.sparse import coo_matrix
 
     n = net.n_nodes
@@ -172,7 +181,7 @@ def calibrate_detour(
     band_m: tuple[float, float] = CALIBRATION_BAND_M,
     seed: int = 0,
     thin_m: float = THIN_CELL_M,
-    boundary: Any = None,
+    boundary: BaseGeometry | None = None,
 ) -> DetourCalibration:
     """Calibrate the detour factor on a (complete) walking network.
 
@@ -287,7 +296,7 @@ def write_calibration(cal: DetourCalibration, out: str | os.PathLike[str]) -> Pa
 
 
 def read_calibration(out: str | os.PathLike[str]) -> DetourCalibration | None:
-    """The stored calibration, or None when absent."""
+    """Read the stored calibration; None when absent."""
     path = calibration_path(out)
     if not path.exists():
         return None
@@ -385,8 +394,8 @@ def estimate_access(
 
 
 def facility_points(
-    facilities: Any,
-    boundary,
+    facilities: gpd.GeoDataFrame,
+    boundary: BaseGeometry,
     buffer_m: float = settings.CLIP_BUFFER_M,
     statuses: tuple[str, ...] = ("existing",),
 ) -> pd.DataFrame:
@@ -436,4 +445,5 @@ def facility_points(
             "y": shapely.get_y(pts),
         }
     )
-    return out[inside].drop_duplicates("facility_id").reset_index(drop=True)
+    kept: pd.DataFrame = out[inside].drop_duplicates("facility_id").reset_index(drop=True)
+    return kept
