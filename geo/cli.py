@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
 from geo.io.files import remove_stale_tmp
 from geo.io.validate import HEX_RANGE_M, FiniteFloat, InputWarning
 
@@ -317,16 +317,47 @@ def extract_mentions_for(ctx: RunContext, taxonomy: Any = None) -> Any:
 @plans.command("extract")
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print counts per plan and category as JSON.")
-def plans_extract(ctx: RunContext, as_json: bool) -> None:
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read this plan (.txt UTF-8/GB18030 or .docx) for the one --area instead of the "
+    "registry's plans.",
+)
+def plans_extract(ctx: RunContext, as_json: bool, plan_file: Path | None) -> None:
     """Extract facility mentions from the plans -> out/plan_mentions.csv / 提取规划设施."""
-    from geo.facilities.plans import summarize, write_mentions
+    from geo.facilities.plans import (
+        extract_mentions,
+        mentions_frame,
+        other_subdistricts,
+        plan_doc_id,
+        read_plan,
+        summarize,
+        write_mentions,
+    )
     from geo.facilities.taxonomy import load_taxonomy
 
     tax = load_taxonomy()
-    df = extract_mentions_for(ctx, tax)
-    target = write_mentions(
-        df, ctx.out / "plan_mentions.csv", replace_areas=[a.id for a in ctx.areas]
-    )
+    if plan_file is not None:
+        if len(ctx.area_ids) != 1:
+            raise InputError(
+                "--plan needs exactly one --area (the subdistrict that wrote the plan)",
+                hint="add a subdistrict first with `lifecircle areas add NAME`",
+            )
+        area = ctx.areas[0]
+        text = read_plan(plan_file)  # every check before anything is written
+        doc = plan_doc_id(plan_file)
+        ms = extract_mentions(
+            text, doc, area.id, tax, other_places=other_subdistricts(ctx.registry, area)
+        )
+        df = mentions_frame(ms, tax)
+        target = write_mentions(df, ctx.out / "plan_mentions.csv", replace_docs=[doc])
+    else:
+        df = extract_mentions_for(ctx, tax)
+        target = write_mentions(
+            df, ctx.out / "plan_mentions.csv", replace_areas=[a.id for a in ctx.areas]
+        )
     summary = summarize(df, tax)
     summary["file"] = str(target)
     if as_json:
@@ -431,7 +462,6 @@ def areas_add(ctx: RunContext, name: str, area_id: str | None) -> None:
     <data dir>/osm/ with --data-dir / $LIFECIRCLE_DATA, or $LIFECIRCLE_AREAS_LOCAL), never to
     the committed data/osm/areas.yaml.
     """
-    from geo._errors import InputError
     from geo.io.subdistricts import (
         area_entry,
         find_subdistrict,

@@ -27,12 +27,14 @@ pytestmark = pytest.mark.integration
 
 GOLD_DIR = Path(__file__).parent / "gold"
 
-#: The figures reported in the issue note; the test fails below any of them.
+#: The figures reported in the issue notes; the test fails below any of them. These are
+#: IN-SAMPLE figures: the rules were written while reading these five plans (issue #12 added
+#: three facilities the first labelling left out: 五角场广场 twice, 金丽心灵驿站).
 STATED = {
-    "named_precision": 17 / 17,  # full-scope plans
-    "named_recall": 25 / 26,  # all gold files
-    "category_accuracy": 25 / 25,  # matched named facilities
-    "action_accuracy": 24 / 25,
+    "named_precision": 21 / 21,  # full-scope plans
+    "named_recall": 29 / 29,  # all gold files
+    "category_accuracy": 29 / 29,  # matched named facilities
+    "action_accuracy": 28 / 29,
     "generic_recall": 49 / 49,
     "generic_accuracy": 48 / 49,  # category, action and quantity (where labelled) all right
 }
@@ -166,7 +168,7 @@ def test_extraction_of_all_five_plans_is_fast(extracted):
 def test_figures_meet_the_stated_ones(extracted, golds, artifacts):
     df, _ = extracted
     s = score(df, golds)
-    print("\nplan extraction vs gold / 规划提取金标准评估")
+    print("\nplan extraction vs gold, IN-SAMPLE (the seed plans) / 规划提取金标准评估（样本内）")
     for k in (
         "named_precision",
         "named_recall",

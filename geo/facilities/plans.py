@@ -26,16 +26,16 @@ import bisect
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError, MissingDependencyError
 from geo.facilities.taxonomy import KeywordHit, Taxonomy, load_taxonomy
-from geo.io.files import read_text_utf8, write_atomic
+from geo.io.files import write_atomic
 
 #: The DESIGN.md mention contract, in order.
 MENTION_COLUMNS: tuple[str, ...] = (
@@ -322,6 +322,19 @@ class _Rules:
             | set(lex.user_words)
             | {kw for kw, _ in _all_keywords(tax)}
         )
+        # head nouns (longest first) and the cue words that classify them
+        self.heads = dict(lex.head_nouns)
+        self.head_re = (
+            re.compile("|".join(re.escape(h) for h in sorted(self.heads, key=len, reverse=True)))
+            if self.heads
+            else None
+        )
+        self.cues = sorted(
+            ((c, cat) for cat, cs in lex.head_cues.items() for c in cs),
+            key=lambda x: len(x[0]),
+            reverse=True,
+        )
+        self.gen_mod_pats = [re.compile(p) for p in lex.generic_modifier_patterns]
         self.tokenizer = jieba.Tokenizer()
         for kw, _cat in _all_keywords(tax):
             self.tokenizer.add_word(kw, freq=200000)
@@ -340,14 +353,45 @@ class _Rules:
         for w in extra:
             if len(w) > 1:
                 self.tokenizer.add_word(w)
+        for h in self.heads:  # keep unknown multi-character heads whole (休息站, 颐养院)
+            if len(h) > 1 and h not in self.pos:
+                self.tokenizer.add_word(h, freq=20000)
 
     # -- small predicates ------------------------------------------------------------------
     def is_verb(self, w: str) -> bool:
         return w in self.verbs or bool(self.verb_re.fullmatch(w))
 
     def is_generic(self, w: str) -> bool:
-        """True when token ``w`` is made of generic modifiers only (街道社区, 社区老年人)."""
-        return bool(self.modifier_re.fullmatch(w))
+        """True when token ``w`` is made of generic modifiers only (街道社区, 社区老年人, 笼式)."""
+        return bool(self.modifier_re.fullmatch(w)) or any(p.fullmatch(w) for p in self.gen_mod_pats)
+
+    def stops_head_name(self, w: str) -> bool:
+        """True when token ``w`` ends a name looking back from a head noun (lighter POS list)."""
+        if w in self.lex.stop_words or self.is_verb(w):
+            return True
+        return w not in self.own_words and self.pos.get(w) in self.lex.head_stop_pos
+
+    def head_category(self, name: str, head: str) -> str | None:
+        """Category of a head-noun name: the cue nearest the head, else the head's own class.
+
+        A strong head (广场, 书房) keeps its class unless a cue sits right before it (健身步道);
+        a weak head (中心, 馆) needs a cue somewhere in the name.
+        """
+        stem = name[: len(name) - len(head)] if name.endswith(head) else name
+        own = self.heads.get(head)
+        if own is not None:
+            for cue, cat in self.cues:
+                if stem.endswith(cue):
+                    return cat
+            return own
+        best: tuple[int, int, str] | None = None
+        for cue, cat in self.cues:
+            k = name.rfind(cue)
+            if k >= 0:
+                key = (k + len(cue), len(cue), cat)
+                if best is None or key[:2] > best[:2]:
+                    best = key
+        return best[2] if best else None
 
     def stops_name(self, w: str) -> bool:
         """True when token ``w`` cannot be part of a name prefix."""
@@ -452,8 +496,14 @@ class _Sentence:
         self.s = s
         self.toks = [(w, a, b) for w, a, b in rules.tokenizer.tokenize(s)]
         self.tok_starts = [a for _, a, _ in self.toks]
-        self.hits = rules.tax.keyword_hits(s)
-        self.hit_ends = {h.end for h in self.hits}
+        kw_hits = rules.tax.keyword_hits(s)
+        heads = self.head_hits(kw_hits)
+        self.head_spans = {(h.start, h.end) for h in heads}
+        self.hits = sorted([*kw_hits, *heads], key=lambda h: h.start)
+        self.kw_hits = kw_hits
+        # a name stops where a keyword ends (北茶园社区 | 睦邻中心); a head noun inside a longer
+        # name (创智坊社区睦邻中心) is absorbed by it instead
+        self.hit_ends = {h.end for h in kw_hits}
         # clause and item boundaries (positions of separator characters / words)
         self.clause_cuts = [i for i, c in enumerate(s) if c in _CLAUSE_SEPS]
         item_cuts = [i for i, c in enumerate(s) if c in rules.item_chars]
@@ -462,6 +512,34 @@ class _Sentence:
             if w in rules.item_words:
                 self.item_spans.append((a, b))
         self.item_spans.sort()
+
+    def head_hits(self, kw_hits: Sequence[KeywordHit]) -> list[KeywordHit]:
+        """Head nouns outside keyword hits that end a word (not 重点, 中心城区, 广场舞).
+
+        The category is provisional (the head's own class, or empty for a weak head); the
+        name found by looking back decides it in :meth:`context`.
+        """
+        r, s = self.r, self.s
+        if r.head_re is None:
+            return []
+        out: list[KeywordHit] = []
+        for m in r.head_re.finditer(s):
+            a, b = m.span()
+            if any(h.start < b and a < h.end for h in kw_hits):
+                continue
+            if any(s.startswith(x, b) for x in r.lex.head_not_before):
+                continue
+            j = bisect.bisect_right(self.tok_starts, b - 1) - 1
+            if j < 0:
+                continue
+            w, ta, tb = self.toks[j]
+            known = r.pos.get(w) is not None
+            if tb > b and (known or s[b] not in r.single_stops):
+                continue  # the head is the start of a longer word (站位, 中心城区)
+            if ta < a and known and w not in r.heads:
+                continue  # the head ends a dictionary word (重点, 校园, 商场)
+            out.append(KeywordHit(a, b, m.group(0), r.heads.get(m.group(0)) or ""))
+        return out
 
     # -- boundaries ------------------------------------------------------------------------
     def clause(self, a: int, b: int) -> tuple[int, int]:
@@ -497,8 +575,14 @@ class _Sentence:
         """Index of the last token starting before ``pos``."""
         return bisect.bisect_left(self.tok_starts, pos) - 1
 
-    def lookback(self, pos: int, limit: int) -> tuple[int, bool, list[tuple[str, int, int]]]:
-        """Walk back over name-like tokens from ``pos``: (prefix start, quoted, tokens)."""
+    def lookback(
+        self, pos: int, limit: int, *, head: bool = False
+    ) -> tuple[int, bool, list[tuple[str, int, int]]]:
+        """Walk back over name-like tokens from ``pos``: (prefix start, quoted, tokens).
+
+        ``head``: looking back from a head noun (lighter part-of-speech stops).
+        """
+        stops = self.r.stops_head_name if head else self.r.stops_name
         s, r = self.s, self.r
         acc: list[tuple[str, int, int]] = []
         cur = pos
@@ -519,7 +603,7 @@ class _Sentence:
                 if (
                     q < 0
                     or not inner
-                    or any(q < h.start < a for h in self.hits)
+                    or any(q < h.start < a for h in self.kw_hits)
                     or any(c in inner for c in "、,;")
                 ):
                     break
@@ -529,7 +613,7 @@ class _Sentence:
                 j = self.tokens_before(q)
                 continue
             lane = w in ("弄", "号", "号楼", "期") and j > 0 and _DIGITS.match(self.toks[j - 1][0])
-            if not lane and (not r.name_like(w) or r.stops_name(w) or r.qty_token.fullmatch(w)):
+            if not lane and (not r.name_like(w) or stops(w) or r.qty_token.fullmatch(w)):
                 break
             if w in self.r.neg_single or (r.neg_re is not None and r.neg_re.search(w)):
                 break
@@ -560,6 +644,12 @@ class _Sentence:
     # -- the parse ---------------------------------------------------------------------------
     def parse(self) -> list[_Hit]:
         infos = [self.context(h) for h in self.hits]
+        for info in infos:  # a head noun inside another mention's name is part of that name
+            if (info.hit.start, info.hit.end) in self.head_spans and any(
+                o is not info and o.name_start <= info.hit.start and info.hit.end <= o.hit.start
+                for o in infos
+            ):
+                info.dropped = True
         self.lists_with_deng(infos)
         self.examples(infos)
         return infos
@@ -576,7 +666,12 @@ class _Sentence:
             and s.find("”", h.end, cl[1]) >= 0
         )
         limit = q_open + 1 if inside else cl[0]
-        name_start, quoted, prefix = self.lookback(h.start, limit)
+        is_head = (h.start, h.end) in self.head_spans
+        name_start, quoted, prefix = self.lookback(h.start, limit, head=is_head)
+        if is_head and inside and s.startswith("”", h.end) and name_start > q_open + 1:
+            # a quoted name ending in a head noun is taken whole (“we来坊”)
+            name_start, quoted = q_open + 1, True
+            prefix = [(s[q_open + 1 : h.start], q_open + 1, h.start)]
         name_end = h.end
         for suf in lex.name_suffixes:
             if s.startswith(suf, name_end):
@@ -616,6 +711,8 @@ class _Sentence:
             info.named = True
         else:
             info.named = quoted or len(re.sub(r"[^\w]", "", core)) >= 2
+        if is_head:
+            self.head_mention(info, words)
         # the place: roads and lanes in the prefix, or right before a quoted name
         place_src = "".join(w for w, _, _ in prefix)
         if quoted or inside:
@@ -652,7 +749,16 @@ class _Sentence:
         ):
             j = bisect.bisect_left(self.tok_starts, name_end)
             first = self.toks[j][0] if j < len(self.toks) else ""
-            if first and first not in lex.stop_words and not r.is_verb(first):
+            fpos = r.pos.get(first)
+            if (
+                first
+                and first not in lex.stop_words
+                and not r.is_verb(first)
+                # a verb, adverb, time or numeral after the name says what happens to it
+                and fpos not in lex.stop_pos
+                and fpos not in lex.head_stop_pos
+                and not (first[0].isdigit() or first[0] in lex.numerals)
+            ):
                 info.modifier = True
         own_pre = s[info.it_start : info.ev_start]
         k = own_pre.rfind("在")
@@ -679,6 +785,23 @@ class _Sentence:
             if any(x in after[: len(x) + 4] for x in lex.non_facility_heads):
                 info.dropped = True
         return info
+
+    def head_mention(self, info: _Hit, words: list[str]) -> None:
+        """Decide a head-noun hit: its category from cues, dropped when it names nothing.
+
+        A head with a proper name before it (枫溪书房, “乐享”文化盒子) is a named facility; a
+        strong head after generic modifiers only (社区书房) is a generic one; a bare head, or
+        a weak head without a cue word (翠竹苑, 中心工作), is no facility.
+        """
+        h = info.hit
+        cat = self.r.head_category(info.name, h.keyword)
+        generic_ok = self.r.heads.get(h.keyword) is not None and any(
+            self.r.is_generic(w) for w in words
+        )
+        if cat is None or not (info.named or generic_ok):
+            info.dropped = True
+            return
+        info.hit = replace(h, category=cat)
 
     def _tokens_in(self, a: int, b: int) -> list[str]:
         return [w for w, x, y in self.toks if x >= a and y <= b]
@@ -708,7 +831,7 @@ class _Sentence:
             head = s[info.hit.start : info.name_end]
             single = len(items) == 1 and (items[0][1] - items[0][0]) <= 8
             for a, b in items:
-                own = [o for o in infos if a <= o.hit.start and o.hit.end <= b]
+                own = [o for o in infos if a <= o.hit.start and o.hit.end <= b and not o.dropped]
                 text = s[a:b].replace("“", "").replace("”", "").strip()
                 if not text or not re.search(r"\w", text):
                     continue
@@ -774,14 +897,19 @@ def _action(sent: _Sentence, info: _Hit, infos: Sequence[_Hit]) -> tuple[str, st
         return "existing", "example"
     if info.locative:
         return "existing", "locative"
-    if info.modifier:
-        return "existing", "modifier"
     own_pre = s[info.it_start : info.ev_start]
     v = r.last_verb(own_pre)
-    if v:
-        return v[1], v[0]
+    if info.modifier:
+        # upgrading a part (…中心门诊楼) upgrades the facility; anything else uses it
+        if v and v[1] == "upgrade":
+            return "upgrade", v[0]
+        return "existing", "modifier"
     own_post = s[info.name_end : info.it_end]
     p = r.first_post_verb(own_post)
+    if v and p and v[0] in r.lex.completion_verbs:
+        return p, "post"  # 完成…改造: the verb after the facility says what was done
+    if v:
+        return v[1], v[0]
     if p:
         return p, "post"
     same = [o for o in infos if o.cl_start == info.cl_start]
@@ -831,7 +959,7 @@ def extract_mentions(
     Parameters
     ----------
     text
-        The document as read (UTF-8 decoded; see :func:`geo._io.read_text_utf8`).
+        The document as read (decoded; see :func:`read_plan`).
     doc
         Document id (the file stem), written to every mention.
     area
@@ -1060,18 +1188,107 @@ def mentions_frame(mentions: Iterable[Mention], taxonomy: Taxonomy | None = None
     return df[[*MENTION_COLUMNS, *EXTRA_COLUMNS]]
 
 
+#: Encodings a plain-text plan may use (tried in order after a byte-order mark).
+PLAN_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "gb18030")
+
+
 def read_plan(path: str | Path) -> str:
-    """Read a plan document as UTF-8; a GBK or otherwise non-UTF-8 file gets one clear error."""
+    """Read a plan document: ``.docx`` (python-docx), or plain text in UTF-8 or GB18030.
+
+    Raises
+    ------
+    InputError
+        Missing, empty, binary, or not UTF-8/GB18030 text, or an unreadable ``.docx``.
+    """
     path = Path(path)
-    if not path.exists():
-        raise LifeCircleError("plan document not found", path=path)
-    return read_text_utf8(path)
+    if not path.exists() or not path.is_file():
+        raise InputError("plan document not found", path=path)
+    if path.suffix.lower() == ".docx":
+        text = _read_docx(path)
+    else:
+        text = decode_plan_bytes(path.read_bytes(), path)
+    if not text.strip():
+        raise InputError("plan document is empty", path=path)
+    return text
+
+
+def decode_plan_bytes(data: bytes, path: object = None) -> str:
+    """Decode a plain-text plan: UTF-8 (BOM or not), UTF-16 with a BOM, or GB18030."""
+    if not data.strip():
+        raise InputError("plan document is empty", path=path)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data[:65536] or data[:4] == b"PK\x03\x04" or data[:5] == b"%PDF-":
+        raise InputError(
+            "plan document is a binary file, not text",
+            path=path,
+            hint="give a .txt (UTF-8 or GB18030) or a .docx",
+        )
+    for enc in PLAN_ENCODINGS:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if _plausible_text(text):
+            return text
+    raise InputError(
+        "plan document is not text in a known encoding (expected UTF-8 or GB18030)", path=path
+    )
+
+
+def _plausible_text(text: str) -> bool:
+    """True when nearly every character is CJK, ASCII text or common punctuation."""
+    sample = text[:200000]
+    if not sample:
+        return False
+    bad = sum(
+        1
+        for c in sample
+        if not (c.isprintable() or c in "\n\r\t")
+        or "\ue000" <= c <= "\uf8ff"  # private use: a wrong decoding
+    )
+    return bad / len(sample) < 0.01
+
+
+def _read_docx(path: Path) -> str:
+    """Paragraphs and table rows (cells joined with ``|``) of a ``.docx`` in document order."""
+    try:
+        import docx  # python-docx: only plans in .docx need it
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise MissingDependencyError("python-docx", purpose="reading .docx plans") from None
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:
+        raise InputError(f"cannot read .docx: {exc}", path=path) from None
+    lines: list[str] = []
+    body = document.element.body
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            lines.append("".join(t.text or "" for t in child.iter() if t.tag.endswith("}t")))
+        elif tag == "tbl":
+            for row in child.iter():
+                if not row.tag.endswith("}tr"):
+                    continue
+                cells = []
+                for cell in row.iterchildren():
+                    if cell.tag.endswith("}tc"):
+                        cells.append(
+                            "".join(t.text or "" for t in cell.iter() if t.tag.endswith("}t"))
+                        )
+                lines.append("|".join(cells))
+    return "\n".join(lines)
 
 
 def plan_doc_id(relpath: str | Path) -> str:
-    """Document id of a plan file: its name without ``.txt``."""
+    """Document id of a plan file: its name without ``.txt`` / ``.docx``."""
     name = Path(relpath).name
-    return name[:-4] if name.lower().endswith(".txt") else Path(name).stem
+    if name.lower().endswith(".txt"):
+        return name[:-4]
+    return Path(name).stem
 
 
 def other_subdistricts(registry: Any, area: Any) -> list[str]:
@@ -1186,15 +1403,25 @@ def read_mentions(path: str | Path) -> pd.DataFrame:
 
 
 def write_mentions(
-    df: pd.DataFrame, path: str | Path, *, replace_areas: Iterable[str] | None = None
+    df: pd.DataFrame,
+    path: str | Path,
+    *,
+    replace_areas: Iterable[str] | None = None,
+    replace_docs: Iterable[str] | None = None,
 ) -> Path:
     """Write the mention table atomically (UTF-8 with BOM).
 
-    With ``replace_areas``, rows of other areas already in the file are kept.
+    With ``replace_areas``, rows of other areas already in the file are kept; with
+    ``replace_docs``, rows of other documents are kept.
     """
     path = Path(path)
-    if replace_areas is not None and path.exists():
+    if (replace_areas is not None or replace_docs is not None) and path.exists():
         old = read_mentions(path)
-        keep = old[~old["area"].isin(list(replace_areas))]
+        drop = pd.Series(False, index=old.index)
+        if replace_areas is not None:
+            drop |= old["area"].isin(list(replace_areas))
+        if replace_docs is not None:
+            drop |= old["doc"].astype(str).isin(list(replace_docs))
+        keep = old[~drop]
         df = pd.concat([keep, df], ignore_index=True) if not keep.empty else df
     return write_atomic(path, lambda p: df.to_csv(p, index=False, encoding=CSV_ENCODING))

@@ -127,6 +127,13 @@ class Lexicon:
     name_chars: str
     list_separators: tuple[str, ...]
     terminators: str
+    # head-noun mechanism (optional in the file: an empty mechanism is the keyword extractor)
+    head_nouns: dict[str, str | None] = field(default_factory=dict)
+    head_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    head_stop_pos: frozenset[str] = frozenset()
+    head_not_before: tuple[str, ...] = ()
+    generic_modifier_patterns: tuple[str, ...] = ()
+    completion_verbs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -369,7 +376,7 @@ def taxonomy_from_dict(raw: Any, path: str | os.PathLike[str] | None = None) -> 
                 )
             seen_kw[kw] = cat.key
         categories[cat.key] = cat
-    lexicon = _lexicon_from_entry(raw.get("lexicon"), where)
+    lexicon = _lexicon_from_entry(raw.get("lexicon"), where, categories)
     return Taxonomy(
         categories, lexicon, Path(path) if path is not None else None, int(raw.get("version", 1))
     )
@@ -521,7 +528,9 @@ _LEXICON_PATTERNS = (
 _LEXICON_STRINGS = ("numerals", "name_chars", "terminators")
 
 
-def _lexicon_from_entry(entry: Any, where: object) -> Lexicon:
+def _lexicon_from_entry(
+    entry: Any, where: object, _known_categories: Mapping[str, Any] | None = None
+) -> Lexicon:
     def fail(msg: str) -> LifeCircleError:
         return LifeCircleError(msg, path=where, record="lexicon")
 
@@ -578,7 +587,36 @@ def _lexicon_from_entry(entry: Any, where: object) -> Lexicon:
     post = entry["post_verbs"]
     if not isinstance(post, dict) or not all(v in ACTIONS for v in post.values()):
         raise fail("'post_verbs' must map verbs to new, upgrade or existing")
+    heads = entry.get("head_nouns") or {}
+    cats = set(_known_categories or ())
+    if not isinstance(heads, dict) or not all(
+        isinstance(k, str) and k and (v is None or v in cats) for k, v in heads.items()
+    ):
+        raise fail("'head_nouns' must map head nouns to a category key or null")
+    cues = entry.get("head_cues") or {}
+    if not isinstance(cues, dict) or not all(
+        k in cats and isinstance(v, list) and all(isinstance(x, str) and x for x in v)
+        for k, v in cues.items()
+    ):
+        raise fail("'head_cues' must map category keys to lists of cue words")
+    opt: dict[str, tuple[str, ...]] = {}
+    for k in ("head_stop_pos", "head_not_before", "generic_modifier_patterns", "completion_verbs"):
+        v = entry.get(k) or []
+        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+            raise fail(f"'{k}' must be a list of non-empty strings")
+        opt[k] = tuple(v)
+    for p in opt["generic_modifier_patterns"]:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise fail(f"'generic_modifier_patterns' has an invalid regex {p!r}: {exc}") from None
     return Lexicon(
+        head_nouns={str(k): (str(v) if v else None) for k, v in heads.items()},
+        head_cues={k: tuple(v) for k, v in cues.items()},
+        head_stop_pos=frozenset(opt["head_stop_pos"]),
+        head_not_before=opt["head_not_before"],
+        generic_modifier_patterns=opt["generic_modifier_patterns"],
+        completion_verbs=opt["completion_verbs"],
         user_words=lists["user_words"],
         generic_modifiers=frozenset(lists["generic_modifiers"]),
         in_area_markers=lists["in_area_markers"],
