@@ -58,6 +58,10 @@ WALK_IF_FOOT_TAGGED: frozenset[str] = frozenset({"cycleway", "trunk", "trunk_lin
 #: Split ways only at junctions (True) or at every OSM vertex (False: straight-segment edges).
 SIMPLIFY_NETWORK: bool = False
 
+#: Memory guard (MB): work estimated above this is refused with a message instead of being
+#: OOM-killed (``$LIFECIRCLE_MEMORY_LIMIT_MB`` overrides it).
+MEMORY_LIMIT_MB: float = 4096.0
+
 #: Code version salt for caches: bump when a cached table's meaning changes.
 CACHE_VERSION: str = "net-3"
 

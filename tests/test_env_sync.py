@@ -13,6 +13,7 @@ CONDA_NAMES = {
     "osmium": "pyosmium",
     "h3": "h3-py",
     "types-pyyaml": "types-pyyaml",
+    "xxhash": "python-xxhash",
 }
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
 from geo.io.areas import Area, Registry
-from geo.io.files import write_atomic, write_text_atomic
+from geo.io.files import remove_stale_tmp, write_atomic, write_text_atomic
 from geo.io.geom import clip_polygon
 
 #: Feature tags downloaded beside the highway network (facilities, buildings, land use).
@@ -55,7 +55,8 @@ def fetch_overpass(
         raise
     except Exception as exc:
         raise LifeCircleError(
-            f"Overpass download failed: {exc}".splitlines()[0], path=ox.settings.overpass_url
+            f"Overpass download failed: {type(exc).__name__}: {exc}".splitlines()[0],
+            path=ox.settings.overpass_url,
         ) from None
     finally:
         ox.settings.overpass_url, ox.settings.overpass_rate_limit = saved
@@ -63,6 +64,12 @@ def fetch_overpass(
     elements = []
     base = None
     for resp in responses:
+        if resp.get("remark"):  # a runtime error: the response is partial
+            raise InputError(
+                f"Overpass reported an error, the download is incomplete: {resp['remark']}",
+                path=overpass_url or saved[0],
+                hint="try again later, or with a smaller area",
+            )
         base = base or (resp.get("osm3s") or {}).get("timestamp_osm_base")
         for el in resp.get("elements", []):
             key = (el.get("type"), el.get("id"))
@@ -120,7 +127,9 @@ def clip_pbf(src: Path, dest: Path, polygon: Any) -> Path:
     except LifeCircleError:
         raise
     except Exception as exc:
-        raise LifeCircleError(f"cannot read PBF: {exc}".splitlines()[0], path=src) from None
+        raise LifeCircleError(
+            f"cannot read PBF: {type(exc).__name__}: {exc}".splitlines()[0], path=src
+        ) from None
     return dest
 
 
@@ -136,6 +145,7 @@ def fetch_area(
     """Fetch OSM data for ``area`` into ``<dest_root>/osm/<area>/``; return the written file."""
     polygon = clip_polygon(registry.boundary(area), buffer_m)
     folder = (dest_root or settings.PROJECT_DATA_DIR) / "osm" / area.id
+    remove_stale_tmp(folder)  # a killed fetch leaves a partial .tmp.pbf / .tmp.json
     if pbf is not None:
         return clip_pbf(Path(pbf), folder / f"{area.id}-clip-{_stamp()}.osm.pbf", polygon)
     doc = fetch_overpass(polygon, overpass_url=overpass_url)

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
+from geo.io import validate
 from geo.io.files import check_utf8_file, read_json
 
 #: Keys that make a way or node interesting to the project (network or map features).
@@ -133,7 +134,10 @@ def read_osmium(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS
                 if not obj.tags:
                     continue
                 tags = {t.k: t.v for t in obj.tags}
-                if keyset.isdisjoint(tags) or not obj.location.valid():
+                if keyset.isdisjoint(tags):
+                    continue
+                if not obj.location.valid():
+                    _refuse_location(obj.location, path, f"node/{obj.id}")
                     continue
                 out.points.append(
                     OsmPoint("node", obj.id, tags, obj.location.lon, obj.location.lat)
@@ -145,10 +149,14 @@ def read_osmium(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS
                 refs = []
                 coords = []
                 for nd in obj.nodes:
-                    if not nd.location.valid():
-                        continue  # node outside the extract: keep the part we have
+                    loc = nd.location
+                    if not loc.valid():
+                        # a node missing from the extract: keep the part we have; a node
+                        # with a location outside lon/lat ranges: refuse the file
+                        _refuse_location(loc, path, f"way/{obj.id} node/{nd.ref}")
+                        continue
                     refs.append(nd.ref)
-                    coords.append((nd.location.lon, nd.location.lat))
+                    coords.append((loc.lon, loc.lat))
                 if len(coords) < 2:
                     continue
                 out.ways.append(
@@ -165,6 +173,22 @@ def read_osmium(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LifeCircleError(f"malformed OSM file: {msg}", path=path) from None
     return out
+
+
+_UNDEFINED_COORD = 2147483647  # osmium's "no location" (a node missing from the extract)
+
+
+def _refuse_location(loc: Any, path: Path, record: str) -> None:
+    """Raise for a defined but out-of-range location (lat 95); return for a missing one."""
+    if loc.x == _UNDEFINED_COORD and loc.y == _UNDEFINED_COORD:
+        return
+    raise InputError(
+        f"coordinates ({loc.x / COORD_SCALE:g}, {loc.y / COORD_SCALE:g}) are outside "
+        "lon [-180, 180] / lat [-90, 90]",
+        path=path,
+        record=record,
+        hint="expected WGS-84 longitude/latitude in degrees",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,6 +223,15 @@ def read_overpass_json(path: str | os.PathLike[str], keys: Iterable[str] = FEATU
         raise LifeCircleError("expected an Overpass JSON object", path=path)
     keyset = frozenset(keys)
     out = OsmData(sources=[str(path)])
+    if isinstance(doc, dict) and doc.get("remark"):
+        # Overpass puts runtime errors ("Query timed out", "out of memory") in `remark` and
+        # returns what it had so far: an incomplete download must not pass as a complete one
+        raise InputError(
+            f"Overpass reported an error, the data is incomplete: {str(doc['remark']).strip()}",
+            path=path,
+            record="remark",
+            hint="download it again (a smaller area or a longer timeout)",
+        )
     if isinstance(doc, dict):
         ts = (doc.get("osm3s") or {}).get("timestamp_osm_base")
         if ts:
@@ -278,7 +311,31 @@ def read_overpass_json(path: str | os.PathLike[str], keys: Iterable[str] = FEATU
             ) from None
     if not found_any and not (isinstance(doc, dict) and "elements" in doc):
         raise LifeCircleError("no Overpass 'elements' list found", path=path)
+    _check_coordinates(out, path)
     return out
+
+
+def _check_coordinates(data: OsmData, path: Path) -> None:
+    """Refuse NaN or out-of-range coordinates, naming the first bad element."""
+    for w in data.ways:
+        c = w.coords
+        if c.ndim != 2 or c.shape[1] != 2:
+            raise InputError(
+                "way geometry is not a list of lon/lat", path=path, record=f"way/{w.id}"
+            )
+        if not (
+            np.isfinite(c).all()
+            and (np.abs(c[:, 0]) <= 180).all()
+            and (np.abs(c[:, 1]) <= 90).all()
+        ):
+            validate.check_lonlat(c[:, 0], c[:, 1], path=path, record=f"way/{w.id}")
+    if data.points:
+        lon = np.array([p.lon for p in data.points], dtype=float)
+        lat = np.array([p.lat for p in data.points], dtype=float)
+        bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+        if bad.any():
+            p = data.points[int(np.flatnonzero(bad)[0])]
+            validate.check_lonlat(p.lon, p.lat, path=path, record=f"{p.osm_type}/{p.id}")
 
 
 def _filter_bbox(data: OsmData, bbox: tuple[float, float, float, float]) -> OsmData:

@@ -22,9 +22,9 @@ import shapely
 from pyproj import Geod
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
 from geo.io.areas import Area, Registry, network_sources
-from geo.io.files import write_atomic, write_text_atomic
+from geo.io.files import fingerprint, write_atomic, write_text_atomic
 from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
 from geo.io.osm import COORD_SCALE, OsmData, OsmWay, osm_format, read_osm
 
@@ -118,7 +118,13 @@ def ways_to_network(
     ends = starts + lens - 1
 
     ikey = np.round(coords * COORD_SCALE).astype(np.int64)
-    uniq, inverse = np.unique(ikey, axis=0, return_inverse=True)
+    # one uint64 per coordinate (lon major, lat minor: the order of a row-wise unique), which
+    # sorts ~5x faster than np.unique(axis=0) on large files
+    packed = (ikey[:, 0] + _LON_OFFSET).astype(np.uint64) << np.uint64(32) | (
+        ikey[:, 1] + _LAT_OFFSET
+    ).astype(np.uint64)
+    first_of, inverse = np.unique(packed, return_index=True, return_inverse=True)[1:]
+    uniq = ikey[first_of]
     inverse = inverse.ravel()
     occurrences = np.bincount(inverse, minlength=len(uniq))
     # a closed way visits its first coordinate twice: that is one junction, not two
@@ -145,6 +151,20 @@ def ways_to_network(
     a, b, length = a[keep], b[keep], length[keep]
     if len(a) == 0:
         return _empty_network(area, crs)
+    # overlapping duplicate ways (the same street in several merged downloads) give the same
+    # edge many times over: keep one (the first way's) before any geometry is built, so memory
+    # follows the distinct streets, not the file size, and every later stage sees it once
+    ua, ub = inverse[a], inverse[b]
+    dup = pd.DataFrame(
+        {
+            "lo": np.minimum(ua, ub),
+            "hi": np.maximum(ua, ub),
+            "mm": np.round(length * 1000).astype(np.int64),
+        }
+    ).duplicated()
+    if dup.any():
+        first = ~dup.to_numpy()
+        a, b, length = a[first], b[first], length[first]
 
     nverts = b - a + 1
     vidx = np.repeat(a, nverts) + (
@@ -185,6 +205,10 @@ def ways_to_network(
         drop=True
     )
     return WalkNetwork(area, nodes, gdf, crs)
+
+
+_LON_OFFSET = int(180 * COORD_SCALE)  # lon*1e7 + offset in [0, 3.6e9) < 2**32
+_LAT_OFFSET = int(90 * COORD_SCALE)
 
 
 def _node_ids(
@@ -257,13 +281,7 @@ def completeness(
     """
     if net.n_edges == 0:
         return 0.0
-    poly = project_geom(boundary, net.crs)
-    lines = net.edges_projected().geometry.values
-    near = lines[shapely.intersects(shapely.buffer(poly, radius_m), lines)]
-    if len(near) == 0:
-        return 0.0
-    covered = shapely.buffer(shapely.multilinestrings(near), radius_m, quad_segs=4)
-    return float(shapely.area(shapely.intersection(covered, poly)) / shapely.area(poly))
+    return _share_near(net.edges_projected().geometry.values, boundary, radius_m, net.crs)
 
 
 def data_completeness(
@@ -285,12 +303,99 @@ def data_completeness(
     x, y = to_projected(np.concatenate(lines)[:, 0], np.concatenate(lines)[:, 1], crs)
     idx = np.repeat(np.arange(len(lines)), [len(c) for c in lines])
     geoms = shapely.linestrings(np.column_stack([x, y]), indices=idx)
+    return _share_near(geoms, boundary, radius_m, crs)
+
+
+def _share_near(lines: np.ndarray, boundary, radius_m: float, crs: str) -> float:
+    """Share of ``boundary`` within ``radius_m`` of projected ``lines`` (duplicates merged)."""
     poly = project_geom(boundary, crs)
-    near = geoms[shapely.intersects(shapely.buffer(poly, radius_m), geoms)]
+    near = lines[shapely.intersects(shapely.buffer(poly, radius_m), lines)]
     if len(near) == 0:
         return 0.0
-    covered = shapely.buffer(shapely.multilinestrings(near), radius_m, quad_segs=4)
+    merged = unique_linework(near)
+    guard_memory(
+        BUFFER_BYTES_PER_VERTEX * int(shapely.get_num_coordinates(merged)),
+        what=f"the {radius_m:g} m completeness buffer",
+    )
+    # one buffer per line, then a cascaded union: GEOS buffering the whole MultiLineString at
+    # once nodes every line against every other (9 s vs 0.2 s on a synthetic 2 km grid)
+    covered = shapely.union_all(shapely.buffer(shapely.get_parts(merged), radius_m, quad_segs=4))
     return float(shapely.area(shapely.intersection(covered, poly)) / shapely.area(poly))
+
+
+def unique_linework(lines: np.ndarray, precision_m: float = 0.001) -> Any:
+    """The lines as one MultiLineString with every overlapping duplicate segment kept once.
+
+    GEOS buffers a MultiLineString by noding all of it: a segment present k times costs k^2
+    intersections and the memory to hold them. Files merged from several downloads repeat
+    ways (same streets, other ids, overlapping stretches): a 6.6 MB file of such ways took
+    43 s and 5.5 GB here. Splitting into segments, dropping repeats (endpoints equal within
+    ``precision_m``, either direction) and merging the rest back into lines gives the same
+    union, with each segment once.
+    """
+    coords, which = shapely.get_coordinates(lines, return_index=True)
+    if len(coords) < 2:
+        return shapely.multilinestrings(lines)
+    same = which[:-1] == which[1:]
+    a, b = coords[:-1][same], coords[1:][same]
+    ka = np.round(a / precision_m).astype(np.int64)
+    kb = np.round(b / precision_m).astype(np.int64)
+    swap = (ka[:, 0] > kb[:, 0]) | ((ka[:, 0] == kb[:, 0]) & (ka[:, 1] > kb[:, 1]))
+    lo = np.where(swap[:, None], kb, ka)
+    hi = np.where(swap[:, None], ka, kb)
+    keys = np.column_stack([lo, hi])
+    nonzero = (keys[:, 0] != keys[:, 2]) | (keys[:, 1] != keys[:, 3])
+    rows = np.ascontiguousarray(keys[nonzero])
+    _, first = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * 4))), return_index=True)
+    keep = np.flatnonzero(nonzero)[np.sort(first)]
+    if len(keep) == 0:
+        return shapely.multilinestrings(lines)
+    segs = shapely.linestrings(
+        np.stack([a[keep], b[keep]], axis=1).reshape(-1, 2),
+        indices=np.repeat(np.arange(len(keep)), 2),
+    )
+    return shapely.line_merge(shapely.multilinestrings(segs))
+
+
+#: Peak bytes GEOS needs per vertex of buffered linework (measured with
+#: scripts/bench_stress.py on the synthetic grids: ~2 kB; doubled for safety).
+BUFFER_BYTES_PER_VERTEX: int = 4096
+
+#: Peak bytes per byte of an OSM input file when all of it lies in the area (worst case).
+#: Measured with scripts/bench_stress.py: a 150 MB synthetic XML file of overlapping ways peaks
+#: at 3.0 GB (~18x over a 0.25 GB base). JSON is parsed whole (more); PBF is ~8x denser.
+READ_BYTES_PER_BYTE: dict[str, float] = {"xml": 20.0, "json": 25.0, "pbf": 150.0}
+
+
+def memory_limit_bytes() -> int:
+    """The memory guard's limit: ``$LIFECIRCLE_MEMORY_LIMIT_MB`` or settings.MEMORY_LIMIT_MB."""
+    raw = os.environ.get(MEMORY_ENV)
+    if raw:
+        try:
+            mb = float(raw)
+        except ValueError:
+            raise InputError(
+                f"{MEMORY_ENV}={raw!r} is not a number of megabytes", record=MEMORY_ENV
+            ) from None
+        if not mb > 0:
+            raise InputError(f"{MEMORY_ENV}={raw!r} must be above 0", record=MEMORY_ENV)
+        return int(mb * 2**20)
+    return int(settings.MEMORY_LIMIT_MB * 2**20)
+
+
+MEMORY_ENV = "LIFECIRCLE_MEMORY_LIMIT_MB"
+
+
+def guard_memory(estimate_bytes: int, *, what: str, path: object | None = None) -> None:
+    """Refuse, with a message, work whose estimated memory is above the configured limit."""
+    limit = memory_limit_bytes()
+    if estimate_bytes > limit:
+        raise InputError(
+            f"{what} would need about {estimate_bytes / 2**30:.1f} GB of memory, above the "
+            f"limit of {limit / 2**30:.1f} GB",
+            path=path,
+            hint=f"use a smaller extract (clip it to the area) or raise {MEMORY_ENV}",
+        )
 
 
 def check_network(net: WalkNetwork, sources: Sequence[str]) -> None:
@@ -312,13 +417,6 @@ def check_network(net: WalkNetwork, sources: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------
 # per-area build with cache
 # --------------------------------------------------------------------------------------------
-def _file_fingerprint(path: Path) -> str:
-    st = path.stat()
-    if st.st_size > 64 * 1024 * 1024:
-        return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
-    return f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
-
-
 def cache_key(sources: Sequence[Path], boundary, buffer_m: float) -> str:
     """Hash of input contents and the settings that shape a network."""
     h = hashlib.sha256()
@@ -329,7 +427,7 @@ def cache_key(sources: Sequence[Path], boundary, buffer_m: float) -> str:
     )
     h.update(shapely.to_wkb(boundary))
     for p in sources:
-        h.update(_file_fingerprint(p).encode())
+        h.update(f"{p.name}:{fingerprint(p)}".encode())  # content, whatever the size
     return h.hexdigest()[:16]
 
 
@@ -360,6 +458,13 @@ def build_area_network(
     clip = clip_polygon(boundary, buffer_m)
     data = osm_data if osm_data is not None else OsmData()
     if osm_data is None:
+        need = sum(int(p.stat().st_size * READ_BYTES_PER_BYTE[osm_format(p)]) for p in sources)
+        guard_memory(
+            need,
+            what=f"reading the network files of area '{area.id}' "
+            f"({sum(p.stat().st_size for p in sources) / 1e6:.0f} MB)",
+            path=sources[0] if len(sources) == 1 else None,
+        )
         bbox = bbox_of(clip, 0.002)
         for src in sources:
             data.extend(read_osm(src, bbox=bbox))
@@ -391,23 +496,57 @@ def _cache_paths(cache_dir: Path, area: str, key: str) -> tuple[Path, Path, Path
 
 
 def save_network(net: WalkNetwork, cache_dir: Path, key: str) -> None:
-    """Write a network as GeoParquet (edges), Parquet (nodes) and JSON info, atomically."""
+    """Write a network as GeoParquet (edges), Parquet (nodes) and JSON info, atomically.
+
+    The info file (written last) records the row counts and a content hash of the two tables,
+    so :func:`load_network` can tell a complete, matching cache from a torn or edited one.
+    """
     pn, pe, pi = _cache_paths(cache_dir, net.area, key)
     write_atomic(pn, lambda p: net.nodes.to_parquet(p, index=False))
     write_atomic(pe, lambda p: net.edges.to_parquet(p, index=False))
-    write_text_atomic(pi, json.dumps(net.info, ensure_ascii=False, indent=1))  # written last
+    check = {
+        "cache_key": key,
+        "n_nodes": net.n_nodes,
+        "n_edges": net.n_edges,
+        "nodes_hash": fingerprint(pn),
+        "edges_hash": fingerprint(pe),
+    }
+    info = {**net.info, "cache_check": check}
+    write_text_atomic(pi, json.dumps(info, ensure_ascii=False, indent=1))  # written last
 
 
 def load_network(cache_dir: Path, area: str, key: str) -> WalkNetwork | None:
-    """Load a cached network, or None when absent or unreadable (it will be rebuilt)."""
+    """Load a cached network, or None when absent, unreadable or inconsistent (rebuilt then).
+
+    The tables' content hashes and row counts must match the info file written with them;
+    a cache that fails the check is removed.
+    """
     pn, pe, pi = _cache_paths(cache_dir, area, key)
     if not (pn.exists() and pe.exists() and pi.exists()):
         return None
     try:
-        nodes = pd.read_parquet(pn)
-        edges = gpd.read_parquet(pe)
         info = json.loads(pi.read_text(encoding="utf-8"))
-    except Exception:
+        check = info.pop("cache_check")
+        ok = (
+            check["cache_key"] == key
+            and check["nodes_hash"] == fingerprint(pn)
+            and check["edges_hash"] == fingerprint(pe)
+        )
+        if ok:
+            nodes = pd.read_parquet(pn)
+            edges = gpd.read_parquet(pe)
+            ok = (
+                len(nodes) == check["n_nodes"]
+                and len(edges) == check["n_edges"]
+                and {"node_id", "x", "y", "lon", "lat"} <= set(nodes.columns)
+                and {"u", "v", "length_m", "geometry"} <= set(edges.columns)
+            )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, LifeCircleError):
+        # unreadable JSON/Parquet (ArrowInvalid is a ValueError), a missing check: rebuild
+        ok = False
+    if not ok:
+        for p in (pi, pn, pe):
+            p.unlink(missing_ok=True)
         return None
     return WalkNetwork(area, nodes, edges, settings.PROJECTED_CRS, info)
 
