@@ -59,7 +59,10 @@ def test_population_total_out_of_range(area, value):
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(value=st.floats(allow_nan=True, allow_infinity=True))
 def test_hex_m_any_float_is_accepted_only_in_range(area, value):

@@ -338,6 +338,10 @@ def _check_coordinates(data: OsmData, path: Path) -> None:
             validate.check_lonlat(p.lon, p.lat, path=path, record=f"{p.osm_type}/{p.id}")
 
 
+#: A way with a vertex this far (degrees) outside the area's box is refused as broken.
+FAR_DEG: float = 2.0
+
+
 def _filter_bbox(data: OsmData, bbox: tuple[float, float, float, float]) -> OsmData:
     x0, y0, x1, y1 = bbox
     ways = []
@@ -345,6 +349,26 @@ def _filter_bbox(data: OsmData, bbox: tuple[float, float, float, float]) -> OsmD
         c = w.coords
         if c[:, 0].max() < x0 or c[:, 0].min() > x1 or c[:, 1].max() < y0 or c[:, 1].min() > y1:
             continue
+        if (
+            c[:, 0].min() < x0 - FAR_DEG
+            or c[:, 0].max() > x1 + FAR_DEG
+            or c[:, 1].min() < y0 - FAR_DEG
+            or c[:, 1].max() > y1 + FAR_DEG
+        ):
+            # a way reaching the area from hundreds of km away is broken data (a swapped
+            # lon/lat, a node at 0,0); its length would be counted as walkable street
+            i = int(
+                np.argmax(
+                    np.maximum(np.abs(c[:, 0] - (x0 + x1) / 2), np.abs(c[:, 1] - (y0 + y1) / 2))
+                )
+            )
+            raise InputError(
+                f"way runs from the area to ({c[i, 0]:g}, {c[i, 1]:g}), more than {FAR_DEG:g} "
+                "degrees away",
+                path=data.sources[0] if data.sources else None,
+                record=f"way/{w.id}",
+                hint="check for swapped lon/lat or a node at 0,0",
+            )
         ways.append(w)
     points = [p for p in data.points if x0 <= p.lon <= x1 and y0 <= p.lat <= y1]
     return OsmData(ways, points, list(data.sources), list(data.timestamps))
