@@ -334,7 +334,13 @@ class _Rules:
             key=lambda x: len(x[0]),
             reverse=True,
         )
+        self.cue_words = {c for c, _ in self.cues}
         self.gen_mod_pats = [re.compile(p) for p in lex.generic_modifier_patterns]
+        self.out_re = (
+            re.compile("|".join(f"(?:{p})" for p in lex.out_of_area_patterns))
+            if lex.out_of_area_patterns
+            else None
+        )
         self.tokenizer = jieba.Tokenizer()
         for kw, _cat in _all_keywords(tax):
             self.tokenizer.add_word(kw, freq=200000)
@@ -369,6 +375,8 @@ class _Rules:
         """True when token ``w`` ends a name looking back from a head noun (lighter POS list)."""
         if w in self.lex.stop_words or self.is_verb(w):
             return True
+        if w in self.cue_words:  # 健身 is a verb to jieba, a facility type here
+            return False
         return w not in self.own_words and self.pos.get(w) in self.lex.head_stop_pos
 
     def head_category(self, name: str, head: str) -> str | None:
@@ -537,7 +545,7 @@ class _Sentence:
             if tb > b and (known or s[b] not in r.single_stops):
                 continue  # the head is the start of a longer word (站位, 中心城区)
             if ta < a and known and w not in r.heads:
-                continue  # the head ends a dictionary word (重点, 校园, 商场)
+                continue  # the head ends a dictionary word (重点, 校园, 商场, 乐坊)
             out.append(KeywordHit(a, b, m.group(0), r.heads.get(m.group(0)) or ""))
         return out
 
@@ -668,7 +676,13 @@ class _Sentence:
         limit = q_open + 1 if inside else cl[0]
         is_head = (h.start, h.end) in self.head_spans
         name_start, quoted, prefix = self.lookback(h.start, limit, head=is_head)
-        if is_head and inside and s.startswith("”", h.end) and name_start > q_open + 1:
+        if (
+            is_head
+            and inside
+            and s.startswith("”", h.end)
+            and name_start > q_open + 1
+            and self.r.name_like(s[q_open + 1 : h.start])
+        ):
             # a quoted name ending in a head noun is taken whole (“we来坊”)
             name_start, quoted = q_open + 1, True
             prefix = [(s[q_open + 1 : h.start], q_open + 1, h.start)]
@@ -744,7 +758,7 @@ class _Sentence:
             and _CJK.match(rest[0])
             and not info.host
             and not info.role
-            and not r.post_re.match(rest)
+            and not r.post_re.search(rest[:6])
             and not any(x in rest for x in lex.modifier_exceptions)
         ):
             j = bisect.bisect_left(self.tok_starts, name_end)
@@ -754,7 +768,10 @@ class _Sentence:
                 first
                 and first not in lex.stop_words
                 and not r.is_verb(first)
-                # a verb, adverb, time or numeral after the name says what happens to it
+                # a noun after the name makes it a modifier (…中心主任, …中心门诊楼); a verb,
+                # adverb, time word, numeral or unknown word says what happens to it
+                and fpos is not None
+                and fpos[0] in "nv"
                 and fpos not in lex.stop_pos
                 and fpos not in lex.head_stop_pos
                 and not (first[0].isdigit() or first[0] in lex.numerals)
@@ -795,8 +812,18 @@ class _Sentence:
         """
         h = info.hit
         cat = self.r.head_category(info.name, h.keyword)
-        generic_ok = self.r.heads.get(h.keyword) is not None and any(
-            self.r.is_generic(w) for w in words
+        if cat is None and "·" in info.name and h.keyword in self.lex.brand_heads:
+            cat = self.lex.brand_default_category
+        typed = False
+        if info.named and not info.quoted:
+            # a core made of cue words only is a type, not a name (议事空间, 健身广场)
+            core = "".join(w for w in words if not self.r.is_generic(w))
+            for cue, _cat in self.r.cues:
+                core = core.replace(cue, "")
+            info.named = len(re.sub(r"[^\w]", "", core)) >= 2
+            typed = not info.named
+        generic_ok = self.r.heads.get(h.keyword) is not None and (
+            typed or any(self.r.is_generic(w) for w in words)
         )
         if cat is None or not (info.named or generic_ok):
             info.dropped = True
@@ -930,6 +957,8 @@ def _in_area(sent: _Sentence, info: _Hit, start: int, other_places: Sequence[str
     s, lex = sent.s, sent.lex
     before = s[:start]
     if any(m in before for m in lex.out_of_area_sentence):
+        return "no"
+    if sent.r.out_re is not None and sent.r.out_re.search(before):
         return "no"
     clause_pre = s[info.cl_start : start]
     if any(m in clause_pre for m in lex.out_of_area_clause):

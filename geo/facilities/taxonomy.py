@@ -134,6 +134,9 @@ class Lexicon:
     head_not_before: tuple[str, ...] = ()
     generic_modifier_patterns: tuple[str, ...] = ()
     completion_verbs: tuple[str, ...] = ()
+    out_of_area_patterns: tuple[str, ...] = ()
+    brand_default_category: str | None = None
+    brand_heads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -600,23 +603,36 @@ def _lexicon_from_entry(
     ):
         raise fail("'head_cues' must map category keys to lists of cue words")
     opt: dict[str, tuple[str, ...]] = {}
-    for k in ("head_stop_pos", "head_not_before", "generic_modifier_patterns", "completion_verbs"):
+    for k in (
+        "head_stop_pos",
+        "head_not_before",
+        "generic_modifier_patterns",
+        "completion_verbs",
+        "out_of_area_patterns",
+        "brand_heads",
+    ):
         v = entry.get(k) or []
         if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
             raise fail(f"'{k}' must be a list of non-empty strings")
         opt[k] = tuple(v)
-    for p in opt["generic_modifier_patterns"]:
+    for p in (*opt["generic_modifier_patterns"], *opt["out_of_area_patterns"]):
         try:
             re.compile(p)
         except re.error as exc:
-            raise fail(f"'generic_modifier_patterns' has an invalid regex {p!r}: {exc}") from None
+            raise fail(f"invalid regex {p!r}: {exc}") from None
+    brand = entry.get("brand_default_category")
+    if brand is not None and brand not in cats:
+        raise fail("'brand_default_category' must be a category key")
     return Lexicon(
+        brand_default_category=brand,
+        brand_heads=opt["brand_heads"],
         head_nouns={str(k): (str(v) if v else None) for k, v in heads.items()},
         head_cues={k: tuple(v) for k, v in cues.items()},
         head_stop_pos=frozenset(opt["head_stop_pos"]),
         head_not_before=opt["head_not_before"],
         generic_modifier_patterns=opt["generic_modifier_patterns"],
         completion_verbs=opt["completion_verbs"],
+        out_of_area_patterns=opt["out_of_area_patterns"],
         user_words=lists["user_words"],
         generic_modifiers=frozenset(lists["generic_modifiers"]),
         in_area_markers=lists["in_area_markers"],

@@ -1,0 +1,190 @@
+"""One test per rule class of the plan extractor, on sentences written for these tests.
+
+Each rule is a class (a head noun, a verb frame, a pattern), never one facility's name. The
+places and facilities below are made up; none is from the seed plans or the dev sets.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from geo.facilities.plans import extract_mentions
+from geo.facilities.taxonomy import load_taxonomy
+
+
+@pytest.fixture(scope="module")
+def tax():
+    return load_taxonomy()
+
+
+def ex(tax, text: str) -> list[tuple]:
+    """(kind, name, category, action, quantity, in_area) of every mention."""
+    ms = extract_mentions(text, "t", "x", tax, other_places=["桃源路街道"])
+    return [(m.kind, m.name, m.category, m.action, m.quantity, m.in_area) for m in ms]
+
+
+# -- head nouns -------------------------------------------------------------------------------
+def test_strong_head_with_a_proper_name_is_a_named_facility(tax):
+    assert ex(tax, "街道在海棠路新建松风书房，面积约200平方米。") == [
+        ("named", "松风书房", "culture", "new", 1, "yes")
+    ]
+
+
+def test_strong_head_square_is_a_public_space(tax):
+    assert ex(tax, "改造提升银杏广场，增设无障碍坡道。") == [
+        ("named", "银杏广场", "park_green", "upgrade", 1, "yes")
+    ]
+
+
+def test_multi_character_head_is_kept_whole(tax):
+    # jieba alone splits 颐养/院 and 休息/站
+    assert ex(tax, "新建红叶颐养院。") == [("named", "红叶颐养院", "elderly_care", "new", 1, "yes")]
+    assert ex(tax, "户外职工爱心休息站在银杏路揭牌。") == [
+        ("named", "户外职工爱心休息站", "community_service", "new", 1, "yes")
+    ]
+
+
+def test_weak_head_takes_its_category_from_a_cue_word(tax):
+    assert ex(tax, "新建红叶颐乐院。") == [("named", "红叶颐乐院", "elderly_care", "new", 1, "yes")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "形成中心工作合力，做好重点人群服务。",  # heads inside dictionary words / no cue
+        "推进金竹苑、银桂苑等小区综合治理。",  # residential compounds without a facility cue
+        "规范广场舞活动秩序，推进市场化运营。",  # head followed by a non-facility word
+    ],
+)
+def test_weak_heads_without_cue_and_heads_inside_words_are_no_facility(tax, text):
+    assert ex(tax, text) == []
+
+
+def test_strong_head_after_generic_modifiers_only_is_generic(tax):
+    assert ex(tax, "新建社区书房2处。") == [("generic", "社区书房", "culture", "new", 2, "yes")]
+
+
+def test_cue_words_alone_are_a_type_not_a_name(tax):
+    assert ex(tax, "新建健身广场一处。") == [("generic", "健身广场", "sports", "new", 1, "yes")]
+
+
+def test_head_inside_a_longer_name_is_absorbed(tax):
+    assert ex(tax, "乐居坊社区睦邻中心持续开展活动。") == [
+        ("named", "乐居坊社区睦邻中心", "community_service", "existing", 1, "yes")
+    ]
+
+
+# -- names: quotes, ·, mixed script --------------------------------------------------------------
+def test_quoted_name_before_a_head_is_part_of_the_name(tax):
+    assert ex(tax, "新建“悦读”文化盒子两处。") == [
+        ("named", "悦读文化盒子", "culture", "new", 2, "yes")
+    ]
+
+
+def test_quoted_name_ending_in_a_head_is_taken_whole(tax):
+    assert ex(tax, "推进海宁路“乐活坊”等项目建设。") == [
+        ("named", "乐活坊", "community_service", "new", 1, "yes")
+    ]
+
+
+def test_dot_joined_brand_name_is_one_name(tax):
+    assert ex(tax, "依托新华·邻里汇开展活动。") == [
+        ("named", "新华·邻里汇", "community_service", "existing", 1, "yes")
+    ]
+    assert ex(tax, "江湾·云客厅建成开放。") == [
+        ("named", "江湾·云客厅", "community_service", "new", 1, "yes")
+    ]
+
+
+def test_mixed_script_name(tax):
+    assert ex(tax, "依托Hi邻里空间开展青年志愿服务。") == [
+        ("named", "Hi邻里空间", "community_service", "existing", 1, "yes")
+    ]
+
+
+def test_quoted_slogans_are_no_facility(tax):
+    assert ex(tax, "坚持“以人民为中心”，建设“五个中心”。") == []
+
+
+# -- verb frames --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("翠柳睦邻中心于5月揭牌。", "new"),
+        ("银杏路社区卫生服务站正式投入使用。", "new"),
+        ("翠柳睦邻中心正式开放。", "new"),
+        ("完成长青体育场改造。", "upgrade"),  # completion verb: the verb after decides
+        ("启动东风农贸市场改造。", "upgrade"),
+        ("推进青枫菜场标准化改造。", "upgrade"),
+        ("将原厂房改建为星火新所。", "new"),  # converted into: new
+        ("由旧仓库改造而成的星火新所对外开放。", "new"),
+        ("持续运营竹园长者食堂。", "existing"),
+        ("依托竹园长者食堂开展助餐服务。", "existing"),
+        ("今年新建的福寿颐养院共设床位80张。", "new"),
+        ("青枫广场完成焕新改造后重新开放。", "upgrade"),
+    ],
+)
+def test_verb_frames(tax, text, action):
+    got = ex(tax, text)
+    assert len(got) == 1 and got[0][0] == "named" and got[0][3] == action, got
+
+
+def test_free_opening_is_existing_not_new(tax):
+    assert ex(tax, "免费开放滨江绿地。") == [
+        ("generic", "滨江绿地", "park_green", "existing", None, "yes")
+    ]
+
+
+def test_upgrading_a_part_upgrades_the_facility(tax):
+    assert ex(tax, "升级改造曙光社区卫生服务中心住院楼。") == [
+        ("named", "曙光社区卫生服务中心", "health", "upgrade", 1, "yes")
+    ]
+
+
+# -- quantities ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("新建长者食堂一个。", 1),
+        ("新增长者食堂两处。", 2),
+        ("全面完成三大邻里中心建设。", 3),
+        ("新增长者食堂3家。", 3),
+    ],
+)
+def test_quantities_with_measure_words(tax, text, quantity):
+    got = ex(tax, text)
+    assert len(got) == 1 and got[0][0] == "generic" and got[0][3] == "new", got
+    assert got[0][4] == quantity
+
+
+def test_list_items_share_the_list_verb(tax):
+    assert ex(tax, "新建福临睦邻中心、康乐睦邻中心和安平长者食堂。") == [
+        ("named", "福临睦邻中心", "community_service", "new", 1, "yes"),
+        ("named", "康乐睦邻中心", "community_service", "new", 1, "yes"),
+        ("named", "安平长者食堂", "meal_service", "new", 1, "yes"),
+    ]
+
+
+# -- out of area and non-facility lists ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "在贵州省某某县援建青山社区卫生室。",  # a province
+        "在云山县援建青山社区卫生室。",  # a county: Shanghai has none
+        "学习桃源路街道阳光睦邻中心经验。",  # a neighbouring subdistrict
+    ],
+)
+def test_out_of_area_mentions_are_kept_with_in_area_no(tax, text):
+    got = ex(tax, text)
+    assert len(got) == 1 and got[0][0] == "named" and got[0][5] == "no", got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "针对金海广场、银河路88号等重点场所开展综合整治。",
+        "全力打造金海广场等城市地标。",
+    ],
+)
+def test_items_listed_before_a_non_facility_noun_are_dropped(tax, text):
+    assert ex(tax, text) == []
