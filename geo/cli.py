@@ -523,20 +523,30 @@ def facilities() -> None:
 def facilities_build(
     ctx: RunContext, as_json: bool, geocoders: tuple[str, ...], amap_key: str | None
 ) -> None:
-    """OSM facility inventory + geocoded plan facilities -> out/facilities.gpkg.
+    """OSM inventory + official lists + geocoded plan facilities -> out/facilities.gpkg.
 
-    设施清单 (OSM + Geofabrik, de-duplicated), 规划设施定位 (gazetteer -> POI -> street -> area,
-    out/geocode_report.csv) and 规划与地图数量对照 (reconciliation CSV).
+    设施清单 (OSM + Geofabrik, de-duplicated), 官方名录 (areas.yaml facility_lists and
+    `facilities import`; out/facility_lists.csv), 规划设施定位 (gazetteer -> POI -> street ->
+    area, out/geocode_report.csv), one inventory with known_by = osm/list/plan
+    (out/facility_sources.csv) and 规划与地图数量对照 (reconciliation CSV).
     """
-    from geo.facilities.geocode import combine_facilities, format_report, geocode_stage
+    from geo.facilities.geocode import format_report, geocode_stage
     from geo.facilities.inventory import (
         build_facilities,
         reconcile,
         write_facilities,
         write_reconciliation,
     )
+    from geo.facilities.lists import (
+        add_to_geocode_report,
+        all_errors,
+        list_stage,
+        write_list_outputs,
+    )
+    from geo.facilities.merge import merge_sources, source_table
     from geo.facilities.providers import make_geocoders
     from geo.facilities.taxonomy import load_taxonomy
+    from geo.io.files import write_atomic
 
     online = make_geocoders(geocoders, cache_dir=ctx.out / "cache" / "geocode", amap_key=amap_key)
     tax = load_taxonomy()
@@ -554,8 +564,22 @@ def facilities_build(
         geocoders=online,
         progress=lambda it, desc: progress(ctx, it, desc),
     )
-    fac_path = write_facilities(
-        ctx.out / "facilities.gpkg", combine_facilities(table, plan_rows), replace_areas=ids
+    list_rows, lists = list_stage(ctx.registry, ctx.areas, tax, out=ctx.out)
+    errors = add_to_geocode_report(geo_path, list_rows, all_errors(lists), ids)
+    write_list_outputs(ctx.out, list_rows, lists)
+    combined = merge_sources(
+        table,
+        list_rows,
+        plan_rows,
+        mentions,
+        area_names={a.id: a.name_zh for a in ctx.areas},
+        boundaries={a.id: ctx.registry.boundary(a) for a in ctx.areas},
+    )
+    fac_path = write_facilities(ctx.out / "facilities.gpkg", combined, replace_areas=ids)
+    by_source = source_table(combined, ids, tax.keys)
+    write_atomic(
+        ctx.out / "facility_sources.csv",
+        lambda p: by_source.to_csv(p, index=False, encoding="utf-8-sig"),
     )
     rec = reconcile(mentions, table, ctx.areas, tax)
     rec_path = write_reconciliation(
@@ -581,6 +605,10 @@ def facilities_build(
                 "reconciliation": str(rec_path),
                 "geocode": geo_report.to_dict("records"),
                 "geocode_report": str(geo_path),
+                "lists": [p.summary() for p in lists],
+                "list_warnings": [w for p in lists for w in p.warnings],
+                "geocode_errors": errors.to_dict("records"),
+                "by_source": by_source.to_dict("records"),
             }
         )
         return
@@ -589,7 +617,13 @@ def facilities_build(
         click.echo(f"{r['area']}: {r['facilities']} facilities ({r['in_area']} inside): {cats}")
     click.echo("Plan facilities located / 规划设施定位 (precision 精度):")
     click.echo(format_report(geo_report))
-    click.echo(f"wrote {fac_path}, {rec_path} and {geo_path}")
+    for placed in lists:
+        for w in placed.warnings:
+            click.echo(f"warning: {w}")
+        print_list_summary(placed)
+    if len(list_rows):
+        print_error_table(errors)
+    click.echo(f"wrote {fac_path}, {rec_path}, {geo_path} and {ctx.out / 'facility_lists.csv'}")
     click.echo("Facility data © OpenStreetMap contributors (ODbL).")
 
 

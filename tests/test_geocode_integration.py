@@ -143,7 +143,23 @@ def test_facilities_build_adds_plan_rows(built):
     plan = fac[fac["source"] == "plan"].set_index("name")
     assert plan.loc["新华·社区营造中心", "precision"] == "exact"
     assert plan.loc["新华·社区营造中心", "osm_id"] == "node/13765678129"
-    assert set(fac["source"]) == {"osm", "plan"}
+    assert set(fac["source"]) == {"osm", "list", "plan"}
+
+
+def test_facilities_build_reads_the_areas_official_list(built):
+    out, result = built
+    fac = gpd.read_file(out / "facilities.gpkg", layer="facilities")
+    lst = fac[fac["source"] == "list"].set_index("name")
+    assert len(lst) == 10  # the mirror list's 新华路街道 rows
+    row = lst.loc["新华路街道综合为老服务中心"]
+    assert (row["category"], row["precision"], row["known_by"]) == (
+        "elderly_care", "coordinates", "list")  # fmt: skip
+    assert (row["list_file"], int(row["list_row"])) == ("facility_list_4_subdistricts.csv", 25)
+    assert lst.loc["华山绿地", "precision"] == "intersection"
+    assert lst.loc["上海影城", "precision"] == "address"
+    report = pd.read_csv(out / "geocode_report.csv")
+    assert set(report["table"]) == {"placement", "error"}
+    assert "rows read / 读取" in result.output
 
 
 def test_facilities_build_writes_and_prints_the_geocode_report(built):

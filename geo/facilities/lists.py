@@ -790,3 +790,45 @@ def all_errors(placed: Sequence[PlacedList]) -> pd.DataFrame:
         return pd.DataFrame(columns=["area", "list_row", "name", "address", "precision",
                                      "error_m", "flag"])  # fmt: skip
     return pd.concat(errs, ignore_index=True)
+
+
+def add_to_geocode_report(path: str | os.PathLike[str], rows, errors: pd.DataFrame,
+                          area_ids: Sequence[str]) -> pd.DataFrame:  # fmt: skip
+    """Add list results to ``geocode_report.csv`` (written first by the plan geocoder).
+
+    Each area row (``table = placement``) gets ``list_rows`` and one ``list_<precision>``
+    count per :data:`LIST_PRECISIONS` plus ``list_flagged``; rows with ``table = error`` give
+    the geocoder's error against the lists' own coordinates (:func:`error_table`) for the
+    areas in ``areas``.
+    """
+    from geo.io.files import write_atomic
+
+    path = Path(path)
+    rep = pd.read_csv(path, dtype={"area": str}, keep_default_na=False) if path.exists() else (
+        pd.DataFrame({"area": list(area_ids)}))  # fmt: skip
+    if "table" in rep.columns:
+        rep = rep[rep["table"] != "error"].copy()
+    rep["table"] = "placement"
+    cols = ["list_rows", *(f"list_{p}" for p in LIST_PRECISIONS), "list_flagged"]
+    for c in cols:
+        if c not in rep.columns:
+            rep[c] = 0
+    for a in area_ids:
+        sub = rows[rows["area"].astype(str) == a] if len(rows) else rows
+        counts = sub["precision"].value_counts() if len(sub) else pd.Series(dtype=int)
+        if not (rep["area"] == a).any():
+            rep = pd.concat([rep, pd.DataFrame({"area": [a], "table": ["placement"]})],
+                            ignore_index=True)  # fmt: skip
+        m = rep["area"] == a
+        rep.loc[m, "list_rows"] = len(sub)
+        for p in LIST_PRECISIONS:
+            rep.loc[m, f"list_{p}"] = int(counts.get(p, 0))
+        rep.loc[m, "list_flagged"] = int((sub["flag"].astype(str) != "").sum()) if len(sub) else 0
+    err = error_table(errors)
+    err.insert(0, "table", "error")
+    err["areas"] = "+".join(area_ids)
+    full = pd.concat([rep, err], ignore_index=True)
+    lead = ["table", "area"]
+    full = full[lead + [c for c in full.columns if c not in lead]]
+    write_atomic(path, lambda p: full.to_csv(p, index=False, encoding="utf-8-sig"))
+    return err

@@ -48,6 +48,7 @@ import shapely
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.io.files import write_atomic, write_text_atomic
+from geo.planning import data_status
 
 #: Tiers of the life circle (minutes).
 TIERS: tuple[int, ...] = (5, 10, 15)
@@ -843,6 +844,7 @@ def run_coverage(
         category_specs(taxonomy) if taxonomy is not None else None
     )
     it = progress(areas, "coverage / 覆盖率") if progress is not None else areas
+    fac_all = data_status.read_status_facilities(out)  # no data is not zero (data_status.py)
     for area in it:
         demand = read_demand(out, area.id)
         if specs is None:
@@ -879,6 +881,12 @@ def run_coverage(
             note=acc.note,
             search_m=search,
         )
+        status = data_status.category_status(
+            fac_all, area.id, registry.boundary(area), specs, scenario
+        )
+        cov = data_status.apply_data_status(
+            cov, status, data_status.sources_searched(area, fac_all)
+        )
         # where the people come from, and any caveat of the census figure
         sources = sorted({str(s).split(":")[0] for s in demand["pop_source"].dropna()})
         census = any(s.startswith("census") for s in sources)
@@ -886,14 +894,17 @@ def run_coverage(
         cov["population_note"] = (area.census_note or "") if census else ""
         tables.append(cov)
         gap_frames.append(
-            gap_polygons(demand, acc.access, specs, basis=acc.basis, scenario=scenario)
+            data_status.drop_gaps(
+                gap_polygons(demand, acc.access, specs, basis=acc.basis, scenario=scenario),
+                status,
+            )
         )
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
     table = join_reconciliation(table, read_reconciliation(out))
     gaps = gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), crs=settings.STORAGE_CRS)
     write_coverage(table, out / "coverage.csv")
     write_gaps(gaps, out / "gaps.gpkg", [a.id for a in areas], scenario)
-    write_text_atomic(out / "coverage_README.txt", README_TEXT)
+    write_text_atomic(out / "coverage_README.txt", README_TEXT + data_status.readme_text())
     return table, gaps
 
 

@@ -41,6 +41,7 @@ import shapely
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.io.files import write_atomic
+from geo.planning import data_status
 
 #: Scenario names, in order (each includes the facilities of the one before).
 SCENARIOS: tuple[str, ...] = ("baseline", "plan", "plan+recommended")
@@ -692,12 +693,28 @@ def run_scenarios(
         for s, f in fac_by.items():
             counts[(area.id, s)] = f
         access, cover = scenario_coverage(setup, fac_by, specs)
+        status = {  # no data is not zero (geo.planning.data_status)
+            s: data_status.category_status(fac, area.id, setup.boundary, specs, s)
+            for s in SCENARIOS
+        }
+        searched = data_status.sources_searched(area, fac)
+        cover = {
+            s: data_status.apply_data_status(
+                c, status[s], searched, composite_status=status["baseline"]
+            )
+            for s, c in cover.items()
+        }
         for s in SCENARIOS[1:]:
             if setup.basis != "none":
                 target = cov_mod.access_path(out, area.id, setup.basis, s)
                 _write_parquet(access[s], target)
             gaps[s].append(
-                cov_mod.gap_polygons(setup.demand, access[s], specs, basis=setup.basis, scenario=s)
+                data_status.drop_gaps(
+                    cov_mod.gap_polygons(
+                        setup.demand, access[s], specs, basis=setup.basis, scenario=s
+                    ),
+                    status[s],
+                )
             )
         tables.append(pd.concat(cover.values(), ignore_index=True))
     if not tables:
