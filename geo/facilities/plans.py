@@ -11,13 +11,25 @@ A rule-and-lexicon extractor. Every word list it uses lives in the taxonomy file
 3. Each category keyword found (longest first) is one mention. Looking back over jieba tokens
    from the keyword gives its name prefix: a proper prefix (北茶园社区睦邻中心, a quoted
    “吾友荟”…) makes it *named*, generic modifiers only (家门口, 社区老年人…) keep it *generic*.
+   Beyond the keywords, a facility name is *modifiers + head noun* (``head_nouns`` in the
+   taxonomy): a strong head (广场, 书房, 颐养院, 休息站…) names a facility of its class; a weak
+   head (中心, 站, 馆, 空间…) needs a cue word in the name (``head_cues``: 养老, 文化, 健身…),
+   which also classifies it. The head must end a word (not 重点, 中心城区, 广场舞); the name is
+   bounded on the left by punctuation, verbs, quantities and function words (jieba parts of
+   speech); a quoted name ending in a head, or a ``·``-joined brand name, is taken whole; a
+   core made only of cue words (健身广场) is a type, so the mention is generic.
 4. Quantities come from "新增1个…" / "幼儿园4所"; a quantity-only item shares the noun of the
    next item ("新建1个、扩建3个睦邻中心"); "A、B等N个K" makes A and B named instances of K;
    "类似X式的K" makes X an existing example.
 5. The action is the nearest verb of the item, else the list's verb, else a verb written after
-   the facility (…建设 / …改造); in a review section completed work means *existing*.
-6. ``in_area`` is ``no`` after out-of-area markers (another province, a partner project, 对标,
-   a neighbouring subdistrict), ``unknown`` for district-wide names, otherwise ``yes``.
+   the facility (…建设 / …改造 / …揭牌 / …投入使用); a completion verb (完成, 推进) yields to
+   the verb after the facility (完成…改造 is an upgrade); 改建为/改造而成 make it new, 免费开放
+   existing; in a review section completed work means *existing*.
+6. ``in_area`` is ``no`` after out-of-area markers (another province, a county or prefecture,
+   a partner project, 对标, a neighbouring subdistrict), ``unknown`` for district-wide names,
+   otherwise ``yes``.
+
+Plans are read as ``.docx`` or as text in UTF-8 or GB18030 (:func:`read_plan`).
 """
 
 from __future__ import annotations
