@@ -216,7 +216,7 @@ def main() -> None:
     """15分钟社区生活圈规划工具 — 15-minute community life-circle planner for Shanghai.
 
     Stages: areas list|add, data status|fetch, plans extract, facilities build, access,
-    coverage, sites, run (all stages), dashboard, export.
+    coverage, sites, run (all stages), screen (every subdistrict, on Dask), dashboard, export.
     """
 
 
@@ -1193,6 +1193,129 @@ def export_cmd(
     else:
         for path in written:
             click.echo(f"wrote {path}")
+
+
+# -------------------------------------------------------------------------------------------
+# screen -- geo/city/
+# -------------------------------------------------------------------------------------------
+@main.command("screen")
+@click.option("--all", "all_areas", is_flag=True, help="Every subdistrict of the boundary file.")
+@click.option(
+    "--district",
+    "districts",
+    multiple=True,
+    metavar="D",
+    help="Subdistricts of a district (repeatable): 杨浦区, 杨浦 or Yangpu.",
+)
+@click.option(
+    "--area", "area_ids", multiple=True, metavar="ID", help="A subdistrict id (repeatable)."
+)
+@click.option(
+    "--pbf",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A .osm.pbf extract: read once; each subdistrict's part gives its network.",
+)
+@click.option(
+    "--scheduler", default=None, metavar="ADDRESS", help="A running Dask scheduler (tcp://...)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=2,
+    show_default=True,
+    help="Worker processes of the local Dask cluster.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Results folder (default: ./out).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar=settings.DATA_ENV,
+    help="Data folder searched before data/ and the mirror.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run facts as JSON.")
+def screen(
+    all_areas: bool,
+    districts: tuple[str, ...],
+    area_ids: tuple[str, ...],
+    pbf: Path | None,
+    scheduler: str | None,
+    workers: int,
+    out: Path | None,
+    data_dir: Path | None,
+    debug: bool,
+    no_progress: bool,
+    as_json: bool,
+) -> None:
+    """City-wide screen: every chosen subdistrict through the run stages, on Dask / 全市筛查.
+
+    One Dask task per subdistrict (network or labelled estimate, facilities, demand, access,
+    coverage) into out/areas/<id>/; the city table out/city/coverage_by_subdistrict.parquet
+    (+ .csv) and out/city/subdistricts.gpkg. A failed subdistrict is reported with its reason
+    and the others go on; a rerun redoes only failed or changed subdistricts.
+    """
+    from geo.city.catalogue import load_catalogue, select_areas
+    from geo.city.screen import check_pbf, rank_areas, run_screen
+
+    target = out or settings.DEFAULT_OUT
+    ctx = RunContext(out=target, data_dir=data_dir, debug=debug, progress=not no_progress)
+    try:
+        if pbf is not None:
+            check_pbf(pbf)  # before any work
+        catalogue = load_catalogue(data_dir=data_dir)
+        chosen = select_areas(
+            catalogue, area_ids=area_ids, districts=districts, all_areas=all_areas
+        )
+
+        def bar(it: Any, total: int, initial: int) -> Any:
+            return progress(ctx, it, "subdistricts / 街道", total=total, initial=initial)
+
+        res = run_screen(
+            catalogue,
+            chosen,
+            target,
+            pbf=pbf,
+            scheduler=scheduler,
+            workers=workers,
+            echo=lambda line: click.echo(line, err=True),
+            progress=None if as_json else bar,
+        )
+    except LifeCircleError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}".replace("\n", " "), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    if as_json:
+        echo_json({k: v for k, v in res.facts.items() if k != "per_area"})
+        return
+    ok = len(res.results) - len(res.failed)
+    click.echo(
+        f"{ok} of {len(res.results)} subdistricts screened ({res.facts.get('reused', 0)} "
+        f"unchanged) in {res.facts['wall_seconds']:.0f} s; {len(res.failed)} failed"
+    )
+    ranked = rank_areas(res.table)
+    shown = ranked[ranked["share"].notna()]
+    if len(shown):
+        click.echo("composite, standard thresholds / 综合得分 (best and worst):")
+        n = len(shown)
+        top_bottom = shown.iloc[[*range(min(5, n)), *range(max(5, n - 5), n)]]
+        for r in top_bottom.to_dict("records"):
+            click.echo(
+                f"  {int(r['rank']):>4}  {r['name_zh']:<12}{r['district']:<6}"
+                f"{r['share']:>7.1%}  {r['basis']}  {r['data_status']}"
+            )
+    for fail in res.failed:
+        click.echo(f"failed / 失败: {fail['area']}: {fail.get('reason', '')}")
+    click.echo(f"wrote {', '.join(str(p) for p in res.paths.values())}")
+    click.echo("Map data © OpenStreetMap contributors (ODbL); population: 2010 census.")
 
 
 # -------------------------------------------------------------------------------------------

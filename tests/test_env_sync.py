@@ -18,7 +18,7 @@ CONDA_NAMES = {
 
 
 def _name(req: str) -> str:
-    return re.split(r"[<>=!~ ]", req.strip(), maxsplit=1)[0].lower()
+    return re.split(r"[<>=!~ []", req.strip(), maxsplit=1)[0].lower()
 
 
 def test_environment_yml_lists_every_pyproject_dependency():

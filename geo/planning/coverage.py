@@ -636,6 +636,7 @@ def area_access(
     calibration_area: str = "xinhualu",
     cache_dir: Path | None = None,
     scenario: str = "baseline",
+    calibration: Any = None,
 ) -> AreaAccess:
     """Access for one area: the network table where the network is complete, else an estimate.
 
@@ -654,6 +655,9 @@ def area_access(
         Demand units with ``unit_id, x, y``.
     calibration_area
         Complete area whose network calibrates the detour factor.
+    calibration
+        A detour calibration computed beforehand (the city screen computes it once for all
+        areas); default :func:`detour_calibration` in ``out``.
 
     Returns
     -------
@@ -695,7 +699,7 @@ def area_access(
         return AreaAccess(
             area.id, pd.DataFrame(columns=["unit_id", "category", "nearest_m"]), "none", comp, note
         )
-    cal = detour_calibration(
+    cal = calibration or detour_calibration(
         registry, out, fac, calibration_area, categories=categories, cache_dir=cache_dir
     )
     note = (estimate.NO_NETWORK_NOTE if net is None else estimate.ESTIMATE_NOTE) + (
@@ -821,12 +825,14 @@ def run_coverage(
     taxonomy: Any = None,
     cache_dir: Path | None = None,
     progress: Any = None,
+    calibration: Any = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """The coverage stage: ``coverage.csv`` and ``gaps.gpkg`` for the chosen areas.
 
     Reads ``<out>/demand/<area>.gpkg`` (built first when absent), ``<out>/neighbourhoods.gpkg``,
     the access table or an estimate (:func:`area_access`), the taxonomy and, when present,
-    ``<out>/inventory_reconciliation.csv``.
+    ``<out>/inventory_reconciliation.csv``. ``calibration``: a detour calibration to use for
+    estimates instead of the one in ``<out>`` (see :func:`area_access`).
 
     Returns
     -------
@@ -866,6 +872,7 @@ def run_coverage(
             demand,
             cache_dir=cache_dir,
             scenario=scenario,
+            calibration=calibration,
         )
         search: dict[str, float] | None = None
         if "search_m" in acc.access.columns and not acc.access.empty:

@@ -1,0 +1,250 @@
+"""City screen (geo.city): catalogue, one area, the Dask path and bad input.
+
+The city is SYNTHETIC: two 600 m squares A and B side by side (UTM 51N metres, on the 100 m
+grid of the demand cells), covered by a synthetic 100 m street grid written as one PBF, and a
+bow-tie C whose boundary is invalid. A has a census total of 3,600 people; B's code has no
+census row. One synthetic clinic (Geofabrik layer) sits at each square's centre.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+import yaml
+from click.testing import CliRunner
+
+from geo import settings
+from geo.city.area import screen_area
+from geo.city.catalogue import (
+    NO_CENSUS_NOTE,
+    area_id_for,
+    district_matches,
+    english_name,
+    load_catalogue,
+    select_areas,
+)
+from geo.city.screen import CITY_TABLE, check_pbf, rank_areas, run_screen
+from geo.city.synthetic import write_grid_pbf
+from geo.cli import main
+from geo.io.areas import load_registry
+from geo.io.geom import project_geom
+
+X0, Y0, SIDE = 350_000.0, 3_450_000.0, 600.0
+CODES = {"A": "310999001000", "B": "310999002000", "C": "310999003000"}
+
+
+def _wgs(geom):
+    return project_geom(geom, inverse=True)
+
+
+def _square(k: int):
+    return _wgs(shapely.box(X0 + k * SIDE, Y0, X0 + (k + 1) * SIDE, Y0 + SIDE))
+
+
+def _bowtie():
+    x, y = X0 + 3 * SIDE, Y0
+    return _wgs(shapely.Polygon([(x, y), (x + SIDE, y + SIDE), (x + SIDE, y), (x, y + SIDE)]))
+
+
+def write_city(root: Path, *, c_geometry=None) -> dict[str, Path]:
+    """The synthetic city's data folder, registry and PBF; returns their paths."""
+    data = root / "data"
+    (data / "boundaries").mkdir(parents=True)
+    (data / "population").mkdir()
+    (data / "pois" / "gf").mkdir(parents=True)
+    polys = {
+        "A": _square(0),
+        "B": _square(1),
+        "C": c_geometry if c_geometry is not None else _bowtie(),
+    }
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "osm_relation_id_source": str(900 + i),
+                "official_control_code_2023": CODES[k],
+                "official_control_name_2023": f"合成{k}街道",
+                "district": "合成区",
+            },
+            "geometry": shapely.geometry.mapping(g) if g is not None else None,
+        }
+        for i, (k, g) in enumerate(polys.items())
+    ]
+    (data / "boundaries" / "city.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    )
+    (data / "population" / "census.csv").write_text(
+        "gbcode_9,name_pinyin,pop_total_2010\n310999001,HeChengAJieDao,3600\n", encoding="utf-8"
+    )
+    centres = [_wgs(shapely.Point(X0 + (k + 0.5) * SIDE, Y0 + SIDE / 2)) for k in (0, 1)]
+    gpd.GeoDataFrame(
+        {"osm_id": ["1", "2"], "fclass": ["clinic", "clinic"], "name": ["合成诊所", "合成诊所"]},
+        geometry=centres,
+        crs="EPSG:4326",
+    ).to_file(data / "pois" / "gf" / "gis_osm_pois_free_1.shp")
+    registry = {
+        "defaults": {
+            "boundary": {"file": "boundaries/city.geojson", "key": "osm_relation_id_source"},
+            "population": {
+                "file": "population/census.csv",
+                "key": "gbcode_9",
+                "column": "pop_total_2010",
+            },
+            "pois": {"geofabrik": "pois/gf"},
+        },
+        "areas": [],
+    }
+    reg = root / "areas.yaml"
+    reg.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    pbf = root / "synthetic-city.osm.pbf"
+    write_grid_pbf(pbf, {"A": polys["A"], "B": polys["B"]}, 100.0)
+    return {"data": data, "registry": reg, "pbf": pbf}
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    return write_city(tmp_path_factory.mktemp("city"))
+
+
+@pytest.fixture(scope="module")
+def catalogue(city):
+    return load_catalogue(load_registry(city["registry"], data_dir=city["data"]))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of 2 worker processes (the screen connects to it with --scheduler)."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as lc:
+        yield lc
+
+
+# -- catalogue -------------------------------------------------------------------------------
+def test_ids_names_and_districts():
+    assert area_id_for("310101002000") == "sd310101002"
+    assert english_name("NanJingDongLuJieDao", "x") == "Nanjingdonglu Subdistrict"
+    assert english_name("HuaMuZhen", "x") == "Huamu Town"
+    assert english_name(None, "310101020000") == "Unit 310101020000"
+    assert district_matches("杨浦区", "杨浦") and district_matches("杨浦区", "yangpu")
+    assert district_matches("浦东新区", "浦东") and not district_matches("杨浦区", "浦东")
+
+
+def test_catalogue_links_census_and_marks_missing_codes(catalogue):
+    a, b, c = (catalogue.get(f"sd{CODES[k][:9]}") for k in "ABC")
+    assert (a.census_code_2010, a.census_note, a.name_en) == (
+        "310999001",
+        None,
+        "Hechenga Subdistrict",
+    )
+    assert b.census_code_2010 is None
+    assert b.census_note == NO_CENSUS_NOTE.format(code=CODES["B"])
+    assert [x.id for x in select_areas(catalogue, districts=["合成"])] == [a.id, b.id, c.id]
+
+
+def test_seed_areas_keep_their_registry_entries(registry):
+    cat = load_catalogue(registry)
+    assert len([a for a in cat if a.extra.get("code_2023")]) == 113
+    xin = cat.get("xinhualu")
+    assert xin.network == registry.get("xinhualu").network
+    assert xin.extra["code_2023"] == "310105004000"
+
+
+# -- one area --------------------------------------------------------------------------------
+def test_empty_boundary_fails_that_area_only(tmp_path):
+    paths = write_city(tmp_path / "c", c_geometry=shapely.Polygon())
+    cat = load_catalogue(load_registry(paths["registry"], data_dir=paths["data"]))
+    res = screen_area(cat, f"sd{CODES['C'][:9]}", tmp_path / "out" / "C")
+    assert res["status"] == "failed"
+    assert "empty boundary" in res["reason"]
+    saved = json.loads((tmp_path / "out" / "C" / "screen.json").read_text(encoding="utf-8"))
+    assert saved["status"] == "failed" and saved["reason"] == res["reason"]
+
+
+# -- the Dask path ---------------------------------------------------------------------------
+def test_dask_screen_three_areas_one_fails_alone(city, catalogue, cluster, tmp_path):
+    areas = select_areas(catalogue, all_areas=True)
+    out = tmp_path / "out"
+    res = run_screen(
+        catalogue, areas, out, pbf=city["pbf"], scheduler=cluster.scheduler_address, echo=str
+    )
+    a, b, c = (f"sd{CODES[k][:9]}" for k in "ABC")
+    assert [r["status"] for r in res.results] == ["ok", "ok", "failed"]
+    assert res.results[2]["reason"].startswith(f"invalid boundary polygon for area '{c}'")
+    table = pd.read_parquet(out / "city" / f"{CITY_TABLE}.parquet")
+    std = table[table["is_standard_tier"].astype(bool)].set_index(["area", "category"])
+    # A: 3,600 people, everyone within 1,000 m of the clinic on the network, nothing else
+    assert std.loc[(a, "health"), ["population", "share", "basis"]].tolist() == [
+        3600.0,
+        1.0,
+        "network",
+    ]
+    assert std.loc[(a, "market"), "share"] == 0.0
+    assert std.loc[(a, "composite"), "share"] == pytest.approx(1 / 11)
+    assert std.loc[(a, "health"), "data_status"] == "ok"
+    # B: no census row -> population unknown, never zero
+    assert std.loc[(b, "health"), "population_source"] == "none"
+    assert math.isnan(std.loc[(b, "health"), "population"])
+    assert math.isnan(std.loc[(b, "health"), "share"])
+    assert std.loc[(b, "health"), "data_status"] == "no_population"
+    # C: failed, reported with its reason on every row
+    rows_c = table[table["area"] == c]
+    assert len(rows_c) == len(table[table["area"] == a])
+    assert set(rows_c["data_status"]) == {"failed"}
+    assert rows_c["note"].str.startswith("invalid boundary polygon").all()
+    assert rank_areas(table)["area"].tolist() == [a, b, c]
+    gpkg = gpd.read_file(out / "city" / "subdistricts.gpkg", layer="subdistricts")
+    assert gpkg["area"].tolist() == [a, b, c]
+    assert gpkg["data_status"].tolist() == ["ok", "no_population", "failed"]
+    assert gpkg["rank_composite"].tolist()[0] == 1.0
+    assert (out / "areas" / a / "coverage.csv").exists()
+
+    again = run_screen(
+        catalogue, areas, out, pbf=city["pbf"], scheduler=cluster.scheduler_address, echo=str
+    )
+    assert again.facts["reused"] == 2  # only the failed area runs again
+    assert [r["status"] for r in again.results] == ["ok", "ok", "failed"]
+    cols = ["area", "category", "tier", "population", "share", "data_status", "note"]
+    pd.testing.assert_frame_equal(again.table[cols], res.table[cols], check_dtype=False)
+
+
+# -- bad input -------------------------------------------------------------------------------
+def test_not_a_pbf_is_one_line_exit_2_before_any_work(tmp_path):
+    fake = tmp_path / "city.osm.pbf"
+    fake.write_text("<osm></osm>", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["screen", "--all", "--pbf", str(fake), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "not an OSM PBF file" in result.stderr
+    assert not out.exists()
+    with pytest.raises(Exception, match="PBF file not found"):
+        check_pbf(tmp_path / "missing.osm.pbf")
+
+
+def test_unreachable_scheduler_is_one_line_exit_2(city, tmp_path, monkeypatch):
+    monkeypatch.setenv(settings.AREAS_ENV, str(city["registry"]))
+    result = CliRunner().invoke(
+        main,
+        [
+            "screen",
+            "--all",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--data-dir",
+            str(city["data"]),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: tcp://127.0.0.1:9: cannot reach the Dask scheduler")
