@@ -21,14 +21,7 @@ from click.testing import CliRunner
 
 from geo import settings
 from geo.city.area import screen_area
-from geo.city.catalogue import (
-    NO_CENSUS_NOTE,
-    area_id_for,
-    district_matches,
-    english_name,
-    load_catalogue,
-    select_areas,
-)
+from geo.city.catalogue import district_matches, load_catalogue, select_areas
 from geo.city.screen import CITY_TABLE, check_pbf, rank_areas, run_screen
 from geo.city.synthetic import write_grid_pbf
 from geo.cli import main
@@ -36,6 +29,7 @@ from geo.io.areas import load_registry
 from geo.io.geom import project_geom
 
 X0, Y0, SIDE = 350_000.0, 3_450_000.0, 600.0
+IDS = {"A": "hechenga", "B": "hechengB", "C": "hechengC"}
 CODES = {"A": "310999001000", "B": "310999002000", "C": "310999003000"}
 
 
@@ -70,6 +64,7 @@ def write_city(root: Path, *, c_geometry=None) -> dict[str, Path]:
                 "osm_relation_id_source": str(900 + i),
                 "official_control_code_2023": CODES[k],
                 "official_control_name_2023": f"合成{k}街道",
+                "osm_name": f"合成{k}街道",
                 "district": "合成区",
             },
             "geometry": shapely.geometry.mapping(g) if g is not None else None,
@@ -78,6 +73,12 @@ def write_city(root: Path, *, c_geometry=None) -> dict[str, Path]:
     ]
     (data / "boundaries" / "city.geojson").write_text(
         json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    )
+    (data / "boundaries" / "city_attributes.csv").write_text(
+        "osm_relation_id_source,official_control_code_2023,area_km2_utm51n,rep_lon,rep_lat,"
+        "pop2010_census_same_code\n"
+        f"900,{CODES['A']},0.36,,,3600\n901,{CODES['B']},0.36,,,\n902,{CODES['C']},,,,\n",
+        encoding="utf-8",
     )
     (data / "population" / "census.csv").write_text(
         "gbcode_9,name_pinyin,pop_total_2010\n310999001,HeChengAJieDao,3600\n", encoding="utf-8"
@@ -129,24 +130,21 @@ def cluster():
 
 
 # -- catalogue -------------------------------------------------------------------------------
-def test_ids_names_and_districts():
-    assert area_id_for("310101002000") == "sd310101002"
-    assert english_name("NanJingDongLuJieDao", "x") == "Nanjingdonglu Subdistrict"
-    assert english_name("HuaMuZhen", "x") == "Huamu Town"
-    assert english_name(None, "310101020000") == "Unit 310101020000"
+def test_district_names():
     assert district_matches("杨浦区", "杨浦") and district_matches("杨浦区", "yangpu")
     assert district_matches("浦东新区", "浦东") and not district_matches("杨浦区", "浦东")
 
 
 def test_catalogue_links_census_and_marks_missing_codes(catalogue):
-    a, b, c = (catalogue.get(f"sd{CODES[k][:9]}") for k in "ABC")
+    a, b, c = (catalogue.get(IDS[k]) for k in "ABC")
     assert (a.census_code_2010, a.census_note, a.name_en) == (
         "310999001",
         None,
         "Hechenga Subdistrict",
     )
     assert b.census_code_2010 is None
-    assert b.census_note == NO_CENSUS_NOTE.format(code=CODES["B"])
+    assert b.census_note.startswith("2010 code changed since the census")
+    assert (a.extra["code_2023"], b.extra["code_2023"]) == (CODES["A"], CODES["B"])
     assert [x.id for x in select_areas(catalogue, districts=["合成"])] == [a.id, b.id, c.id]
 
 
@@ -162,7 +160,7 @@ def test_seed_areas_keep_their_registry_entries(registry):
 def test_empty_boundary_fails_that_area_only(tmp_path):
     paths = write_city(tmp_path / "c", c_geometry=shapely.Polygon())
     cat = load_catalogue(load_registry(paths["registry"], data_dir=paths["data"]))
-    res = screen_area(cat, f"sd{CODES['C'][:9]}", tmp_path / "out" / "C")
+    res = screen_area(cat, IDS["C"], tmp_path / "out" / "C")
     assert res["status"] == "failed"
     assert "empty boundary" in res["reason"]
     saved = json.loads((tmp_path / "out" / "C" / "screen.json").read_text(encoding="utf-8"))
@@ -176,7 +174,7 @@ def test_dask_screen_three_areas_one_fails_alone(city, catalogue, cluster, tmp_p
     res = run_screen(
         catalogue, areas, out, pbf=city["pbf"], scheduler=cluster.scheduler_address, echo=str
     )
-    a, b, c = (f"sd{CODES[k][:9]}" for k in "ABC")
+    a, b, c = (IDS[k] for k in "ABC")
     assert [r["status"] for r in res.results] == ["ok", "ok", "failed"]
     assert res.results[2]["reason"].startswith(f"invalid boundary polygon for area '{c}'")
     table = pd.read_parquet(out / "city" / f"{CITY_TABLE}.parquet")

@@ -1,23 +1,22 @@
-"""The subdistrict catalogue: every 街道/镇 polygon of the boundary file as a study area.
+"""The city screen's areas: every unit of the subdistrict catalogue as a study area.
 
-The registry's boundary file (``areas.yaml`` ``defaults.boundary``; on the mirror the 113 units
-of the 8 central districts) is read once. Each polygon becomes an :class:`geo.io.areas.Area`:
+The catalogue (:mod:`geo.io.subdistricts`, also behind ``lifecircle areas add``) lists every
+polygon of the registry's boundary file (on the mirror the 113 街道/镇 of the 8 central
+districts) with its 2023 code and, where the 2010 code is unchanged, its census code. Here each
+unit becomes an :class:`geo.io.areas.Area`:
 
-* an area already in the registry (matched by OSM relation) keeps its entry: id, network and
-  feature files, plans, census code and note;
-* any other unit gets the id ``sd<9-digit code>`` (the township part of
-  ``official_control_code_2023``), no network files (a ``--pbf`` or a fetched extract supplies
-  them) and, when the 2010 census has a row with the same 9-digit code, that code. A unit whose
-  code is not in the census (created or re-coded since 2010) gets no census code and a note:
-  its population source is ``none``, never a silent zero.
+* an area already in the registry (matched by OSM relation: the four seed areas, or one added
+  with ``areas add``) keeps its entry: id, network and feature files, plans, census note;
+* any other unit gets the entry ``areas add`` would write (:func:`geo.io.subdistricts.area_entry`):
+  pinyin id, no network files (a ``--pbf`` or a fetched extract supplies them) and no census
+  code where the census has no row for it. Such a unit's ``population_source`` is ``none``,
+  with the note, never a silent zero.
 
 The result is an ordinary :class:`~geo.io.areas.Registry`, so every stage runs on it unchanged.
 """
 
 from __future__ import annotations
 
-import csv
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,56 +24,14 @@ from typing import Any
 
 from geo._errors import InputError
 from geo.io.areas import Area, Registry, load_registry
-from geo.io.files import read_text_utf8
-
-#: Property holding the 12-digit 2023 administrative code of a unit.
-CODE_COLUMN: str = "official_control_code_2023"
-#: Property holding the unit's Chinese name.
-NAME_COLUMN: str = "official_control_name_2023"
-#: Property holding the district (区) name.
-DISTRICT_COLUMN: str = "district"
+from geo.io.subdistricts import area_entry
+from geo.io.subdistricts import load_catalogue as load_units
 
 #: English names of the central districts (for ``--district`` and labels).
 DISTRICT_EN: dict[str, str] = {
     "黄浦区": "Huangpu", "徐汇区": "Xuhui", "长宁区": "Changning", "静安区": "Jing'an",
     "普陀区": "Putuo", "虹口区": "Hongkou", "杨浦区": "Yangpu", "浦东新区": "Pudong",
 }  # fmt: skip
-
-#: Census pinyin suffixes and their English unit names.
-_UNIT_SUFFIX: tuple[tuple[str, str], ...] = (("JieDao", "Subdistrict"), ("Zhen", "Town"))
-
-#: Note of a unit without a 2010 census row.
-NO_CENSUS_NOTE: str = (
-    "code {code} has no row in the 2010 census (unit created or re-coded since 2010): "
-    "no population / 2010年人口普查无此代码，人口未知"
-)
-
-
-def area_id_for(code: str) -> str:
-    """The catalogue id of a unit: ``sd`` + the 9-digit township part of its 12-digit code."""
-    digits = re.sub(r"\D", "", str(code))
-    if len(digits) < 9:
-        raise InputError(f"administrative code '{code}' has fewer than 9 digits")
-    return f"sd{digits[:9]}"
-
-
-def english_name(pinyin: str | None, code: str) -> str:
-    """``NanJingDongLuJieDao`` -> ``Nanjingdonglu Subdistrict``; the code when no pinyin."""
-    if not pinyin:
-        return f"Unit {code}"
-    for suffix, unit in _UNIT_SUFFIX:
-        if pinyin.endswith(suffix) and len(pinyin) > len(suffix):
-            return f"{pinyin[: -len(suffix)].capitalize()} {unit}"
-    return pinyin.capitalize()
-
-
-def _census_rows(registry: Registry) -> dict[str, dict[str, str]]:
-    spec = registry.defaults.get("population") or {}
-    if "file" not in spec or "key" not in spec:
-        return {}
-    path = registry.resolve(spec["file"], what="census population file")
-    rows = csv.DictReader(read_text_utf8(path).splitlines())
-    return {str(r[spec["key"]]).strip(): r for r in rows if r.get(spec["key"])}
 
 
 def district_matches(district: str, wanted: str) -> bool:
@@ -94,72 +51,49 @@ def load_catalogue(
     Parameters
     ----------
     registry
-        The study-area registry (default ``data/osm/areas.yaml``); its defaults name the
-        boundary file, key and census file.
+        The study-area registry (default ``data/osm/areas.yaml`` + local overlay); its defaults
+        name the boundary file, key and census file.
     data_dir
         Data folder searched first (as ``--data-dir``).
 
     Returns
     -------
     Registry
-        Areas in file order (district, then code); ``area.extra`` has ``code_2023`` and
-        ``district_en``.
+        The units in boundary-file order, then the registry's other areas; ``area.extra`` has
+        ``code_2023`` and ``district_en`` for every unit.
     """
-    import geopandas as gpd
-
     registry = registry if registry is not None else load_registry(data_dir=data_dir)
-    boundary = registry.defaults.get("boundary") or {}
-    if "file" not in boundary or "key" not in boundary:
-        raise InputError("areas.yaml defaults.boundary needs 'file' and 'key'", path=registry.path)
-    path = registry.resolve(boundary["file"], what="boundary file")
-    try:
-        frame = gpd.read_file(path, columns=[boundary["key"], CODE_COLUMN, NAME_COLUMN, "district"])
-    except Exception as exc:
-        raise InputError(f"cannot read boundary file: {exc}", path=path) from None
-    for col in (boundary["key"], CODE_COLUMN, NAME_COLUMN, DISTRICT_COLUMN):
-        if col not in frame.columns:
-            raise InputError(f"boundary file has no column '{col}'", path=path)
-    census = _census_rows(registry)
-    pinyin_col = "name_pinyin"
+    bspec = registry.defaults.get("boundary") or {}
     seeds = {a.osm_relation: a for a in registry}
     areas: list[Area] = []
-    for i, rec in enumerate(frame.drop(columns="geometry").to_dict("records")):
-        try:
-            relation = int(str(rec[boundary["key"]]))
-        except ValueError:
-            raise InputError(
-                f"'{boundary['key']}' is not an OSM relation id", path=path, record=f"feature {i}"
-            ) from None
-        code = str(rec[CODE_COLUMN] or "")
-        district = str(rec[DISTRICT_COLUMN] or "")
-        extra = {"code_2023": code, "district_en": DISTRICT_EN.get(district, "")}
-        seed = seeds.get(relation)
+    for s in load_units(registry):
+        extra = {"code_2023": s.code_2023, "district_en": DISTRICT_EN.get(s.district, "")}
+        seed = seeds.get(s.osm_relation)
         if seed is not None:
             areas.append(replace(seed, extra={**seed.extra, **extra}))
             continue
-        aid = area_id_for(code)
-        row = census.get(aid[2:])
+        entry = area_entry(s)
         areas.append(
             Area(
-                id=aid,
-                name_zh=str(rec[NAME_COLUMN] or aid),
-                name_en=english_name(row.get(pinyin_col) if row else None, code),
-                district=district,
-                osm_relation=relation,
-                boundary_file=str(boundary["file"]),
-                boundary_key=str(boundary["key"]),
-                census_code_2010=aid[2:] if row else None,
-                census_note=None if row else NO_CENSUS_NOTE.format(code=code),
-                extra=extra,
+                id=str(entry["id"]),
+                name_zh=str(entry["name_zh"]),
+                name_en=str(entry["name_en"]),
+                district=str(entry["district"]),
+                osm_relation=int(entry["osm_relation"]),
+                boundary_file=str(bspec.get("file", "")),
+                boundary_key=str(bspec.get("key", "osm_relation_id_source")),
+                census_code_2010=entry.get("census_code_2010"),
+                census_note=entry.get("census_note"),
+                extra={**extra, "area_km2": entry.get("area_km2")},
             )
         )
     ids = [a.id for a in areas]
     dupes = sorted({x for x in ids if ids.count(x) > 1})
     if dupes:
-        raise InputError(f"two units share the catalogue id(s) {', '.join(dupes)}", path=path)
-    # seed areas of other boundary files stay available (not part of the city screen)
-    extra_seeds = [a for a in registry if a.id not in ids]
-    return Registry([*areas, *extra_seeds], registry.roots, registry.defaults, registry.path)
+        raise InputError(f"two units share the area id(s) {', '.join(dupes)}", path=registry.path)
+    # registry areas of other boundary files stay available (not part of --all)
+    others = [a for a in registry if a.id not in ids]
+    return Registry([*areas, *others], registry.roots, registry.defaults, registry.path)
 
 
 def select_areas(
