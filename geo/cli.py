@@ -1310,7 +1310,7 @@ def screen(
         for r in top_bottom.to_dict("records"):
             click.echo(
                 f"  {int(r['rank']):>4}  {r['name_zh']:<12}{r['district']:<6}"
-                f"{r['share']:>7.1%}  {r['basis']}  {r['data_status']}"
+                f"{r['share']:>7.1%}  {r['basis']}  {r['area_status']}"
             )
     for fail in res.failed:
         click.echo(f"failed / 失败: {fail['area']}: {fail.get('reason', '')}")

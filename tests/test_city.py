@@ -185,23 +185,25 @@ def test_dask_screen_three_areas_one_fails_alone(city, catalogue, cluster, tmp_p
         1.0,
         "network",
     ]
-    assert std.loc[(a, "market"), "share"] == 0.0
-    assert std.loc[(a, "composite"), "share"] == pytest.approx(1 / 11)
-    assert std.loc[(a, "health"), "data_status"] == "ok"
+    # no market data: unknown, not 0 %; the composite averages the one category with data
+    assert math.isnan(std.loc[(a, "market"), "share"])
+    assert std.loc[(a, "market"), "data_status"] == "no_facility_data"
+    assert std.loc[(a, "composite"), ["share", "n_categories"]].tolist() == [1.0, 1.0]
+    assert std.loc[(a, "health"), ["data_status", "area_status"]].tolist() == ["ok", "ok"]
     # B: no census row -> population unknown, never zero
     assert std.loc[(b, "health"), "population_source"] == "none"
     assert math.isnan(std.loc[(b, "health"), "population"])
     assert math.isnan(std.loc[(b, "health"), "share"])
-    assert std.loc[(b, "health"), "data_status"] == "no_population"
+    assert std.loc[(b, "health"), "area_status"] == "no_population"
     # C: failed, reported with its reason on every row
     rows_c = table[table["area"] == c]
     assert len(rows_c) == len(table[table["area"] == a])
-    assert set(rows_c["data_status"]) == {"failed"}
+    assert set(rows_c["data_status"]) == set(rows_c["area_status"]) == {"failed"}
     assert rows_c["note"].str.startswith("invalid boundary polygon").all()
     assert rank_areas(table)["area"].tolist() == [a, b, c]
     gpkg = gpd.read_file(out / "city" / "subdistricts.gpkg", layer="subdistricts")
     assert gpkg["area"].tolist() == [a, b, c]
-    assert gpkg["data_status"].tolist() == ["ok", "no_population", "failed"]
+    assert gpkg["area_status"].tolist() == ["ok", "no_population", "failed"]
     assert gpkg["rank_composite"].tolist()[0] == 1.0
     assert (out / "areas" / a / "coverage.csv").exists()
 
@@ -210,7 +212,7 @@ def test_dask_screen_three_areas_one_fails_alone(city, catalogue, cluster, tmp_p
     )
     assert again.facts["reused"] == 2  # only the failed area runs again
     assert [r["status"] for r in again.results] == ["ok", "ok", "failed"]
-    cols = ["area", "category", "tier", "population", "share", "data_status", "note"]
+    cols = ["area", "category", "tier", "population", "share", "area_status", "note"]
     pd.testing.assert_frame_equal(again.table[cols], res.table[cols], check_dtype=False)
 
 

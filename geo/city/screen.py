@@ -10,9 +10,11 @@ or an existing scheduler), reads a user's ``.osm.pbf`` once and hands every area
 Outputs (``<out>/city/``):
 
 * ``coverage_by_subdistrict.parquet`` and ``.csv``: one row per subdistrict × category × tier
-  (default walking profile) with ``basis``, ``completeness``, ``population_source`` and
-  ``data_status`` (``ok`` | ``estimate`` | ``no_data`` | ``no_population`` | ``failed``); a
-  failed area keeps its rows, empty, with the reason in ``note``;
+  (default walking profile) with ``basis``, ``completeness``, ``population_source``,
+  ``data_status`` (the coverage table's: ``ok`` | ``not_placed`` | ``no_facility_data``, see
+  :mod:`geo.planning.data_status`; ``failed`` for a failed area) and ``area_status`` (``ok`` |
+  ``estimate`` | ``no_data`` | ``no_population`` | ``failed``); a failed area keeps its rows,
+  empty, with the reason in ``note``;
 * ``subdistricts.gpkg`` (layer ``subdistricts``, WGS-84): one polygon per subdistrict with its
   status, composite and per-category shares at the standard threshold and its rank;
 * ``screen.json``: run facts (workers, wall time, per-area and per-stage seconds).
@@ -60,12 +62,12 @@ CITY_LAYER: str = "subdistricts"
 CITY_COLUMNS: tuple[str, ...] = (
     "area", "name_zh", "name_en", "district", "code_2023", "category", "category_zh",
     "category_en", "tier", "threshold_m", "is_standard_tier", "population", "covered_population",
-    "share", "basis", "completeness", "population_source", "population_note", "data_status",
-    "note",
+    "share", "n_categories", "basis", "completeness", "population_source", "population_note",
+    "data_status", "area_status", "note",
 )  # fmt: skip
 
-#: ``data_status`` values, worst first (an area gets the first that applies).
-DATA_STATUSES: tuple[str, ...] = ("failed", "no_population", "no_data", "estimate", "ok")
+#: ``area_status`` values, worst first (an area gets the first that applies).
+AREA_STATUSES: tuple[str, ...] = ("failed", "no_population", "no_data", "estimate", "ok")
 
 #: The calibration area of estimates (a complete network; see geo.network.estimate).
 CALIBRATION_AREA: str = "xinhualu"
@@ -78,7 +80,9 @@ basis: network = walking distance on the OSM network; estimate = straight-line d
 detour factor calibrated on 新华路 (not network distance); none = no data.
 population_source: census2010 (2010 census by subdistrict); none = the unit's code has no
 2010 census row: population unknown, shares empty (never zero).
-data_status: ok | estimate | no_data | no_population | failed (reason in note).
+data_status: ok | not_placed | no_facility_data (no facility data is not 0 %: share empty;
+the composite averages only categories with data, n_categories says how many) | failed.
+area_status: ok | estimate | no_data | no_population | failed (reason in note).
 Facilities: OSM + Geofabrik only (the plan lists exist for 4 subdistricts and are left out so
 every unit is screened the same way).
 Map data © OpenStreetMap contributors (ODbL).
@@ -255,7 +259,7 @@ def area_key(registry: Registry, area: Area, shared: str, calibration: Any = Non
 # --------------------------------------------------------------------------------------------
 # the city table
 # --------------------------------------------------------------------------------------------
-def data_status(result: dict[str, Any]) -> str:
+def area_status(result: dict[str, Any]) -> str:
     """``failed``, ``no_population``, ``no_data`` (basis none), ``estimate`` or ``ok``."""
     if result.get("status") != "ok":
         return "failed"
@@ -287,7 +291,7 @@ def city_table(results: Sequence[dict[str, Any]], catalogue: gpd.GeoDataFrame) -
             break
     for r in results:
         aid = r["area"]
-        status = data_status(r)
+        status = area_status(r)
         if status != "failed":
             df = pd.DataFrame(r["rows"]).rename(columns={"pop_source": "population_source"})
         else:
@@ -297,13 +301,14 @@ def city_table(results: Sequence[dict[str, Any]], catalogue: gpd.GeoDataFrame) -
             for col in ("population", "covered_population", "share", "completeness"):
                 df[col] = math.nan
             df["basis"] = ""
+            df["data_status"] = "failed"
             df["population_source"] = ""
             df["population_note"] = ""
             df["note"] = r.get("reason", "")
         df["area"] = aid
         for col in ("name_zh", "name_en", "district", "code_2023"):
             df[col] = meta.at[aid, col] if aid in meta.index else ""
-        df["data_status"] = status
+        df["area_status"] = status
         if status == "no_population":
             note = str(r.get("population_note") or meta.get("census_note", {}).get(aid, ""))
             df["population_note"] = note
@@ -346,7 +351,7 @@ def subdistricts_frame(
     gdf = catalogue[catalogue["area"].isin(by_area)].copy()
     gdf["status"] = [by_area[a].get("status", "") for a in gdf["area"]]
     gdf["reason"] = [by_area[a].get("reason", "") for a in gdf["area"]]
-    gdf["data_status"] = [data_status(by_area[a]) for a in gdf["area"]]
+    gdf["area_status"] = [area_status(by_area[a]) for a in gdf["area"]]
     gdf["basis"] = [by_area[a].get("basis", "") for a in gdf["area"]]
     gdf["completeness"] = [by_area[a].get("completeness", math.nan) for a in gdf["area"]]
     gdf["population"] = [by_area[a].get("population") for a in gdf["area"]]
