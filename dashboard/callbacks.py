@@ -33,7 +33,7 @@ from dashboard.whatif import WhatIfError, WhatIfService
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.reporting.export import export
-from geo.reporting.results import COMPOSITE, OSM_CREDIT
+from geo.reporting.results import COMPOSITE, OSM_CREDIT, data_status, data_status_label
 
 log = logging.getLogger("lifecircle.dashboard")
 
@@ -68,6 +68,24 @@ def _lang(value: Any) -> str:
 
 def _bad(lang: str, exc: Exception) -> str:
     return f"{t('bad_input', lang)}: {exc}"
+
+
+def _data_status_note(results: Any, area: str, category: str, scenario: str, profile: str) -> list:
+    """Grey "无设施数据 / no facility data" and the sources searched (no data is not 0 %)."""
+    status, searched = data_status(results, area, category, scenario=scenario, profile=profile)
+    if status == "ok":
+        return []
+    return [
+        html.Div(
+            [
+                html.B(data_status_label(status)),
+                f" · searched 已检索: {searched}" if searched else "",
+            ],
+            id=ids.AREA_DATA_STATUS,
+            className="lc-nodata",
+            style={"background": "#e6e6e6", "color": "#555", "padding": "2px 4px"},
+        )
+    ]
 
 
 def _pct(v: Any) -> str:
@@ -327,6 +345,7 @@ def on_view(
         html.B(_pct(s["share"]), id=ids.AREA_SHARE),
         f" ({t('covered', lang)} {_num(s['covered_population'])} / {_num(s['population'])})",
         html.Br(),
+        *_data_status_note(results, area, category, scenario, profile),
         html.Span(
             layers.basis_label(s["basis"], info.completeness, lang),
             className=f"lc-badge lc-badge-{s['basis']}",

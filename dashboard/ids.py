@@ -8,6 +8,7 @@ from __future__ import annotations
 AREA = "area"
 AREA_BADGE = "area-badge"
 AREA_SHARE = "area-share"
+AREA_DATA_STATUS = "area-data-status"  # grey "no facility data" note (issue 11)
 BASIS_BADGE = "basis-badge"
 BOUNDARIES = "boundaries"
 CATEGORY = "category"

@@ -410,3 +410,37 @@ def test_real_xinhualu_panel_and_whatif(driver, real_url, pipeline_out, artifact
     driver.save_screenshot(str(artifacts / "dashboard_real_xinhualu_whatif.png"))
     _retry(lambda: driver.find_element("css selector", "#whatif-list button").click())
     _wait(driver, lambda d: not d.find_elements("css selector", "#whatif-summary"))
+
+
+def _no_data_choice(pipeline_out: Path) -> tuple[str, str]:
+    """An (area, category) of the real results whose coverage has no facility data."""
+    cov = pd.read_csv(pipeline_out / "coverage.csv")
+    rows = cov[(cov["data_status"] == "no_facility_data") & (cov["unit"] == "ALL")]
+    rows = rows[(rows["scenario"] == "baseline") & (rows["category"] != "composite")]
+    assert len(rows), "the mirror has categories without facility data (e.g. 潍坊 meal_service)"
+    r = rows.sort_values(["area", "category"]).iloc[0]
+    return str(r["area"]), str(r["category"])
+
+
+@pytest.mark.integration
+def test_real_category_without_facility_data_is_grey_without_gaps(
+    driver, real_url, pipeline_out, artifacts
+):
+    """No data is not zero: grey '无设施数据 / no facility data', the sources searched, no gap."""
+    area, category = _no_data_choice(pipeline_out)
+    _open(driver, real_url, category=None)
+    _dropdown(driver, "area", area)
+    _dropdown(driver, "category", category)
+    _wait(driver, lambda d: "无设施数据 / no facility data" in _text(d, "#area-data-status"))
+    note = _text(driver, "#area-data-status")
+    assert "searched 已检索: OSM (area files + Geofabrik POIs); lists: " in note
+    time.sleep(1.0)  # let the gap layer load
+    assert driver.find_elements("css selector", "path.lc-gap") == []
+    dashes = _retry(
+        lambda: {
+            c.get_attribute("stroke-dasharray")
+            for c in driver.find_elements("css selector", f"path[class*='lc-cell-{area}-']")
+        }
+    )
+    assert dashes == {"4 3"}  # every cell drawn as 'no figure' (grey hatch), none as 0 %
+    driver.save_screenshot(str(artifacts / "dashboard_real_no_facility_data.png"))

@@ -375,3 +375,20 @@ def test_cli_export_unknown_category_exits_2(cli_env):
     )
     assert res.exit_code == 2
     assert "unknown category 'casino'" in res.output
+
+
+@pytest.mark.integration
+def test_exports_say_no_facility_data(pipeline_out):
+    """A category without facility data: no gaps, and the exports say so (issue 11)."""
+    from geo.reporting.results import load_results
+    from geo.reporting.view import make_view
+
+    cov = pd.read_csv(pipeline_out / "coverage.csv")
+    rows = cov[(cov["data_status"] == "no_facility_data") & (cov["unit"] == "ALL")]
+    r = rows[(rows["scenario"] == "baseline") & (rows["category"] != "composite")].iloc[0]
+    results = load_results(pipeline_out)
+    view = make_view(results, r["area"], r["category"])
+    assert view.summary["data_status"] == "no_facility_data"
+    assert view.gaps.empty
+    path = export(results, r["area"], r["category"], "html")
+    assert "无设施数据 / no facility data" in path.read_text(encoding="utf-8")

@@ -19,6 +19,7 @@ from geo.reporting.results import (
     COMPOSITE,
     FACILITY_CLASSES,
     Results,
+    data_status_label,
     footer_line,
     share_colour,
     share_legend,
@@ -297,6 +298,10 @@ def html_page(results: Results, view: View) -> str:
         if np.isfinite(s["share"])
         else "全街道覆盖率 Area share: 无数据 n/a"
     )
+    if s.get("data_status", "ok") != "ok":  # no facility data is not 0 % (issue 11)
+        stats = f"全街道覆盖率 Area share: {esc(data_status_label(s['data_status']))}"
+        if s.get("sources_searched"):
+            stats += f"<br>已检索 searched: {esc(s['sources_searched'])}"
     if view.simulated and view.before and np.isfinite(view.before.get("share", np.nan)):
         b = view.before["share"]
         stats += f"<br>{WHATIF_LABEL[0]} {WHATIF_LABEL[1]}: {b:.1%} → {s['share']:.1%}"

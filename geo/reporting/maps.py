@@ -30,6 +30,7 @@ from geo.reporting.results import (
     COMPOSITE,
     FACILITY_CLASSES,
     Results,
+    data_status_label,
     footer_line,
     share_legend,
     titles,
@@ -405,6 +406,10 @@ def view_stats(view: View) -> str:
         )
     else:
         text = "全街道覆盖率 Area share: 无数据 n/a"
+    if s.get("data_status", "ok") != "ok":  # no facility data is not 0 % (issue 11)
+        text = f"全街道覆盖率 Area share: {data_status_label(s['data_status'])}"
+        if s.get("sources_searched"):
+            text += f"\n已检索 searched: {s['sources_searched']}"
     if view.simulated and view.before:
         b = view.before.get("share", float("nan"))
         zh, en = WHATIF_LABEL

@@ -32,6 +32,7 @@ from geo.io.geom import clip_polygon, project_geom
 from geo.network.estimate import FALLBACK_DETOUR, read_calibration
 from geo.network.network import build_area_network
 from geo.planning.coverage import COMPOSITE, PROFILES, TIERS, access_path
+from geo.planning.data_status import DATA_STATUS_LABELS
 from geo.planning.scenarios import SCENARIOS, scenario_mask
 
 __all__ = ["COMPOSITE", "PROFILES", "SCENARIOS", "TIERS"]
@@ -797,6 +798,44 @@ def cell_shares(
     return merged.reset_index(drop=True)
 
 
+def data_status(
+    results: Results,
+    area: str,
+    category: str,
+    *,
+    scenario: str = "baseline",
+    profile: str = "default",
+) -> tuple[str, str]:
+    """``(data_status, sources_searched)`` of an area's category from ``coverage.csv``.
+
+    ``ok`` when the results predate the column. Values and meanings:
+    :data:`geo.planning.data_status.DATA_STATUS` (``no_facility_data``, ``not_placed`` are
+    shown grey, without gaps).
+    """
+    cov = results.coverage
+    if cov.empty or "data_status" not in cov.columns:
+        return "ok", ""
+    sel = cov[
+        (cov["area"] == area)
+        & (cov["category"] == category)
+        & (cov["unit"] == "ALL")
+        & (cov["profile"] == profile)
+    ]
+    sub = sel[sel["scenario"] == scenario] if "scenario" in sel else sel
+    if sub.empty:
+        return "ok", ""
+    r = sub.iloc[0]
+    status = r["data_status"] if isinstance(r["data_status"], str) and r["data_status"] else "ok"
+    searched = r.get("sources_searched", "")
+    return status, searched if isinstance(searched, str) else ""
+
+
+def data_status_label(status: str) -> str:
+    """Bilingual label of a ``data_status`` value (``无设施数据 / no facility data``)."""
+    zh, en = DATA_STATUS_LABELS.get(status, (status, status))
+    return f"{zh} / {en}"
+
+
 def area_summary(
     results: Results,
     area: str,
@@ -831,6 +870,7 @@ def area_summary(
         pop, cov, share = float(r["population"]), float(r["covered_population"]), float(r["share"])
         basis = str(r["basis"])
         thr = float(r.get("threshold_m", float("nan")))
+    status, searched = data_status(results, area, category, scenario=scenario, profile=profile)
     return {
         "population": pop,
         "covered_population": cov,
@@ -838,6 +878,8 @@ def area_summary(
         "basis": basis,
         "threshold_m": thr,
         "fallback": bool(rows["fallback"].any()) if len(rows) else False,
+        "data_status": status,
+        "sources_searched": searched,
     }
 
 

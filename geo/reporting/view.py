@@ -24,6 +24,7 @@ from geo.reporting.results import (
     area_summary,
     cell_shares,
     check_choice,
+    data_status,
     scenario_facilities,
 )
 
@@ -118,6 +119,8 @@ def view_gaps(
     basis = results.coverage_basis(area)
     if category == COMPOSITE or basis == "none":
         return _empty_gaps()
+    if data_status(results, area, category, scenario=scenario, profile=profile)[0] != "ok":
+        return _empty_gaps()  # no facility data is not a gap (issue 11)
     dem = results.demand(area)
     if dem.empty or "unit_id" not in dem:
         return _empty_gaps()

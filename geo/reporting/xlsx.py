@@ -23,6 +23,7 @@ from geo.reporting.results import (
     PROFILE_LABELS,
     SCENARIO_LABELS,
     Results,
+    data_status_label,
     neighbourhood_table,
 )
 from geo.reporting.view import WHATIF_LABEL, View
@@ -145,6 +146,8 @@ def write_xlsx(results: Results, view: View, path: str | Path) -> None:
         ),
         ("data date 数据日期", results.data_date(view.area)),
         ("basis 依据", view.basis),
+        ("data status 数据状态", data_status_label(view.summary.get("data_status", "ok"))),
+        ("sources searched 已检索来源", view.summary.get("sources_searched", "")),
         (
             "network completeness 路网完整度",
             "" if a.completeness is None else f"{a.completeness:.1%}",
