@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
+from geo.io import validate
 from geo.io.subdistricts import overlay_path, read_overlay
 
 
@@ -124,12 +125,17 @@ class Registry:
         return [self.get(a) for a in ids]
 
     def resolve(self, relpath: str, *, what: str = "input") -> Path:
-        """Resolve a registry-relative path through the data roots."""
-        return self.roots.resolve(relpath, what=what)
+        """Resolve a registry-relative path through the data roots (errors name the registry)."""
+        try:
+            return self.roots.resolve(relpath, what=what)
+        except LifeCircleError as exc:
+            if exc.path is not None or self.path is None:
+                raise
+            raise InputError(str(exc), path=self.path) from None
 
     # -- boundaries ---------------------------------------------------------------------
     @cached_property
-    def _boundary_frames(self) -> dict[str, Any]:
+    def _boundary_frames(self) -> dict[Any, Any]:  # file -> frame; (file, key, id) -> geom
         return {}
 
     def boundary(self, area: Area | str):
@@ -140,13 +146,19 @@ class Registry:
             area = self.get(area)
         path = self.resolve(area.boundary_file, what="boundary file")
         key = str(path)
+        memo = (key, area.boundary_key, str(area.osm_relation))
+        if memo in self._boundary_frames:
+            return self._boundary_frames[memo]
         if key not in self._boundary_frames:
             try:
                 gdf = gpd.read_file(path)
-            except Exception as exc:
-                raise LifeCircleError(f"cannot read boundary file: {exc}", path=path) from None
-            if gdf.crs is not None and gdf.crs.to_epsg() not in (4326, None):
-                gdf = gdf.to_crs(4326)
+                if gdf.crs is not None and gdf.crs.to_epsg() not in (4326, None):
+                    gdf = gdf.to_crs(4326)
+            except (OSError, RuntimeError, ValueError) as exc:  # pyogrio errors are RuntimeErrors
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise InputError(
+                    f"cannot read boundary file: {type(exc).__name__}: {msg}", path=path
+                ) from None
             self._boundary_frames[key] = gdf
         gdf = self._boundary_frames[key]
         if area.boundary_key not in gdf.columns:
@@ -165,11 +177,51 @@ class Registry:
         geom = match.geometry.iloc[0]
         if geom is None or geom.is_empty:
             raise LifeCircleError(f"empty boundary for area '{area.id}'", path=path)
+        # lon/lat ranges (a file in metres without a CRS), points and zero-area shapes are
+        # refused; a self-intersecting ring is repaired with a warning
+        geom = validate.polygon(
+            geom, path=path, record=f"{area.boundary_key}={area.osm_relation}", what="boundary"
+        )
+        self._boundary_frames[memo] = geom
         return geom
+
+
+def _relation_id(value: Any, path: Path, record: str) -> int:
+    """An OSM relation id: a positive whole number (``13469094``; not ``r1346`` or ``1.5``)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InputError(
+            f"osm_relation must be a whole number, got {value!r}", path=path, record=record
+        )
+    text = str(value).strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise InputError(
+            f"osm_relation must be a positive whole number, got {value!r}",
+            path=path,
+            record=record,
+        )
+    return int(text)
+
+
+def _str_list(entry: dict[str, Any], key: str, path: Path, record: str) -> tuple[str, ...]:
+    """A list of file names (``network``, ``plans``...): absent/empty, or a list of strings."""
+    value = entry.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise InputError(
+            f"'{key}' must be a list of file paths, got {value!r}", path=path, record=record
+        )
+    return tuple(value)
 
 
 def _area_from_entry(entry: dict[str, Any], defaults: dict[str, Any], path: Path, i: int) -> Area:
     required = ("id", "name_zh", "name_en", "district", "osm_relation")
+    if not isinstance(entry, dict):
+        raise InputError(
+            f"area entry must be a mapping, got {entry!r}", path=path, record=f"entry {i + 1}"
+        )
     missing = [k for k in required if k not in entry]
     if missing:
         raise LifeCircleError(
@@ -181,6 +233,12 @@ def _area_from_entry(entry: dict[str, Any], defaults: dict[str, Any], path: Path
             f"area id '{area_id}' must be ascii letters/digits/_",
             path=path,
             record=f"entry {i + 1}",
+        )
+    if not isinstance(entry.get("boundary") or {}, dict) or not isinstance(
+        defaults.get("boundary", {}), dict
+    ):
+        raise InputError(
+            "'boundary' must be a mapping with file and key", path=path, record=area_id
         )
     boundary = {**defaults.get("boundary", {}), **(entry.get("boundary") or {})}
     if "file" not in boundary or "key" not in boundary:
@@ -200,18 +258,18 @@ def _area_from_entry(entry: dict[str, Any], defaults: dict[str, Any], path: Path
         name_zh=str(entry["name_zh"]),
         name_en=str(entry["name_en"]),
         district=str(entry["district"]),
-        osm_relation=int(entry["osm_relation"]),
+        osm_relation=_relation_id(entry["osm_relation"], path, area_id),
         boundary_file=str(boundary["file"]),
         boundary_key=str(boundary["key"]),
-        network=tuple(entry.get("network") or ()),
-        features=tuple(entry.get("features") or ()),
-        plans=tuple(entry.get("plans") or ()),
+        network=_str_list(entry, "network", path, area_id),
+        features=_str_list(entry, "features", path, area_id),
+        plans=_str_list(entry, "plans", path, area_id),
         census_code_2010=(
             str(entry["census_code_2010"]) if entry.get("census_code_2010") else None
         ),
         census_note=entry.get("census_note"),
         data_date=entry.get("data_date"),
-        facility_lists=tuple(entry.get("facility_lists") or ()),
+        facility_lists=_str_list(entry, "facility_lists", path, area_id),
         extra={k: v for k, v in entry.items() if k not in known},
     )
 
