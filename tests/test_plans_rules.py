@@ -68,6 +68,12 @@ def test_cue_words_alone_are_a_type_not_a_name(tax):
     assert ex(tax, "新建健身广场一处。") == [("generic", "健身广场", "sports", "new", 1, "yes")]
 
 
+def test_weak_head_after_generic_modifiers_with_a_cue_is_generic(tax):
+    assert ex(tax, "新建社区综合服务中心1个。") == [
+        ("generic", "社区综合服务中心", "community_service", "new", 1, "yes")
+    ]
+
+
 def test_head_inside_a_longer_name_is_absorbed(tax):
     assert ex(tax, "乐居坊社区睦邻中心持续开展活动。") == [
         ("named", "乐居坊社区睦邻中心", "community_service", "existing", 1, "yes")

@@ -557,7 +557,7 @@ class _Sentence:
             if tb > b and (known or s[b] not in r.single_stops):
                 continue  # the head is the start of a longer word (站位, 中心城区)
             if ta < a and known and w not in r.heads:
-                continue  # the head ends a dictionary word (重点, 校园, 商场, 乐坊)
+                continue  # the head ends a dictionary word (重点, 校园, 乐坊, 服务中心)
             out.append(KeywordHit(a, b, m.group(0), r.heads.get(m.group(0)) or ""))
         return out
 
@@ -834,9 +834,9 @@ class _Sentence:
                 core = core.replace(cue, "")
             info.named = len(re.sub(r"[^\w]", "", core)) >= 2
             typed = not info.named
-        generic_ok = self.r.heads.get(h.keyword) is not None and (
-            typed or any(self.r.is_generic(w) for w in words)
-        )
+        # unnamed: a type (健身中心) or a head after generic modifiers (社区书房, 社区综合服务中心);
+        # a weak head needs its cue for that too (cat is None otherwise)
+        generic_ok = typed or any(self.r.is_generic(w) for w in words)
         if cat is None or not (info.named or generic_ok):
             info.dropped = True
             return
