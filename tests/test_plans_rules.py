@@ -69,8 +69,8 @@ def test_cue_words_alone_are_a_type_not_a_name(tax):
 
 
 def test_weak_head_after_generic_modifiers_with_a_cue_is_generic(tax):
-    assert ex(tax, "新建社区综合服务中心1个。") == [
-        ("generic", "社区综合服务中心", "community_service", "new", 1, "yes")
+    assert ex(tax, "新建社区健身中心1处。") == [
+        ("generic", "社区健身中心", "sports", "new", 1, "yes")
     ]
 
 
