@@ -10,7 +10,7 @@ Three fake 1 km x 1 km subdistricts side by side near (121.40 E, 31.20 N):
 Two categories (``health_station`` 社区卫生服务站, ``meal_service`` 社区食堂). Coverage is
 the Manhattan (grid-street) distance from each demand unit's centre to the nearest facility,
 so every figure is exact and easy to check by hand. Everything is written like the real
-pipeline writes it (DESIGN.md contracts), plus a registry, boundary file and OSM XML grid.
+pipeline writes it (geo.io.tables contracts), plus a registry, boundary file and OSM XML grid.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 Every command takes ``--out``, ``--area`` (repeatable; default all), ``--data-dir`` and
 ``--debug``; bad input ends with one clear line on stderr and a non-zero exit code.
+
+The CLI sits above every stage (docs/ARCHITECTURE.md). Each command imports its stage inside
+the function on purpose: the stages pull in numba, geopandas and Dash, and `lifecircle --help`
+or `lifecircle data status` should not pay for all of them (0.2 s instead of 2 s).
 """
 
 from __future__ import annotations
@@ -334,9 +338,9 @@ def plans_extract(ctx: RunContext, as_json: bool, plan_file: Path | None) -> Non
         plan_doc_id,
         read_plan,
         summarize,
-        write_mentions,
     )
     from geo.facilities.taxonomy import load_taxonomy
+    from geo.io.tables import write_mentions
 
     tax = load_taxonomy()
     if plan_file is not None:
@@ -534,7 +538,6 @@ def facilities_build(
     from geo.facilities.inventory import (
         build_facilities,
         reconcile,
-        write_facilities,
         write_reconciliation,
     )
     from geo.facilities.lists import (
@@ -547,6 +550,7 @@ def facilities_build(
     from geo.facilities.providers import make_geocoders
     from geo.facilities.taxonomy import load_taxonomy
     from geo.io.files import write_atomic
+    from geo.io.tables import write_facilities
 
     online = make_geocoders(geocoders, cache_dir=ctx.out / "cache" / "geocode", amap_key=amap_key)
     tax = load_taxonomy()
@@ -1000,8 +1004,8 @@ def sites(
     or placed plan facility). Writes out/sites.gpkg (layer sites, WGS-84). Areas without a
     complete walking network use the labelled straight-line × detour estimate (basis estimate).
     """
-    from geo.planning.scenarios import read_facilities
-    from geo.planning.sites import read_mentions, run_sites
+    from geo.io.tables import read_facilities, read_mentions
+    from geo.planning.sites import run_sites
 
     read_mentions(ctx.out)  # fail fast, before building networks
     read_facilities(ctx.out)
@@ -1055,7 +1059,8 @@ def scenarios(ctx: RunContext, as_json: bool) -> None:
     Writes out/scenario_deltas.csv, the plan scenarios' access tables under
     out/scenarios/<scenario>/access/, and their rows in out/coverage.csv and out/gaps.gpkg.
     """
-    from geo.planning.scenarios import read_facilities, run_scenarios
+    from geo.io.tables import read_facilities
+    from geo.planning.scenarios import run_scenarios
 
     read_facilities(ctx.out)  # fail fast, before building networks
     nets = build_networks(ctx)
@@ -1344,6 +1349,19 @@ def _command(path: tuple[str, ...]) -> click.Command:
     return cmd
 
 
+def demand_areas(ctx: RunContext) -> tuple[str, ...]:
+    """The areas whose demand units a run builds: the chosen ones plus the calibration area.
+
+    An estimate-basis area needs the detour calibration, which is fitted on the residents of
+    ``settings.CALIBRATION_AREA``; the coverage stage reads them but never builds them.
+    """
+    ids = ctx.area_ids
+    cal = settings.CALIBRATION_AREA
+    if ids and cal not in ids and cal in ctx.registry.ids():
+        return (*ids, cal)
+    return ids
+
+
 @main.command("run")
 @common_options
 @click.option("--serve", is_flag=True, help="Serve the dashboard when the run is done.")
@@ -1380,7 +1398,10 @@ def run(ctx: RunContext, serve: bool, host: str, port: int) -> None:
     click_ctx = click.get_current_context()
     for i, (label, path, extra) in enumerate(RUN_STAGES, start=2):
         click.echo(f"[{i}/{total}] {label}", err=True)
-        click_ctx.invoke(_command(path), **base, **extra)
+        args = {**base, **extra}
+        if path == ("demand",):  # estimates are calibrated on the calibration area's residents
+            args["areas"] = demand_areas(ctx)
+        click_ctx.invoke(_command(path), **args)
     click.echo(f"done in {time.perf_counter() - started:.0f} s; results in {ctx.out}", err=True)
     if serve:
         click_ctx.invoke(_command(("dashboard",)), **base, host=host, port=port)

@@ -70,3 +70,7 @@ def user_data_dir() -> Path | None:
     """Return the folder named by ``LIFECIRCLE_DATA``, if set."""
     value = os.environ.get(DATA_ENV)
     return Path(value).expanduser() if value else None
+
+
+#: The complete-network area whose walking distances calibrate the straight-line estimate.
+CALIBRATION_AREA: str = "xinhualu"

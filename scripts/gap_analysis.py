@@ -29,7 +29,9 @@ from geo._errors import LifeCircleError
 from geo.demand.neighbourhoods import read_neighbourhoods
 from geo.demand.population import read_demand
 from geo.io.files import write_atomic
-from geo.planning.coverage import ALL, access_path, category_specs, coverage_table, gap_polygons
+from geo.io.tables import ALL, access_path
+from geo.planning.context import category_specs
+from geo.planning.coverage import coverage_table, gap_polygons
 
 CREDIT = "Map data © OpenStreetMap contributors (ODbL)"
 

@@ -8,6 +8,7 @@ import pandas as pd
 import shapely
 
 from geo import settings
+from geo.io.tables import MENTIONS
 
 X0, Y0 = 350_000.0, 3_450_000.0
 
@@ -96,10 +97,7 @@ def facilities_table(rows) -> gpd.GeoDataFrame:
     )
 
 
-MENTION_COLUMNS = [
-    "doc", "area", "kind", "name", "category", "action", "quantity", "place_hint", "in_area",
-    "start", "end", "sentence", "counted",
-]  # fmt: skip
+MENTION_COLUMNS = [*MENTIONS.names, "counted"]
 
 
 def mentions_table(rows) -> pd.DataFrame:

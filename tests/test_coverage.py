@@ -13,15 +13,12 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.io.tables import ALL, COMPOSITE
+from geo.planning.context import CategorySpec, category_specs, tier_threshold_m
 from geo.planning.coverage import (
-    ALL,
-    COMPOSITE,
-    CategorySpec,
-    category_specs,
     coverage_table,
     gap_polygons,
     join_reconciliation,
-    tier_threshold_m,
     write_coverage,
     write_gaps,
 )

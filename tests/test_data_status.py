@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.planning.coverage import ALL, COMPOSITE, CategorySpec, coverage_table
+from geo.io.tables import ALL, COMPOSITE
+from geo.planning.context import CategorySpec
+from geo.planning.coverage import coverage_table
 from geo.planning.data_status import (
     DATA_STATUS,
     apply_data_status,

@@ -13,19 +13,17 @@ from shapely.geometry import Point, Polygon
 
 from geo import settings
 from geo.facilities.inventory import (
-    FACILITY_COLUMNS,
     build_inventory,
     dedupe_facilities,
     normalise_name,
-    read_facilities,
     reconcile,
     similar_names,
-    write_facilities,
     write_reconciliation,
 )
 from geo.facilities.taxonomy import load_taxonomy
 from geo.io.areas import load_registry
 from geo.io.geom import project_geom
+from geo.io.tables import FACILITIES, read_facilities, write_facilities
 
 #: Synthetic boundary: about 950 m x 1110 m.
 SQUARE = [(121.40, 31.20), (121.41, 31.20), (121.41, 31.21), (121.40, 31.21), (121.40, 31.20)]
@@ -176,7 +174,7 @@ def test_synthetic_inventory_rows(synth_inventory):
 
 
 def test_synthetic_inventory_has_the_design_columns(synth_inventory):
-    assert list(synth_inventory.columns[: len(FACILITY_COLUMNS)]) == list(FACILITY_COLUMNS)
+    assert list(synth_inventory.columns[: len(FACILITIES.names)]) == list(FACILITIES.names)
     assert synth_inventory.crs.to_epsg() == 4326
     row = synth_inventory[synth_inventory["name"] == "阳光幼儿园"].iloc[0]
     assert (row["facility_id"], row["source"], row["status"], row["precision"],

@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from geo.facilities.merge import match_key, merge_sources, source_table
-from geo.planning.scenarios import scenario_mask
+from geo.io.tables import scenario_mask
 from tests import _synth_addresses as synth
 
 COLS = ["facility_id", "area", "name", "category", "source", "status", "precision", "osm_id",

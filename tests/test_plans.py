@@ -7,17 +7,15 @@ import pandas as pd
 import pytest
 
 from geo.facilities.plans import (
-    MENTION_COLUMNS,
     extract_mentions,
     mentions_frame,
     normalise_text,
-    read_mentions,
     read_plan,
     split_sentences,
     summarize,
-    write_mentions,
 )
 from geo.facilities.taxonomy import load_taxonomy
+from geo.io.tables import MENTIONS, read_mentions, write_mentions
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +272,7 @@ def test_offsets_in_a_table_row(tax):
 # -- tables and files -----------------------------------------------------------------------------
 def test_mentions_frame_has_the_design_columns_first(tax):
     df = mentions_frame(run(tax, "新增1个社区食堂。"), tax)
-    assert list(df.columns[: len(MENTION_COLUMNS)]) == list(MENTION_COLUMNS)
+    assert list(df.columns[: len(MENTIONS.names)]) == list(MENTIONS.names)
     assert (df.loc[0, "label_zh"], str(df["quantity"].dtype)) == ("社区助餐", "Int64")
 
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from geo._errors import InputError
 from geo.cli import main
-from geo.facilities.plans import read_mentions, read_plan
+from geo.facilities.plans import read_plan
+from geo.io.tables import read_mentions
 
 PLAN = "一、2025年工作计划\n新建“乐享”文化盒子1处，改造提升滨河步道。\n"
 

@@ -11,8 +11,10 @@ import pytest
 import shapely
 
 from geo._errors import LifeCircleError
-from geo.planning import scenarios, sites
-from geo.planning.scenarios import AreaSetup, deltas_table, facility_scenario, scenario_facilities
+from geo.io.tables import SCENARIOS, facility_scenario
+from geo.planning import context, scenarios, sites
+from geo.planning.context import AreaContext, scenario_facilities
+from geo.planning.scenarios import deltas_table
 from tests._sites_synth import (
     TAXONOMY,
     X0,
@@ -83,7 +85,7 @@ def test_scenario_facilities_grow_from_baseline_to_plan_to_recommended():
     )
     got = {
         s: scenario_facilities(fac, s, sites=site_rows, area_id="synth")["facility_id"].tolist()
-        for s in scenarios.SCENARIOS
+        for s in SCENARIOS
     }
     assert got == {
         "baseline": ["f0"],
@@ -119,8 +121,8 @@ def test_unknown_scenario_raises():
 # ---------------------------------------------------------------------------------------------
 # coverage and deltas
 # ---------------------------------------------------------------------------------------------
-def estimate_setup(factor: float = 1.0) -> AreaSetup:
-    return AreaSetup("synth", demand_units(), "estimate", 0.0, "estimate", factor=factor)
+def estimate_setup(factor: float = 1.0) -> AreaContext:
+    return AreaContext("synth", demand_units(), "estimate", 0.0, "estimate", factor=factor)
 
 
 def test_estimate_access_uses_the_detour_factor():
@@ -132,7 +134,7 @@ def test_estimate_access_uses_the_detour_factor():
 
 
 def test_scenario_coverage_counts_people_within_threshold():
-    from geo.planning.coverage import category_specs
+    from geo.planning.context import category_specs
 
     specs = category_specs(TAXONOMY)
     fac = {
@@ -228,7 +230,7 @@ def test_write_deltas_keeps_other_areas(tmp_path):
 
 def test_demand_xy_fills_representative_points():
     d = demand_units().drop(columns=["x", "y"])
-    got = scenarios.demand_xy(d)
+    got = context.demand_xy(d)
     assert np.allclose(got["x"].to_numpy(), X0 + np.array([40.0, 240.0, 640.0, 960.0]), atol=1e-3)
 
 

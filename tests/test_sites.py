@@ -372,10 +372,10 @@ def test_run_sites_on_network_picks_the_two_best_uncovered_units(synth_out):
 
 def test_run_sites_without_network_uses_labelled_estimate(synth_out, monkeypatch):
     from geo.network.estimate import DetourCalibration
-    from geo.planning import scenarios
+    from geo.planning import context
 
     cal = DetourCalibration(factor=1.0, n_pairs=0, area="synth")
-    monkeypatch.setattr(scenarios, "detour_factor", lambda *a, **kw: cal)
+    monkeypatch.setattr(context, "detour_factor", lambda *a, **kw: cal)
     sites.run_sites(
         Registry(), [Area()], synth_out, nets={"synth": None}, taxonomy=TAXONOMY, cell_m=100.0
     )

@@ -29,17 +29,20 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo import settings
 from geo._errors import InputError, LifeCircleError
 from geo.demand import neighbourhoods as nb
 from geo.demand.population import PopulationTotal, build_demand, write_demand
-from geo.facilities.inventory import build_inventory, write_facilities
+from geo.facilities.inventory import build_inventory
 from geo.facilities.taxonomy import load_taxonomy
 from geo.io.areas import Area, Registry
 from geo.io.files import write_text_atomic
 from geo.io.osm import OsmData
+from geo.io.tables import ALL, COMPOSITE, write_facilities
 from geo.network import access as access_mod
 from geo.network.network import WalkNetwork, build_area_network, is_walkable, network_status
-from geo.planning.coverage import ALL, COMPOSITE, category_specs, detour_calibration, run_coverage
+from geo.planning.context import category_specs, detour_calibration
+from geo.planning.coverage import coverage_check, run_coverage
 
 #: Stages timed per area (``stage_seconds``), in order.
 STAGES: tuple[str, ...] = ("network", "facilities", "demand", "access", "coverage")
@@ -102,14 +105,14 @@ def population_total(area: Area) -> PopulationTotal | None:
 def calibrate(
     registry: Registry,
     out: str | Path,
-    calibration_area: str = "xinhualu",
+    calibration_area: str = settings.CALIBRATION_AREA,
     *,
     cache_dir: Path | None = None,
 ) -> Any:
     """The one detour calibration of a screen, computed in ``out`` (its own folder).
 
     Uses the calibration area's facility inventory and demand (built there) with
-    :func:`geo.planning.coverage.detour_calibration` (cached by its inputs).
+    :func:`geo.planning.context.detour_calibration` (cached by its inputs).
     """
     out = Path(out)
     area = registry.get(calibration_area)
@@ -117,7 +120,13 @@ def calibrate(
     fac = build_inventory(registry, area, tax)
     write_facilities(out / "facilities.gpkg", fac, replace_areas=[area.id])
     return detour_calibration(
-        registry, out, fac, area.id, categories=category_specs(tax), cache_dir=cache_dir
+        registry,
+        out,
+        fac,
+        area.id,
+        categories=category_specs(tax),
+        cache_dir=cache_dir,
+        check=coverage_check,
     )
 
 

@@ -46,8 +46,8 @@ from geo.io.areas import Area, Registry, network_sources
 from geo.io.files import write_atomic, write_text_atomic
 from geo.io.geom import bbox_of, clip_polygon
 from geo.io.osm import OsmData, read_osm
+from geo.io.tables import COMPOSITE
 from geo.network.network import cache_key
-from geo.planning.coverage import COMPOSITE
 
 #: Salt of the area keys: bump when the meaning of a screened area's results changes.
 SCREEN_VERSION: str = "screen-1"
@@ -69,8 +69,6 @@ CITY_COLUMNS: tuple[str, ...] = (
 #: ``area_status`` values, worst first (an area gets the first that applies).
 AREA_STATUSES: tuple[str, ...] = ("failed", "no_population", "no_data", "estimate", "ok")
 
-#: The calibration area of estimates (a complete network; see geo.network.estimate).
-CALIBRATION_AREA: str = "xinhualu"
 
 README_TEXT = """coverage_by_subdistrict.* / subdistricts.gpkg — city screen (lifecircle screen)
 One row per subdistrict x category x tier, default walking profile (4 km/h); at a category's own
@@ -424,7 +422,7 @@ def run_screen(
     scheduler: str | None = None,
     workers: int = 2,
     threads: int = 1,
-    calibration_area: str | None = CALIBRATION_AREA,
+    calibration_area: str | None = settings.CALIBRATION_AREA,
     echo: Callable[[str], Any] = print,
     progress: Callable[[Iterable[Any], int, int], Iterable[Any]] | None = None,
 ) -> ScreenResult:

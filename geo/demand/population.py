@@ -1,4 +1,4 @@
-"""Demand units and their population (DESIGN.md table *demand*).
+"""Demand units and their population (table *demand*, geo.io.tables.DEMAND).
 
 Units
 -----
@@ -59,11 +59,14 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.demand import neighbourhoods as nb
+from geo.demand.neighbourhoods import assign_neighbourhood
 from geo.io import validate
 from geo.io.areas import Area, Registry, network_sources
 from geo.io.files import read_text_utf8, write_atomic
 from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
 from geo.io.osm import OsmData, OsmWay, read_osm
+from geo.io.tables import DEMAND
 
 #: Grid cell size (m).
 CELL_M: float = 100.0
@@ -99,12 +102,11 @@ DEFAULT_LEVELS: dict[str, float] = {
 }  # fmt: skip
 
 #: Layer name of ``out/demand/<area>.gpkg``.
-LAYER: str = "demand"
-
-#: Column order of the demand table (DESIGN contract first).
+#: Column order of the demand table: the contract (geo.io.tables.DEMAND), then extras.
 COLUMNS: tuple[str, ...] = (
-    "unit_id", "area", "population", "pop_source", "unit_type", "x", "y", "neighbourhood",
-    "cell", "land_m2", "floor_area_m2", "levels", "osm_id", "geometry",
+    *(c for c in DEMAND.names if c != "geometry"),
+    "unit_type", "x", "y", "neighbourhood", "cell", "land_m2", "floor_area_m2", "levels",
+    "osm_id", "geometry",
 )  # fmt: skip
 
 _OSM_KEYS = ("building", "building:levels", "landuse", "leisure", "natural", "water")
@@ -845,8 +847,6 @@ def build_demand(
             method=total.label, total=total.total, note=total.note, building_rule=building_rule
         )
     if neighbourhoods is not None:
-        from geo.demand.neighbourhoods import assign_neighbourhood
-
         hoods = neighbourhoods[neighbourhoods["area"] == area.id]
         units["neighbourhood"] = assign_neighbourhood(
             units["x"].to_numpy(), units["y"].to_numpy(), hoods
@@ -861,14 +861,14 @@ def build_demand(
 
 def demand_path(out: str | os.PathLike[str], area_id: str) -> Path:
     """``<out>/demand/<area>.gpkg``."""
-    return Path(out) / "demand" / f"{area_id}.gpkg"
+    return DEMAND.path(out, area=area_id)
 
 
 def write_demand(units: gpd.GeoDataFrame, out: str | os.PathLike[str], area_id: str) -> Path:
     """Write the demand table of one area atomically (layer ``demand``, WGS-84)."""
     gdf = units.to_crs(settings.STORAGE_CRS)
     return write_atomic(
-        demand_path(out, area_id), lambda p: gdf.to_file(p, layer=LAYER, driver="GPKG")
+        demand_path(out, area_id), lambda p: gdf.to_file(p, layer=DEMAND.layer, driver="GPKG")
     )
 
 
@@ -880,11 +880,8 @@ def read_demand(out: str | os.PathLike[str], area_id: str) -> gpd.GeoDataFrame:
             f"no demand units for area '{area_id}'; run `lifecircle demand --area {area_id}` first",
             path=path,
         )
-    gdf = gpd.read_file(path, layer=LAYER)
-    missing = {"unit_id", "area", "population", "pop_source"} - set(gdf.columns)
-    if missing:
-        raise LifeCircleError(f"demand table lacks columns {sorted(missing)}", path=path)
-    return gdf
+    gdf = gpd.read_file(path, layer=DEMAND.layer)
+    return DEMAND.validate(gdf, path)
 
 
 def make_demand(
@@ -928,7 +925,6 @@ def make_demand(
     dict
         ``{area_id: DemandResult}``.
     """
-    from geo.demand import neighbourhoods as nb
 
     totals = totals or {}
     unknown = set(totals) - {a.id for a in registry}

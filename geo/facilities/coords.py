@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from geo import settings
 from geo._errors import LifeCircleError
 
 #: Coordinate systems a gazetteer or input table may declare in its ``crs`` column.
@@ -440,8 +441,6 @@ def _far_from(area, x: np.ndarray, y: np.ndarray, buffer_m: float) -> np.ndarray
     """True where a lon/lat point is farther than ``buffer_m`` from ``area`` (geodesic-ish)."""
     import shapely
     from pyproj import Transformer
-
-    from geo import settings
 
     ok = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
     out = np.ones(len(x), dtype=bool)  # unusable coordinates are "far" from everything

@@ -1,4 +1,4 @@
-"""Geocoding plan mentions offline, with honest precision (DESIGN: mentions -> facilities).
+"""Geocoding plan mentions offline, with honest precision (mentions -> facilities).
 
 Each named mention of a plan (``out/plan_mentions.csv``) is resolved in a fixed order; the first
 step that succeeds wins, so a lower precision never overrides a higher one:
@@ -28,12 +28,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.facilities.coords import check_coordinates, normalise_crs, to_wgs84
+from geo.facilities.providers import SearchArea
+from geo.facilities.taxonomy import load_taxonomy
+from geo.io.areas import network_sources
+from geo.io.files import read_text_utf8, write_atomic
+from geo.io.geom import bbox_of, clip_polygon, project_geom
+from geo.io.osm import FEATURE_KEYS, OsmData, OsmWay, read_osm
+from geo.io.tables import FACILITIES, MENTIONS
 
 #: The committed gazetteer of hand-checked locations.
 GAZETTEER_FILE: Path = settings.PROJECT_DATA_DIR / "facilities" / "gazetteer.csv"
@@ -42,12 +51,8 @@ GAZETTEER_FILE: Path = settings.PROJECT_DATA_DIR / "facilities" / "gazetteer.csv
 GAZETTEER_COLUMNS: tuple[str, ...] = ("id", "area", "name", "category", "lon", "lat", "crs",
                                       "source")  # fmt: skip
 
-#: Columns of the mentions table (DESIGN "mentions").
-MENTION_COLUMNS: tuple[str, ...] = ("doc", "area", "kind", "name", "category", "action",
-                                    "quantity", "place_hint", "in_area", "start", "end",
-                                    "sentence")  # fmt: skip
 
-#: Precision values, best first (DESIGN "facilities").
+#: Precision values, best first (contract "facilities").
 PRECISIONS: tuple[str, ...] = ("exact", "poi", "street", "area", "unresolved")
 PRECISION_RANK: dict[str, int] = {p: len(PRECISIONS) - i for i, p in enumerate(PRECISIONS)}
 
@@ -186,8 +191,6 @@ def generic_terms(taxonomy=None) -> tuple[str, ...]:
     terms = list(GENERIC_TERMS)
     try:
         if taxonomy is None:
-            from geo.facilities.taxonomy import load_taxonomy
-
             taxonomy = load_taxonomy()
         for cat in taxonomy.categories.values():
             terms.extend(cat.keywords)
@@ -231,10 +234,6 @@ def load_gazetteer(path: str | Path | None = None, registry=None):
     LifeCircleError
         Naming the file and row for a missing column/value, unknown crs or bad coordinates.
     """
-    import geopandas as gpd
-
-    from geo.facilities.coords import check_coordinates, normalise_crs, to_wgs84
-    from geo.io.files import read_text_utf8
 
     path = Path(path) if path is not None else GAZETTEER_FILE
     if not path.exists():
@@ -379,7 +378,6 @@ def build_road_index(area_id: str, boundary, data, *, sources: Sequence[str] = (
     -------
     RoadIndex
     """
-    from geo.io.geom import clip_polygon
 
     idx = RoadIndex(area=area_id, sources=list(sources))
     lane_zone = clip_polygon(boundary, LANE_BUFFER_M)
@@ -456,7 +454,6 @@ def road_midpoint(lines) -> tuple[Any, float]:
     tuple
         (WGS-84 Point, uncertainty in metres = the farthest road vertex from the point).
     """
-    from geo.io.geom import project_geom
 
     proj = project_geom(lines)
     pieces = list(getattr(proj, "geoms", [proj]))
@@ -484,9 +481,6 @@ def area_road_index(registry, area, *, data=None) -> RoadIndex:
     RoadIndex
         ``note`` says where the roads came from, or why there are none.
     """
-    from geo.io.areas import network_sources
-    from geo.io.geom import bbox_of, clip_polygon
-    from geo.io.osm import FEATURE_KEYS, OsmData, read_osm
 
     if isinstance(area, str):
         area = registry.get(area)
@@ -532,9 +526,6 @@ def _geofabrik_roads(registry, bbox):
     shp = base / "gis_osm_roads_free_1.shp"
     if not shp.exists():
         return None
-    import geopandas as gpd
-
-    from geo.io.osm import OsmData, OsmWay
 
     gdf = gpd.read_file(shp, bbox=bbox)
     gdf = gdf[gdf["name"].notna() & (gdf.geom_type == "LineString")]
@@ -577,7 +568,6 @@ def poi_candidates(inventory, zone) -> PoiCandidates:
     -------
     PoiCandidates
     """
-    from geo.io.geom import project_geom
 
     out = PoiCandidates([], [], [], [], [], [], [])
     if inventory is None or len(inventory) == 0:
@@ -760,7 +750,7 @@ def resolve_mention(
     Parameters
     ----------
     mention
-        One row of the mentions table (DESIGN "mentions").
+        One row of the mentions table (contract "mentions").
     gazetteer
         Output of :func:`load_gazetteer` (or None).
     candidates
@@ -808,11 +798,11 @@ def resolve_mention(
 
 
 def _validate_mentions(mentions: pd.DataFrame) -> None:
-    missing = [c for c in MENTION_COLUMNS if c not in mentions.columns]
+    missing = [c for c in MENTIONS.names if c not in mentions.columns]
     if missing:
         raise LifeCircleError(
-            f"mentions table lacks column(s) {', '.join(missing)}; expected the DESIGN "
-            f"'mentions' columns: {', '.join(MENTION_COLUMNS)}"
+            f"mentions table lacks column(s) {', '.join(missing)}; expected the contract "
+            f"'mentions' columns: {', '.join(MENTIONS.names)}"
         )
 
 
@@ -834,9 +824,9 @@ def geocode_mentions(
     registry
         The :class:`geo.areas.Registry` (area boundaries, OSM files).
     mentions_df
-        The mentions table (DESIGN "mentions"); only ``kind == "named"`` rows are resolved.
+        The mentions table (contract "mentions"); only ``kind == "named"`` rows are resolved.
     inventory_gdf
-        The OSM/Geofabrik facility inventory (DESIGN "facilities" columns, ``source=osm``),
+        The OSM/Geofabrik facility inventory (contract "facilities" columns, ``source=osm``),
         used for the ``poi`` step; None skips it.
     gazetteer
         A GeoDataFrame from :func:`load_gazetteer`, a path, None for the default file
@@ -859,10 +849,6 @@ def geocode_mentions(
         confidence, match_name, match_ref, match_score, uncertainty_m, osm_id, note`` and a
         WGS-84 point ``geometry`` (None for ``area`` / ``unresolved``).
     """
-    import geopandas as gpd
-
-    from geo.facilities.providers import SearchArea
-    from geo.io.geom import clip_polygon
 
     _validate_mentions(mentions_df)
     if gazetteer is False:
@@ -913,17 +899,12 @@ def plan_facility_id(mention: Mapping[str, Any]) -> str:
     return f"plan:{doc}:{mention.get('start', '')}"
 
 
-#: DESIGN "facilities" columns, in order.
-FACILITY_COLUMNS: tuple[str, ...] = ("facility_id", "area", "name", "category", "source", "status",
-                                     "precision", "confidence", "osm_id", "mention_doc",
-                                     "mention_start", "geometry")  # fmt: skip
-
 #: Plan action -> facility status.
 ACTION_STATUS: dict[str, str] = {"existing": "existing", "upgrade": "existing", "new": "planned"}
 
 
 def plan_facilities(geocoded, registry=None) -> Any:
-    """Turn geocoded mentions into ``source=plan`` facility rows (DESIGN "facilities").
+    """Turn geocoded mentions into ``source=plan`` facility rows (contract "facilities").
 
     Mentions with ``in_area=no`` are dropped (they are outside the area). ``status`` is
     ``existing`` for actions existing/upgrade and ``planned`` for new. ``osm_id`` is the OSM
@@ -945,7 +926,6 @@ def plan_facilities(geocoded, registry=None) -> Any:
     -------
     geopandas.GeoDataFrame
     """
-    import geopandas as gpd
 
     g = geocoded[geocoded["in_area"].astype(str).str.lower() != "no"].copy()
     g["source"] = "plan"
@@ -970,7 +950,7 @@ def plan_facilities(geocoded, registry=None) -> Any:
     extra = ["in_area", "sources", "sentence", "action", "quantity", "place_hint",
              "mention_in_area", "method", "match_name", "match_ref", "match_score",
              "uncertainty_m", "note", "duplicate_of"]  # fmt: skip
-    cols = [c for c in FACILITY_COLUMNS if c != "geometry"] + extra + ["geometry"]
+    cols = [c for c in FACILITIES.names if c != "geometry"] + extra + ["geometry"]
     return gpd.GeoDataFrame(g[cols], geometry="geometry", crs=settings.STORAGE_CRS)
 
 
@@ -1063,7 +1043,6 @@ def verify_gazetteer(gazetteer, inventory, max_m: float = 50.0) -> pd.DataFrame:
     pandas.DataFrame
         ``id, osm_element, found, distance_m, ok``.
     """
-    from geo.io.geom import project_geom
 
     inv_ids: dict[str, Any] = {}
     if inventory is not None and "osm_id" in inventory.columns:
@@ -1107,7 +1086,6 @@ def combine_facilities(osm_rows, plan_rows):
         ``counted`` marks the rows that count as distinct facilities in access figures (see
         :func:`counted_rows`).
     """
-    import geopandas as gpd
 
     frames = [f for f in (osm_rows, plan_rows) if f is not None and len(f)]
     if not frames:
@@ -1195,7 +1173,6 @@ def geocode_stage(
     tuple
         (geocoded mentions, plan facility rows, report DataFrame, report path)
     """
-    from geo.io.files import write_atomic
 
     ids = list(area_ids) if area_ids is not None else list(dict.fromkeys(mentions_df["area"]))
     mentions_df = mentions_df[mentions_df["area"].astype(str).isin(ids)]

@@ -1,6 +1,6 @@
 """OSM facility inventory per area, and the plan-vs-OSM reconciliation.
 
-The inventory (DESIGN "facilities" table, ``source = osm``) merges, per study area:
+The inventory (contract "facilities" table, ``source = osm``) merges, per study area:
 
 * the area's OSM files (registry ``network`` and ``features`` lists plus fetched downloads):
   tagged nodes as points, closed ways as a point inside the polygon, open ways at their middle;
@@ -25,29 +25,19 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.facilities.taxonomy import Taxonomy, load_taxonomy
+from geo.io.areas import network_sources
 from geo.io.files import write_atomic
+from geo.io.geom import bbox_of, clip_polygon
+from geo.io.osm import OsmData, read_osm
+from geo.io.tables import FACILITIES
 
-#: DESIGN "facilities" columns, in order.
-FACILITY_COLUMNS: tuple[str, ...] = (
-    "facility_id",
-    "area",
-    "name",
-    "category",
-    "source",
-    "status",
-    "precision",
-    "confidence",
-    "osm_id",
-    "mention_doc",
-    "mention_start",
-    "geometry",
-)
 #: Extra inventory columns.
 INVENTORY_EXTRA: tuple[str, ...] = ("in_area", "fclass", "osm_tags", "sources")
 #: Geofabrik layers read for facilities (those present in the folder).
@@ -120,10 +110,6 @@ def osm_file_features(registry: Any, area: Any, taxonomy: Taxonomy, zone: Any) -
         sources, priority`` per feature; earlier files win on duplicate ids.
     """
     import shapely
-
-    from geo.io.areas import network_sources
-    from geo.io.geom import bbox_of
-    from geo.io.osm import OsmData, read_osm
 
     paths: list[Path] = list(network_sources(registry, area))
     for rel in area.features:
@@ -304,7 +290,6 @@ def dedupe_facilities(
         One row per facility; ``sources`` joins the merged rows' sources (``;``), ``merged``
         counts them; a kept row without a name takes the first name of its group.
     """
-    import geopandas as gpd
     from scipy.spatial import cKDTree
 
     if len(frame) == 0:
@@ -375,10 +360,9 @@ def dedupe_facilities(
 # the inventory
 # -------------------------------------------------------------------------------------------
 def empty_facilities() -> Any:
-    """An empty facilities GeoDataFrame with the DESIGN and inventory columns."""
-    import geopandas as gpd
+    """An empty facilities GeoDataFrame with the contract and inventory columns."""
 
-    cols = [c for c in FACILITY_COLUMNS if c != "geometry"] + list(INVENTORY_EXTRA)
+    cols = [c for c in FACILITIES.names if c != "geometry"] + list(INVENTORY_EXTRA)
     df = pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     return _typed(
         gpd.GeoDataFrame(
@@ -433,15 +417,12 @@ def build_inventory(
     Returns
     -------
     geopandas.GeoDataFrame
-        DESIGN facilities columns (``source='osm'``, ``status='existing'``,
+        contract facilities columns (``source='osm'``, ``status='existing'``,
         ``precision='exact'``, ``confidence=1.0``, ``mention_doc``/``mention_start`` empty),
         WGS-84 points, plus ``in_area, fclass, osm_tags, sources, merged``; sorted by
         category, then name.
     """
-    import geopandas as gpd
     import shapely
-
-    from geo.io.geom import clip_polygon
 
     tax = taxonomy or load_taxonomy()
     if isinstance(area, str):
@@ -468,7 +449,7 @@ def build_inventory(
     order = {k: i for i, k in enumerate(tax.keys)}
     gdf["_o"] = gdf["category"].map(order)
     gdf = gdf.sort_values(["_o", "name", "osm_id"], na_position="last").drop(columns="_o")
-    cols = [*FACILITY_COLUMNS, *INVENTORY_EXTRA, "merged"]
+    cols = [*FACILITIES.names, *INVENTORY_EXTRA, "merged"]
     return _typed(gdf[cols].reset_index(drop=True))
 
 
@@ -483,7 +464,6 @@ def build_facilities(
 
     Plan rows (geocoded mentions) are added by the geocoding stage before writing.
     """
-    import geopandas as gpd
 
     tax = taxonomy or load_taxonomy()
     chosen = [
@@ -500,45 +480,6 @@ def build_facilities(
             pd.concat(frames, ignore_index=True), geometry="geometry", crs=settings.STORAGE_CRS
         )
     )
-
-
-def read_facilities(path: str | os.PathLike[str]) -> Any:
-    """Read ``facilities.gpkg`` (layer ``facilities``)."""
-    import geopandas as gpd
-
-    path = Path(path)
-    try:
-        return gpd.read_file(path, layer="facilities")
-    except Exception as exc:
-        raise LifeCircleError(f"cannot read facilities layer: {exc}", path=path) from None
-
-
-def write_facilities(
-    path: str | os.PathLike[str], facilities: Any, replace_areas: Iterable[str] | None = None
-) -> Path:
-    """Write ``facilities.gpkg`` (layer ``facilities``, WGS-84) atomically.
-
-    With ``replace_areas`` the rows of other areas already in the file are kept, so a run for
-    a subset of areas loses nothing.
-    """
-    import geopandas as gpd
-
-    path = Path(path)
-    gdf = facilities.to_crs(settings.STORAGE_CRS)
-    if replace_areas is not None and path.exists():
-        old = read_facilities(path)
-        keep = old[~old["area"].astype(str).isin(list(replace_areas))]
-        if len(keep):
-            gdf = gpd.GeoDataFrame(
-                pd.concat([keep.to_crs(settings.STORAGE_CRS), gdf], ignore_index=True),
-                geometry="geometry",
-                crs=settings.STORAGE_CRS,
-            )
-    gdf = gdf.copy()
-    for c in gdf.columns:
-        if c != "geometry" and str(gdf[c].dtype) in ("string", "object"):
-            gdf[c] = gdf[c].astype(object).where(gdf[c].notna(), None)
-    return write_atomic(path, lambda p: gdf.to_file(p, layer="facilities", driver="GPKG"))
 
 
 # -------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -39,6 +40,12 @@ import shapely
 from geo import settings
 from geo._errors import InputError, LifeCircleError
 from geo.facilities.address import AddressIndex, ParsedAddress, fold_text, parse_addresses
+from geo.facilities.coords import CRS_NAMES, normalise_crs, to_wgs84
+from geo.facilities.geocode import _geofabrik_roads
+from geo.io.areas import network_sources
+from geo.io.files import write_atomic, write_text_atomic
+from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
+from geo.io.osm import FEATURE_KEYS, OsmData, read_osm
 
 #: Accepted column names per role (compared after NFKC, traditional->simplified, lower case,
 #: without spaces and _-). The first matching header of a role wins.
@@ -312,9 +319,6 @@ def place_list(
     -------
     PlacedList
     """
-    import geopandas as gpd
-
-    from geo.facilities.coords import normalise_crs, to_wgs84
 
     by_id = {a.id: a for a in areas}
     forced = by_id.get(area) if area else None
@@ -489,7 +493,6 @@ def _in_shanghai(lon: float, lat: float) -> bool:
 
 
 def _dist_m(point, lon: float, lat: float) -> float:
-    from geo.io.geom import to_projected
 
     x, y = to_projected(np.array([point.x, lon]), np.array([point.y, lat]))
     return float(math.hypot(x[1] - x[0], y[1] - y[0]))
@@ -498,13 +501,11 @@ def _dist_m(point, lon: float, lat: float) -> float:
 def _near_area(area: AreaInfo, point) -> bool:
     if area.boundary.covers(point):
         return True
-    from geo.io.geom import project_geom
 
     return bool(project_geom(area.boundary).distance(project_geom(point)) <= AREA_TOLERANCE_M)
 
 
 def _readings(lon: float, lat: float):
-    from geo.facilities.coords import CRS_NAMES, to_wgs84
 
     for name in CRS_NAMES:
         wx, wy = to_wgs84([lon], [lat], name)
@@ -622,10 +623,6 @@ ERRORS_FILE: str = "geocode_errors.csv"
 
 def area_info(registry, area) -> AreaInfo:
     """The area's boundary and an :class:`AddressIndex` on its OSM files (None without roads)."""
-    from geo.facilities.geocode import _geofabrik_roads
-    from geo.io.areas import network_sources
-    from geo.io.geom import bbox_of, clip_polygon
-    from geo.io.osm import FEATURE_KEYS, OsmData, read_osm
 
     if isinstance(area, str):
         area = registry.get(area)
@@ -669,8 +666,6 @@ def record_import(out: str | os.PathLike[str], spec: ListSpec) -> Path:
     import json
     from dataclasses import asdict
 
-    from geo.io.files import write_text_atomic
-
     specs = [s for s in read_imports(out) if (s.file, s.area) != (spec.file, spec.area)]
     specs.append(spec)
     text = json.dumps([asdict(s) for s in specs], ensure_ascii=False, indent=1)
@@ -692,7 +687,6 @@ def registry_lists(registry, areas) -> list[tuple[ListSpec, Path]]:
 
 def load_subdistricts(registry):
     """Every subdistrict polygon of the registry's boundary file (to name where a point is)."""
-    import geopandas as gpd
 
     rel = (registry.defaults.get("boundary") or {}).get("file")
     if not rel:
@@ -722,7 +716,6 @@ def list_stage(
     -------
     (GeoDataFrame, list of PlacedList)
     """
-    import geopandas as gpd
 
     ids = [a.id for a in areas]
     infos = dict(infos or {})
@@ -769,7 +762,6 @@ def _row_of(warning: str) -> int:
 def write_list_outputs(out: str | os.PathLike[str], rows, placed: Sequence[PlacedList]) -> Path:
     """``out/facility_lists.csv`` (every row, its placement and notes) and
     ``out/geocode_errors.csv`` (rows with both address and coordinates)."""
-    from geo.io.files import write_atomic
 
     out = Path(out)
     table = pd.DataFrame(rows.drop(columns="geometry"))
@@ -801,7 +793,6 @@ def add_to_geocode_report(path: str | os.PathLike[str], rows, errors: pd.DataFra
     the geocoder's error against the lists' own coordinates (:func:`error_table`) for the
     areas in ``areas``.
     """
-    from geo.io.files import write_atomic
 
     path = Path(path)
     rep = pd.read_csv(path, dtype={"area": str}, keep_default_na=False) if path.exists() else (

@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -37,6 +38,7 @@ import shapely
 from geo import settings
 from geo.facilities.address import fold_text
 from geo.facilities.geocode import SHANGHAI_DISTRICTS, counted_rows
+from geo.io.geom import to_projected
 
 #: Two placed rows of one facility lie at most this far apart, plus their uncertainties (m).
 MATCH_RADIUS_M: float = 150.0
@@ -148,7 +150,6 @@ def merge_sources(
         Every input row, WGS-84, with ``known_by``, ``duplicate_of``, ``counted`` and the list
         provenance columns (``address, list_file, list_row, list_source``).
     """
-    import geopandas as gpd
 
     frames = []
     for f in (osm_rows, list_rows, plan_rows):
@@ -214,7 +215,6 @@ def _join(a: object, b: str) -> str:
 
 
 def _projected_points(geoms) -> list[tuple[float, float] | None]:
-    from geo.io.geom import to_projected
 
     pts = [_point(g) for g in geoms]
     ok = [k for k, p in enumerate(pts) if p is not None]

@@ -47,23 +47,8 @@ import pandas as pd
 
 from geo._errors import InputError, LifeCircleError, MissingDependencyError
 from geo.facilities.taxonomy import KeywordHit, Taxonomy, load_taxonomy
-from geo.io.files import write_atomic
+from geo.io.tables import MENTIONS
 
-#: The DESIGN.md mention contract, in order.
-MENTION_COLUMNS: tuple[str, ...] = (
-    "doc",
-    "area",
-    "kind",
-    "name",
-    "category",
-    "action",
-    "quantity",
-    "place_hint",
-    "in_area",
-    "start",
-    "end",
-    "sentence",
-)
 #: Extra columns: the evidence text, the keyword, the section (review|plan), whether the row
 #: adds to plan counts (list items under a quantified head do not), the rule that fired, labels.
 EXTRA_COLUMNS: tuple[str, ...] = (
@@ -76,8 +61,6 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "label_en",
 )
 
-#: Encoding of ``plan_mentions.csv`` (BOM so Excel reads Chinese correctly).
-CSV_ENCODING = "utf-8-sig"
 
 # Full-width forms folded for matching; every entry maps one character to one character so
 # offsets stay aligned.
@@ -1210,13 +1193,13 @@ def _dedupe(ms: list[Mention]) -> list[Mention]:
 
 
 def mentions_frame(mentions: Iterable[Mention], taxonomy: Taxonomy | None = None) -> pd.DataFrame:
-    """Mentions as a DataFrame with the DESIGN columns first, then the extras."""
+    """Mentions as a DataFrame with the contract columns first, then the extras."""
     tax = taxonomy or load_taxonomy()
     rows = [asdict(m) for m in mentions]
     df = pd.DataFrame(
         rows,
         columns=[
-            *MENTION_COLUMNS,
+            *MENTIONS.names,
             *[c for c in EXTRA_COLUMNS if c not in ("label_zh", "label_en")],
         ],
     )
@@ -1226,7 +1209,7 @@ def mentions_frame(mentions: Iterable[Mention], taxonomy: Taxonomy | None = None
     df["start"] = df["start"].astype("int64")
     df["end"] = df["end"].astype("int64")
     df["counted"] = df["counted"].astype(bool)
-    return df[[*MENTION_COLUMNS, *EXTRA_COLUMNS]]
+    return df[[*MENTIONS.names, *EXTRA_COLUMNS]]
 
 
 #: Encodings a plain-text plan may use (tried in order after a byte-order mark).
@@ -1374,7 +1357,7 @@ def extract_all(
     Returns
     -------
     pandas.DataFrame
-        The mention table (DESIGN columns first), in area and document order.
+        The mention table (contract columns first), in area and document order.
     """
     tax = taxonomy or load_taxonomy()
     chosen = [
@@ -1421,48 +1404,3 @@ def summarize(df: pd.DataFrame, taxonomy: Taxonomy | None = None) -> dict[str, A
             "categories": per_cat,
         }
     return out
-
-
-def read_mentions(path: str | Path) -> pd.DataFrame:
-    """Read ``plan_mentions.csv`` back (types restored)."""
-    path = Path(path)
-    try:
-        df = pd.read_csv(
-            path,
-            encoding=CSV_ENCODING,
-            dtype={"place_hint": "string"},
-            keep_default_na=False,
-            na_values=[""],
-        )
-    except Exception as exc:
-        raise LifeCircleError(f"cannot read mention table: {exc}", path=path) from None
-    missing = [c for c in MENTION_COLUMNS if c not in df.columns]
-    if missing:
-        raise LifeCircleError(f"mention table lacks columns {', '.join(missing)}", path=path)
-    df["quantity"] = df["quantity"].astype("Int64")
-    return df
-
-
-def write_mentions(
-    df: pd.DataFrame,
-    path: str | Path,
-    *,
-    replace_areas: Iterable[str] | None = None,
-    replace_docs: Iterable[str] | None = None,
-) -> Path:
-    """Write the mention table atomically (UTF-8 with BOM).
-
-    With ``replace_areas``, rows of other areas already in the file are kept; with
-    ``replace_docs``, rows of other documents are kept.
-    """
-    path = Path(path)
-    if (replace_areas is not None or replace_docs is not None) and path.exists():
-        old = read_mentions(path)
-        drop = pd.Series(False, index=old.index)
-        if replace_areas is not None:
-            drop |= old["area"].isin(list(replace_areas))
-        if replace_docs is not None:
-            drop |= old["doc"].astype(str).isin(list(replace_docs))
-        keep = old[~drop]
-        df = pd.concat([keep, df], ignore_index=True) if not keep.empty else df
-    return write_atomic(path, lambda p: df.to_csv(p, index=False, encoding=CSV_ENCODING))

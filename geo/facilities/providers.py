@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from geo._errors import LifeCircleError
+from geo.facilities.coords import gcj02_to_wgs84
 from geo.io.files import write_text_atomic
+from geo.io.geom import clip_polygon
 
 #: Default endpoints (override with ``base_url``; tests point them at 127.0.0.1).
 NOMINATIM_URL: str = "https://nominatim.openstreetmap.org"
@@ -72,7 +74,6 @@ class SearchArea:
         -------
         SearchArea
         """
-        from geo.io.geom import clip_polygon
 
         if isinstance(area, str):
             area = registry.get(area)
@@ -399,7 +400,6 @@ class AMapGeocoder(HttpGeocoder):
     def _result(
         self, query: str, location: Any, name: str, kind: str, ref: str, cached: bool
     ) -> GeocodeResult | None:
-        from geo.facilities.coords import gcj02_to_wgs84
 
         if not location or not isinstance(location, str) or "," not in location:
             return None

@@ -18,12 +18,11 @@ import yaml
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.io.tables import TIERS
 
 #: Default taxonomy file.
 TAXONOMY_FILE: Path = settings.PROJECT_DATA_DIR / "facilities" / "taxonomy.yaml"
 
-#: Allowed values.
-TIERS: tuple[int, ...] = (5, 10, 15)
 EVIDENCE: tuple[str, ...] = ("verified", "unverified")
 ACTIONS: tuple[str, ...] = ("new", "upgrade", "existing")
 

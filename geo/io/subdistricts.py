@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 
 from geo import settings
 from geo._errors import InputError, LifeCircleError
+from geo.io.files import write_text_atomic
 
 #: File name of the local registry overlay (inside ``<data dir>/osm/``).
 OVERLAY_NAME = "areas.local.yaml"
@@ -284,7 +285,6 @@ def area_entry(s: Subdistrict) -> dict[str, Any]:
 
 def write_overlay(path: Path, entries: list[dict[str, Any]]) -> Path:
     """Write the local registry overlay atomically."""
-    from geo.io.files import write_text_atomic
 
     head = (
         "# Local study-area registry (written by `lifecircle areas add`; not committed).\n"

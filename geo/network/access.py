@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -53,12 +54,15 @@ from numpy.typing import ArrayLike, NDArray
 from geo import settings
 from geo._errors import LifeCircleError
 from geo._types import ProgressFn
+from geo.facilities.taxonomy import load_taxonomy
+from geo.io.files import write_atomic
+from geo.io.geom import to_projected
 from geo.network import _dijkstra as _dj
 from geo.network._dijkstra import F64, I64
+from geo.network.network import WalkNetwork, basis_for
 
 if TYPE_CHECKING:
     from geo.io.areas import Area
-    from geo.network.network import WalkNetwork
 
 #: Threshold (m) used for a category the taxonomy does not know (15 min at 4 km/h).
 DEFAULT_THRESHOLD_M: float = 1000.0
@@ -872,7 +876,6 @@ def _zorder(x: F64, y: F64) -> I64:
 
 def _polyline_segments(net: WalkNetwork, u: I64, v: I64, x: F64, y: F64) -> Segments:
     """Split projected edge geometries into segments oriented from ``u`` to ``v``."""
-    from geo.io.geom import to_projected
 
     geoms = net.edges.geometry.values
     coords, gi = shapely.get_coordinates(geoms, return_index=True)
@@ -1018,10 +1021,6 @@ def category_thresholds(default_m: float = DEFAULT_THRESHOLD_M) -> dict[str, flo
     dict
         ``{category: metres}`` in taxonomy order.
     """
-    try:
-        from geo.facilities.taxonomy import load_taxonomy
-    except ImportError:
-        return {}
     tax = load_taxonomy()
     if hasattr(tax, "thresholds"):
         return {
@@ -1060,7 +1059,6 @@ def demand_points(
             ),
             "nodes",
         )
-    import geopandas as gpd
 
     try:
         gdf = gpd.read_file(path, layer="demand")
@@ -1094,7 +1092,6 @@ def facility_points(
     Rows without geometry or category, or whose ``status`` is not in ``statuses``, are left
     out; polygons count at their representative point.
     """
-    import geopandas as gpd
 
     path = Path(path)
     try:
@@ -1169,9 +1166,6 @@ def run_access(
         categories, path, seconds, note``).
     """
     import time
-
-    from geo.io.files import write_atomic
-    from geo.network.network import basis_for
 
     if profile not in settings.WALK_SPEEDS_KMH:
         raise LifeCircleError(

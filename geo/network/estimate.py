@@ -20,7 +20,7 @@ node pairs. It omits the walk to and from the street, so it underestimates the f
 demand units and facilities (on 新华路 1.32 against 1.5 for nearest facilities); it is kept
 for reference in the calibration file.
 
-Access table (:func:`estimate_access`): DESIGN *access* columns ``unit_id, category,
+Access table (:func:`estimate_access`): contract *access* columns ``unit_id, category,
 nearest_m, nearest_min, n_within`` plus ``basis`` and ``note``.
 """
 
@@ -40,6 +40,8 @@ from numpy.typing import NDArray
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.io.files import read_json, write_text_atomic
+from geo.io.geom import project_geom
+from geo.network.access import compute_access
 from geo.network.network import WalkNetwork
 
 if TYPE_CHECKING:
@@ -218,8 +220,6 @@ def calibrate_detour(
     if boundary is not None:
         import shapely
 
-        from geo.io.geom import project_geom
-
         big = big[shapely.contains_xy(project_geom(boundary), x[big], y[big])]
         if len(big) < 2:
             raise LifeCircleError(f"fewer than 2 network nodes inside area '{net.area}'")
@@ -263,7 +263,6 @@ def calibrate_nearest(
         Fitted on (access-engine nearest distance, straight-line nearest distance) per unit and
         category; ``n_sources`` is the number of units.
     """
-    from geo.network.access import compute_access
 
     cats = sorted(str(c) for c in facilities["category"].dropna().unique())
     if not cats or units.empty:
@@ -404,7 +403,7 @@ def facility_points(
     Parameters
     ----------
     facilities
-        GeoDataFrame of the DESIGN *facilities* table (point geometry, any CRS).
+        GeoDataFrame of the contract *facilities* table (point geometry, any CRS).
     boundary
         WGS-84 area polygon.
     buffer_m
@@ -419,8 +418,6 @@ def facility_points(
         ``unresolved`` precision are left out (their position is not known).
     """
     import shapely
-
-    from geo.io.geom import project_geom
 
     fac = facilities
     if "counted" in fac.columns:  # geo.geocode.counted_rows: one row per distinct facility

@@ -1,6 +1,7 @@
 """Walking networks: from OSM ways to node/edge tables, clipped to a study area.
 
-Tables (DESIGN.md): nodes ``node_id, x, y`` (projected metres, EPSG:32651) plus ``lon, lat``;
+Tables (docs/ARCHITECTURE.md): nodes ``node_id, x, y`` (projected metres, EPSG:32651) plus
+``lon, lat``;
 edges ``u, v, length_m, highway, name, geometry`` (WGS-84 LineStrings) plus ``osm_id``.
 Every edge is walkable both ways. Lengths are geodesic metres (WGS-84 ellipsoid).
 """

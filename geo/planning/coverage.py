@@ -1,6 +1,6 @@
 """Coverage, gaps and reconciliation: who is covered, where the gaps are, what the map lacks.
 
-Coverage table (``out/coverage.csv``; DESIGN contract ``area, unit, category, tier,
+Coverage table (``out/coverage.csv``; contract ``area, unit, category, tier,
 threshold_m, population, covered_population, share``) has, per area, neighbourhood (``unit``;
 plus ``unit = "ALL"`` for the whole area), category, walking profile and tier, the residents
 whose nearest facility of the category is within the threshold:
@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,31 +45,38 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import LifeCircleError, MissingStageError
+from geo.demand.neighbourhoods import assign_neighbourhood
+from geo.demand.population import read_demand
 from geo.io.files import write_atomic, write_text_atomic
+from geo.io.tables import (
+    ACCESS,
+    ALL,
+    COMPOSITE,
+    COVERAGE,
+    FACILITIES,
+    GAPS,
+    PROFILES,
+    TIERS,
+    access_path,
+    read_facilities,
+)
+from geo.network import estimate
+from geo.network.access import compute_access
+from geo.network.estimate import DetourCalibration
 from geo.planning import data_status
-
-#: Tiers of the life circle (minutes).
-TIERS: tuple[int, ...] = (5, 10, 15)
-
-#: Walking profiles reported.
-PROFILES: tuple[str, ...] = ("default", "elderly")
+from geo.planning.context import (
+    AreaContext,
+    CategorySpec,
+    build_context,
+    category_specs,
+    profile_speed,
+    tier_threshold_m,
+)
 
 #: Buffer (m) around uncovered buildings before dissolving them into gap polygons.
 GAP_BUILDING_BUFFER_M: float = 25.0
 
-#: Category label of the composite life-circle score rows.
-COMPOSITE: str = "composite"
-
-#: Row label of the whole area.
-ALL: str = "ALL"
-
-#: Columns of ``out/coverage.csv`` (DESIGN contract first).
-COLUMNS: tuple[str, ...] = (
-    "area", "unit", "category", "tier", "threshold_m", "population", "covered_population",
-    "share", "basis", "completeness", "profile", "scenario", "is_standard_tier",
-    "threshold_source", "n_units", "note", "category_zh", "category_en",
-)  # fmt: skip
 
 #: Bilingual label of the composite rows.
 COMPOSITE_LABEL: tuple[str, str] = ("生活圈综合得分", "Life-circle composite score")
@@ -78,133 +84,7 @@ COMPOSITE_LABEL: tuple[str, str] = ("生活圈综合得分", "Life-circle compos
 #: Reconciliation columns joined into the area rows when present.
 RECONCILIATION_COLUMNS: tuple[str, ...] = ("plan_existing", "plan_new", "plan_upgrade", "osm_count")
 
-#: Gap table columns.
-GAP_COLUMNS: tuple[str, ...] = (
-    "gap_id",
-    "area",
-    "category",
-    "population",
-    "area_m2",
-    "rank",
-    "basis",
-    "n_units",
-    "threshold_m",
-    "scenario",
-    "geometry",
-)
 
-
-@dataclass(frozen=True)
-class CategorySpec:
-    """A category's standard tier and threshold (default walking profile)."""
-
-    category: str
-    tier: int
-    threshold_m: float
-    name_zh: str = ""
-    name_en: str = ""
-
-
-def tier_threshold_m(tier: float, speed_kmh: float) -> float:
-    """Distance (m) walked in ``tier`` minutes at ``speed_kmh``, rounded to the metre."""
-    return float(round(tier * speed_kmh * 1000.0 / 60.0))
-
-
-def profile_speed(profile: str) -> float:
-    """Walking speed (km/h) of a profile from ``settings.WALK_SPEEDS_KMH``."""
-    try:
-        return settings.WALK_SPEEDS_KMH[profile]
-    except KeyError:
-        raise LifeCircleError(
-            f"unknown walking profile '{profile}'; known: {', '.join(settings.WALK_SPEEDS_KMH)}"
-        ) from None
-
-
-def _field(obj: Any, names: Sequence[str]) -> Any:
-    for n in names:
-        val = obj.get(n) if isinstance(obj, Mapping) else getattr(obj, n, None)
-        if val is not None:
-            return val
-    return None
-
-
-def _tier_of(value: Any) -> int | None:
-    """Tier minutes from 5 / "5" / "5min" / "5-min" / "15分钟"."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value) if math.isfinite(value) else None
-    digits = "".join(ch for ch in str(value) if ch.isdigit())
-    return int(digits) if digits else None
-
-
-def category_specs(taxonomy: Any = None, fallback: Iterable[str] = ()) -> dict[str, CategorySpec]:
-    """Standard tier and threshold per category, from the taxonomy.
-
-    Parameters
-    ----------
-    taxonomy
-        The result of ``geo.taxonomy.load_taxonomy()`` (default: loaded here when that module
-        exists): an object with ``categories`` (mapping or sequence) or the categories
-        themselves; each has an id (``id|category|key|name``), ``tier`` (minutes) and
-        ``threshold_m``. A missing tier is the smallest tier whose default-speed distance
-        reaches the threshold; a missing threshold is the tier's distance.
-    fallback
-        Categories to use when there is no taxonomy at all: tier 15, 1000 m each.
-
-    Returns
-    -------
-    dict
-        ``{category: CategorySpec}``.
-    """
-    if taxonomy is None:
-        taxonomy = _load_taxonomy()
-    if taxonomy is None:
-        t = TIERS[-1]
-        t_m = tier_threshold_m(t, settings.WALK_SPEEDS_KMH["default"])
-        return {c: CategorySpec(c, t, t_m) for c in fallback}
-    cats = getattr(taxonomy, "categories", taxonomy)
-    items: list[tuple[Any, Any]] = (
-        list(cats.items()) if isinstance(cats, Mapping) else [(None, c) for c in cats]
-    )
-    speed = settings.WALK_SPEEDS_KMH["default"]
-    out: dict[str, CategorySpec] = {}
-    for key, c in items:
-        cid = _field(c, ("id", "category", "key")) or key or _field(c, ("name",))
-        if cid is None:
-            continue
-        tier = _tier_of(_field(c, ("tier", "tier_min", "tier_minutes", "minutes")))
-        raw_thr = _field(c, ("threshold_m", "threshold"))
-        thr = float(raw_thr) if raw_thr is not None else None
-        if tier is None and thr is None:
-            tier = TIERS[-1]
-        if tier is None:
-            assert thr is not None
-            tier = next((t for t in TIERS if tier_threshold_m(t, speed) >= thr), TIERS[-1])
-        if thr is None:
-            thr = tier_threshold_m(tier, speed)
-        out[str(cid)] = CategorySpec(
-            str(cid),
-            int(tier),
-            float(thr),
-            str(_field(c, ("name_zh", "label_zh", "zh")) or ""),
-            str(_field(c, ("name_en", "label_en", "en")) or ""),
-        )
-    return out
-
-
-def _load_taxonomy() -> Any:
-    try:
-        from geo.facilities import taxonomy  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    loader = getattr(taxonomy, "load_taxonomy", None)
-    return loader() if loader is not None else None
-
-
-# --------------------------------------------------------------------------------------------
-# coverage
-# --------------------------------------------------------------------------------------------
 def _nearest_matrix(units: pd.Series, access: pd.DataFrame, cats: Sequence[str]) -> np.ndarray:
     """(n_units, n_cats) nearest distances; inf where the access table has no value."""
     if access.empty:
@@ -246,7 +126,7 @@ def coverage_table(
         ``unit_id, area, population`` and ``neighbourhood`` (or ``x, y`` in EPSG:32651 when
         ``neighbourhoods`` is given).
     access
-        ``unit_id, category, nearest_m`` (DESIGN *access*); units or categories without rows
+        ``unit_id, category, nearest_m`` (contract *access*); units or categories without rows
         count as not covered.
     categories
         ``{category: CategorySpec}`` (see :func:`category_specs`).
@@ -266,7 +146,7 @@ def coverage_table(
     Returns
     -------
     DataFrame
-        :data:`COLUMNS`, area rows (``unit = "ALL"``) first within each area.
+        :data:`geo.io.tables.COVERAGE` columns, area rows (``unit = "ALL"``) first within each area.
     """
     if basis not in ("network", "estimate", "none"):
         raise LifeCircleError(f"basis must be network, estimate or none, got '{basis}'")
@@ -276,8 +156,6 @@ def coverage_table(
     cats = list(categories)
     pop = demand["population"].to_numpy(dtype=float)
     if neighbourhoods is not None:
-        from geo.demand.neighbourhoods import assign_neighbourhood
-
         hood = np.empty(len(demand), dtype=object)
         for area_id, idx in demand.groupby("area").indices.items():
             sub = neighbourhoods[neighbourhoods["area"] == area_id]
@@ -365,7 +243,7 @@ def coverage_table(
             frac = (near <= std_thr[None, :]).mean(axis=1)
             emit(COMPOSITE, math.nan, math.nan, frac, profile, True, "taxonomy", note)
     out = pd.DataFrame(
-        rows, columns=[c for c in COLUMNS if c not in ("basis", "completeness", "scenario")]
+        rows, columns=[c for c in COVERAGE.names if c not in ("basis", "completeness", "scenario")]
     )
     out["basis"] = basis
     out["completeness"] = completeness
@@ -374,7 +252,7 @@ def coverage_table(
     labels[COMPOSITE] = COMPOSITE_LABEL
     out["category_zh"] = out["category"].map(lambda c: labels.get(c, ("", ""))[0])
     out["category_en"] = out["category"].map(lambda c: labels.get(c, ("", ""))[1])
-    return out[list(COLUMNS)]
+    return out[list(COVERAGE.names)]
 
 
 def join_reconciliation(
@@ -460,10 +338,10 @@ def gap_polygons(
     Returns
     -------
     GeoDataFrame
-        :data:`GAP_COLUMNS` in WGS-84, sorted by area, category, rank.
+        :data:`geo.io.tables.GAPS` columns in WGS-84, sorted by area, category, rank.
     """
     empty = gpd.GeoDataFrame(
-        {c: [] for c in GAP_COLUMNS if c != "geometry"},
+        {c: [] for c in GAPS.names if c != "geometry"},
         geometry=gpd.GeoSeries([], crs=settings.STORAGE_CRS),
     )
     if basis == "none" or demand.empty:
@@ -534,31 +412,13 @@ def gap_polygons(
         f"{a}-{c}-{r:03d}"
         for a, c, r in zip(gdf["area"], gdf["category"], gdf["rank"], strict=True)
     ]
-    gdf = gdf.reset_index(drop=True)[list(GAP_COLUMNS)]
+    gdf = gdf.reset_index(drop=True)[list(GAPS.names)]
     return gdf.to_crs(settings.STORAGE_CRS)
 
 
 # --------------------------------------------------------------------------------------------
 # files
 # --------------------------------------------------------------------------------------------
-def access_path(
-    out: str | os.PathLike[str], area_id: str, basis: str = "network", scenario: str = "baseline"
-) -> Path:
-    """Where an area's access table lives.
-
-    ``<out>/access/<area>.parquet`` (network, baseline; written by ``lifecircle access``),
-    ``<out>/access/<area>.estimate.parquet`` (straight-line estimate); other scenarios under
-    ``<out>/scenarios/<scenario>/access/``.
-    """
-    folder = (
-        Path(out) / "access"
-        if scenario == "baseline"
-        else (Path(out) / "scenarios" / scenario / "access")
-    )
-    name = f"{area_id}.parquet" if basis == "network" else f"{area_id}.estimate.parquet"
-    return folder / name
-
-
 def read_reconciliation(out: str | os.PathLike[str]) -> pd.DataFrame | None:
     """``<out>/inventory_reconciliation.csv`` or None."""
     path = Path(out) / "inventory_reconciliation.csv"
@@ -614,183 +474,17 @@ def write_gaps(
 # --------------------------------------------------------------------------------------------
 # the stage
 # --------------------------------------------------------------------------------------------
-@dataclass
-class AreaAccess:
-    """The access table of one area and how it was obtained."""
-
-    area: str
-    access: pd.DataFrame
-    basis: str
-    completeness: float
-    note: str = ""
-
-
-def area_access(
-    registry: Any,
-    area: Any,
-    out: str | os.PathLike[str],
-    net: Any,
-    categories: Mapping[str, CategorySpec],
-    demand: pd.DataFrame,
-    *,
-    calibration_area: str = "xinhualu",
-    cache_dir: Path | None = None,
-    scenario: str = "baseline",
-    calibration: Any = None,
-) -> AreaAccess:
-    """Access for one area: the network table where the network is complete, else an estimate.
-
-    Parameters
-    ----------
-    registry, area
-        The study area.
-    out
-        Results folder (reads ``access/<area>.parquet``, ``facilities.gpkg``,
-        ``detour_calibration.json``; writes the estimate and the calibration).
-    net
-        The area's WalkNetwork, or None when it has no network data.
-    categories
-        ``{category: CategorySpec}``.
-    demand
-        Demand units with ``unit_id, x, y``.
-    calibration_area
-        Complete area whose network calibrates the detour factor.
-    calibration
-        A detour calibration computed beforehand (the city screen computes it once for all
-        areas); default :func:`detour_calibration` in ``out``.
-
-    Returns
-    -------
-    AreaAccess
-    """
-    from geo.network import estimate
-    from geo.network.network import basis_for
-
-    comp = float(net.info.get("completeness", 0.0)) if net is not None else 0.0
-    basis = basis_for(comp)
-    if basis == "network":
-        path = access_path(out, area.id, "network", scenario)
-        if not path.exists():
-            raise LifeCircleError(
-                f"no access table for area '{area.id}'; run `lifecircle "
-                f"access --area {area.id}` first",
-                path=path,
-            )
-        acc = pd.read_parquet(path)
-        for col in ("unit_id", "category", "nearest_m"):
-            if col not in acc.columns:
-                raise LifeCircleError(f"access table lacks column '{col}'", path=path)
-        return AreaAccess(area.id, acc, "network", comp, "")
-    fac_path = Path(out) / "facilities.gpkg"
-    if not fac_path.exists():
-        raise LifeCircleError(
-            f"no facilities table for the estimate of area '{area.id}'; "
-            "run `lifecircle facilities build` first",
-            path=fac_path,
-        )
-    fac = gpd.read_file(fac_path, layer="facilities")
-    pts = estimate.facility_points(fac, registry.boundary(area))
-    if pts.empty:
-        note = (
-            "no network data and no facilities / 无路网与设施数据"
-            if net is None
-            else ("incomplete network and no facilities / 路网不完整且无设施数据")
-        )
-        return AreaAccess(
-            area.id, pd.DataFrame(columns=["unit_id", "category", "nearest_m"]), "none", comp, note
-        )
-    cal = calibration or detour_calibration(
-        registry, out, fac, calibration_area, categories=categories, cache_dir=cache_dir
-    )
-    note = (estimate.NO_NETWORK_NOTE if net is None else estimate.ESTIMATE_NOTE) + (
-        f" (factor {cal.factor:.3f}, MAE {cal.mae_m:.0f} m, calibrated on {cal.area})"
-    )
-    thresholds = {c: s.threshold_m for c, s in categories.items()}
-    acc = estimate.estimate_access(demand, pts, thresholds, cal.factor, note=note)
-    target = access_path(out, area.id, "estimate", scenario)
-    write_atomic(target, lambda p: acc.to_parquet(p, index=False))
-    return AreaAccess(area.id, acc, "estimate", comp, note)
-
-
-def detour_calibration(
-    registry: Any,
-    out: str | os.PathLike[str],
-    facilities: gpd.GeoDataFrame,
-    calibration_area: str = "xinhualu",
-    *,
-    categories: Mapping[str, CategorySpec] | None = None,
-    cache_dir: Path | None = None,
-) -> Any:
-    """The detour factor for estimates: ``<out>/detour_calibration.json``, recomputed when its
-    inputs (calibration network, demand units, facilities) changed.
-
-    The factor is fitted on nearest-facility distances of the calibration area
-    (:func:`geo.estimate.calibrate_nearest`); the street-only node-pair calibration is stored
-    beside it (``node_pairs``) for reference. With ``categories``, ``coverage_check`` compares
-    the area's population share covered at each standard threshold by network and by
-    estimate: the error a planner sees in ``coverage.csv``.
-
-    Returns
-    -------
-    geo.estimate.DetourCalibration
-    """
-    import hashlib
-
-    from geo.demand.population import demand_path, make_demand, read_demand
-    from geo.network import estimate
-    from geo.network.network import build_area_network
-
-    area = registry.get(calibration_area)
-    net = build_area_network(registry, area, cache_dir=cache_dir)
-    if net is None:
-        raise LifeCircleError(f"calibration area '{calibration_area}' has no network")
-    if not demand_path(out, area.id).exists():
-        make_demand(registry, [area], out)
-    units = read_demand(out, area.id)
-    pts = estimate.facility_points(facilities, registry.boundary(area))
-    h = hashlib.sha256()
-    h.update(f"nearest-1|{net.info.get('cache_key', '')}|{estimate.CALIBRATION_BAND_M}".encode())
-    h.update(repr(sorted((c, s.threshold_m) for c, s in (categories or {}).items())).encode())
-    h.update(
-        pd.util.hash_pandas_object(units[["unit_id", "x", "y"]], index=False).to_numpy().tobytes()
-    )
-    h.update(
-        pd.util.hash_pandas_object(pts[["category", "x", "y"]], index=False).to_numpy().tobytes()
-    )
-    key = h.hexdigest()[:16]
-    cal = estimate.read_calibration(out)
-    if cal is not None and cal.area == area.id and cal.inputs_key == key:
-        return cal
-    nodes = estimate.calibrate_detour(net, boundary=registry.boundary(area))
-    try:
-        cal = estimate.calibrate_nearest(net, units, pts)
-    except LifeCircleError:  # no facilities there: the street-only factor is all there is
-        cal = estimate.calibrate_detour(net, boundary=registry.boundary(area))
-    cal.node_pairs = {
-        "factor": nodes.factor,
-        "mae_m": nodes.mae_m,
-        "n_pairs": nodes.n_pairs,
-        "ratio_percentiles": nodes.ratio_percentiles,
-        "method": nodes.method,
-    }
-    if categories:
-        cal.coverage_check = _coverage_check(net, units, pts, categories, cal.factor)
-    cal.inputs_key = key
-    estimate.write_calibration(cal, out)
-    return cal
-
-
-def _coverage_check(
+def coverage_check(
     net: Any,
     units: pd.DataFrame,
     pts: pd.DataFrame,
     categories: Mapping[str, CategorySpec],
     factor: float,
 ) -> list[dict[str, Any]]:
-    """Share covered at each standard threshold by network and by estimate (default profile)."""
-    from geo.network import estimate
-    from geo.network.access import compute_access
+    """Share covered at each standard threshold by network and by estimate (default profile).
 
+    Stored with the detour calibration (:func:`geo.planning.context.detour_calibration`).
+    """
     thr = {c: s.threshold_m for c, s in categories.items()}
     on_net = compute_access(net, units[["unit_id", "x", "y"]], pts[["category", "x", "y"]], thr)
     est = estimate.estimate_access(units, pts, thr, factor)
@@ -815,6 +509,81 @@ def _coverage_check(
     return rows
 
 
+def area_coverage_rows(
+    ctx: AreaContext,
+    access: pd.DataFrame,
+    specs: Mapping[str, CategorySpec],
+    *,
+    scenario: str,
+    status: Mapping[str, str] | None = None,
+    searched: str = "",
+    composite_status: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Coverage rows of one area from its access table (every stage that makes rows uses this).
+
+    Adds the search-bound note, the ``data_status`` of each category (``status``, from
+    :func:`geo.planning.data_status.category_status`: no data is not 0 %), ``pop_source``
+    (where the people come from) and ``population_note`` (a caveat of the census figure) to
+    :func:`coverage_table`.
+    """
+    search: dict[str, float] | None = None
+    if "search_m" in access.columns and not access.empty:
+        bounds = access.groupby("category")["search_m"].min()
+        search = {str(k): float(v) for k, v in bounds.items()}
+    cov = coverage_table(
+        ctx.demand,
+        access,
+        specs,
+        basis=ctx.basis,
+        completeness=ctx.completeness,
+        scenario=scenario,
+        note=ctx.note,
+        search_m=search,
+    )
+    if status is not None:
+        cov = data_status.apply_data_status(
+            cov, status, searched, composite_status=composite_status
+        )
+    sources = sorted({str(s).split(":")[0] for s in ctx.demand["pop_source"].dropna()})
+    census = any(s.startswith("census") for s in sources)
+    cov["pop_source"] = "+".join(sources)
+    cov["population_note"] = ctx.census_note if census else ""
+    return cov
+
+
+def stage_access(
+    ctx: AreaContext,
+    out: str | os.PathLike[str],
+    facilities: gpd.GeoDataFrame | None,
+    specs: Mapping[str, CategorySpec],
+    scenario: str = "baseline",
+) -> pd.DataFrame:
+    """The access table coverage uses for one area.
+
+    Network basis: the table ``lifecircle access`` wrote (never recomputed here). Estimate
+    basis: the straight-line x detour estimate to the existing facilities, written beside it
+    (:func:`geo.io.tables.access_path`). Basis ``none``: an empty table.
+    """
+    if ctx.basis == "network":
+        path = access_path(out, ctx.area, "network", scenario)
+        if not path.exists():
+            raise MissingStageError(
+                f"access table of area '{ctx.area}'",
+                path=path,
+                command=f"lifecircle access --area {ctx.area}",
+            )
+        acc = pd.read_parquet(path)
+        return ACCESS.validate(acc, path)
+    if ctx.basis == "none" or facilities is None:
+        return pd.DataFrame(columns=["unit_id", "category", "nearest_m"])
+    pts = estimate.facility_points(facilities, ctx.boundary)
+    thresholds = {c: s.threshold_m for c, s in specs.items()}
+    acc = estimate.estimate_access(ctx.demand, pts, thresholds, ctx.factor, note=ctx.note)
+    target = access_path(out, ctx.area, "estimate", scenario)
+    write_atomic(target, lambda p: acc.to_parquet(p, index=False))
+    return acc
+
+
 def run_coverage(
     registry: Any,
     areas: Sequence[Any],
@@ -825,32 +594,27 @@ def run_coverage(
     taxonomy: Any = None,
     cache_dir: Path | None = None,
     progress: Any = None,
-    calibration: Any = None,
+    calibration: DetourCalibration | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """The coverage stage: ``coverage.csv`` and ``gaps.gpkg`` for the chosen areas.
 
-    Reads ``<out>/demand/<area>.gpkg`` (built first when absent), ``<out>/neighbourhoods.gpkg``,
-    the access table or an estimate (:func:`area_access`), the taxonomy and, when present,
+    Reads ``<out>/demand/<area>.gpkg`` (``lifecircle demand``), the access table or an
+    estimate (:func:`stage_access`), the taxonomy and, when present,
     ``<out>/inventory_reconciliation.csv``. ``calibration``: a detour calibration to use for
-    estimates instead of the one in ``<out>`` (see :func:`area_access`).
+    estimates instead of the one in ``<out>`` (the city screen computes it once).
 
     Returns
     -------
     (DataFrame, GeoDataFrame)
         The coverage rows and gap polygons of these areas (the files also keep other areas).
     """
-    from geo.demand.population import demand_path, make_demand, read_demand
-
     out = Path(out)
-    missing = [a for a in areas if not demand_path(out, a.id).exists()]
-    if missing:
-        make_demand(registry, missing, out)
+    fac = read_facilities(out) if FACILITIES.path(out).exists() else None
     tables, gap_frames = [], []
     specs: dict[str, CategorySpec] | None = (
         category_specs(taxonomy) if taxonomy is not None else None
     )
     it = progress(areas, "coverage / 覆盖率") if progress is not None else areas
-    fac_all = data_status.read_status_facilities(out)  # no data is not zero (data_status.py)
     for area in it:
         demand = read_demand(out, area.id)
         if specs is None:
@@ -863,50 +627,40 @@ def run_coverage(
                 else []
             )
             specs = category_specs(None, fallback=cats)
-        acc = area_access(
+        ctx = build_context(
             registry,
             area,
             out,
             nets.get(area.id),
-            specs,
-            demand,
+            facilities=fac,
             cache_dir=cache_dir,
-            scenario=scenario,
+            demand=demand,
+            specs=specs,
+            check=coverage_check,
+            engine=False,
             calibration=calibration,
         )
-        search: dict[str, float] | None = None
-        if "search_m" in acc.access.columns and not acc.access.empty:
-            bounds = acc.access.groupby("category")["search_m"].min()
-            search = {str(k): float(v) for k, v in bounds.items()}
-        cov = coverage_table(
-            demand,
-            acc.access,
+        acc = stage_access(ctx, out, fac, specs, scenario)
+        status = data_status.category_status(fac, area.id, ctx.boundary, specs, scenario)
+        cov = area_coverage_rows(
+            ctx,
+            acc,
             specs,
-            basis=acc.basis,
-            completeness=acc.completeness,
             scenario=scenario,
-            note=acc.note,
-            search_m=search,
+            status=status,
+            searched=data_status.sources_searched(area, fac),
         )
-        status = data_status.category_status(
-            fac_all, area.id, registry.boundary(area), specs, scenario
-        )
-        cov = data_status.apply_data_status(
-            cov, status, data_status.sources_searched(area, fac_all)
-        )
-        # where the people come from, and any caveat of the census figure
-        sources = sorted({str(s).split(":")[0] for s in demand["pop_source"].dropna()})
-        census = any(s.startswith("census") for s in sources)
-        cov["pop_source"] = "+".join(sources)
-        cov["population_note"] = (area.census_note or "") if census else ""
         tables.append(cov)
         gap_frames.append(
             data_status.drop_gaps(
-                gap_polygons(demand, acc.access, specs, basis=acc.basis, scenario=scenario),
-                status,
+                gap_polygons(ctx.demand, acc, specs, basis=ctx.basis, scenario=scenario), status
             )
         )
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
+    table = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else pd.DataFrame(columns=list(COVERAGE.names))
+    )
     table = join_reconciliation(table, read_reconciliation(out))
     gaps = gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), crs=settings.STORAGE_CRS)
     write_coverage(table, out / "coverage.csv")

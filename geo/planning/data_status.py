@@ -30,13 +30,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from geo import settings
+from geo.io.geom import project_geom
+from geo.io.tables import COMPOSITE, scenario_mask
 
 #: Every ``data_status`` value and what it means (also written into the coverage README).
 DATA_STATUS: dict[str, str] = {
@@ -82,14 +83,10 @@ def category_status(
         Category keys to report.
     scenario
         Scenario whose counting rule decides what is placed
-        (:func:`geo.planning.scenarios.scenario_mask`).
+        (:func:`geo.io.tables.scenario_mask`).
     buffer_m
         Facilities this far outside the boundary count (m).
     """
-    # imported here: scenarios is a later planning stage that owns the counting rule
-    from geo.io.geom import project_geom
-    from geo.planning.scenarios import scenario_mask
-
     cats = list(categories)
     if facilities is None or len(facilities) == 0:
         return dict.fromkeys(cats, "no_facility_data")
@@ -155,7 +152,6 @@ def apply_data_status(
         ``table`` plus :data:`STATUS_COLUMNS`; ``covered_population`` and ``share`` empty for
         category rows that are not ``ok``; composite rows averaging only ``ok`` categories.
     """
-    from geo.planning.coverage import COMPOSITE
 
     out = table.copy()
     cat = out["category"].astype(str)
@@ -226,16 +222,6 @@ def drop_gaps(gaps, status: Mapping[str, str]):
         return gaps
     keep = gaps["category"].astype(str).map(lambda c: status.get(c, "ok") == "ok")
     return gaps[keep.to_numpy()]
-
-
-def read_status_facilities(out: str | Path) -> Any:
-    """``out/facilities.gpkg`` if present (None otherwise), for :func:`category_status`."""
-    import geopandas as gpd
-
-    path = Path(out) / "facilities.gpkg"
-    if not path.exists():
-        return None
-    return gpd.read_file(path, layer="facilities")
 
 
 def readme_text() -> str:

@@ -29,22 +29,20 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 
 from geo import settings
-from geo._errors import LifeCircleError
 from geo.io.files import write_atomic
+from geo.io.tables import DELTAS, SCENARIOS, read_facilities
+from geo.planning import coverage as cov_mod
 from geo.planning import data_status
-
-#: Scenario names, in order (each includes the facilities of the one before).
-SCENARIOS: tuple[str, ...] = ("baseline", "plan", "plan+recommended")
+from geo.planning.context import AreaContext, build_context, category_specs, scenario_facilities
+from geo.planning.coverage import area_coverage_rows
+from geo.planning.sites import read_sites
 
 #: Bilingual scenario labels (Chinese first).
 SCENARIO_LABELS: dict[str, tuple[str, str]] = {
@@ -53,451 +51,30 @@ SCENARIO_LABELS: dict[str, tuple[str, str]] = {
     "plan+recommended": ("规划+推荐选址", "Plan + recommended sites"),
 }
 
-#: Facility statuses of plan rows added in the ``plan`` scenario.
-PLAN_STATUSES: tuple[str, ...] = ("planned", "proposed")
-
-#: Precisions that do not give a usable position (left out of every scenario).
-UNPLACED_PRECISIONS: frozenset[str] = frozenset({"area", "unresolved"})
-
-#: Columns of ``scenario_deltas.csv`` (the contract named in the issue first).
-DELTA_COLUMNS: tuple[str, ...] = (
-    "area",
-    "category",
-    "scenario",
-    "covered_population",
-    "share",
-    "delta_vs_baseline",
-    "basis",
-    "population",
-    "delta_share",
-    "threshold_m",
-    "tier",
-    "n_facilities",
-    "n_added",
-    "category_zh",
-    "category_en",
-    "scenario_zh",
-    "scenario_en",
-    "note",
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# scenario facilities
-# ---------------------------------------------------------------------------------------------
-def facility_scenario(source: str, status: str) -> str | None:
-    """The first scenario a facility row counts in (None: in none of them).
-
-    Parameters
-    ----------
-    source
-        ``osm | plan | gazetteer | recommended``.
-    status
-        ``existing | planned | proposed``.
-
-    Returns
-    -------
-    str or None
-        ``baseline``, ``plan`` or ``plan+recommended``.
-    """
-    if source == "recommended":
-        return "plan+recommended"
-    if status == "existing":
-        return "baseline"
-    if status in PLAN_STATUSES:
-        return "plan"
-    return None
-
-
-def scenario_mask(facilities: gpd.GeoDataFrame, scenario: str) -> np.ndarray:
-    """Which rows of the facilities table count in ``scenario`` (the one rule, also for the
-    dashboard and exports).
-
-    A row counts when it has a geometry, is ``counted`` (one row per distinct facility, see
-    ``geo.facilities.geocode.counted_rows``), has a usable position (precision not in
-    :data:`UNPLACED_PRECISIONS`) and its first scenario (:func:`facility_scenario`) is
-    ``scenario`` or an earlier one.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean mask aligned with ``facilities``.
-    """
-    if scenario not in SCENARIOS:
-        raise LifeCircleError(
-            f"unknown scenario '{scenario}'; expected one of {', '.join(SCENARIOS)}"
-        )
-    level = SCENARIOS.index(scenario)
-    keep = np.array(facilities.geometry.notna() & ~facilities.geometry.is_empty, dtype=bool)
-    if "counted" in facilities.columns:
-        keep &= facilities["counted"].astype(bool).to_numpy()
-    if "precision" in facilities.columns:
-        keep &= ~facilities["precision"].astype(str).isin(UNPLACED_PRECISIONS).to_numpy()
-    first = [
-        facility_scenario(str(s), str(t))
-        for s, t in zip(facilities["source"], facilities["status"], strict=True)
-    ]
-    keep &= np.array([f is not None and SCENARIOS.index(f) <= level for f in first], bool)
-    return keep
-
-
-def scenario_facilities(
-    facilities: gpd.GeoDataFrame | None,
-    scenario: str,
-    *,
-    boundary: Any = None,
-    sites: gpd.GeoDataFrame | None = None,
-    area_id: str | None = None,
-    buffer_m: float = settings.CLIP_BUFFER_M,
-) -> pd.DataFrame:
-    """The facilities that count in ``scenario``, as projected points.
-
-    Parameters
-    ----------
-    facilities
-        The DESIGN *facilities* table (``category, source, status, precision, geometry``; any
-        CRS, WGS-84 assumed when unset). None: no facilities.
-    scenario
-        One of :data:`SCENARIOS`.
-    boundary
-        WGS-84 area polygon; when given only facilities within ``buffer_m`` of it are kept
-        (residents near the edge use facilities across it).
-    sites
-        Recommended sites (``out/sites.gpkg``: ``area, category, rank, geometry``), added in
-        ``plan+recommended`` (only those of ``area_id`` when given).
-    area_id
-        Area whose sites are added.
-    buffer_m
-        Buffer (m) around ``boundary``.
-
-    Returns
-    -------
-    DataFrame
-        ``facility_id, category, source, status, scenario, x, y`` (EPSG:32651 metres), where
-        ``scenario`` is the first scenario the row counts in.
-    """
-    if scenario not in SCENARIOS:
-        raise LifeCircleError(
-            f"unknown scenario '{scenario}'; expected one of {', '.join(SCENARIOS)}"
-        )
-    level = SCENARIOS.index(scenario)
-    frames: list[pd.DataFrame] = []
-    if facilities is not None and len(facilities):
-        fac = facilities
-        for col in ("category", "source", "status"):
-            if col not in fac.columns:
-                raise LifeCircleError(f"facilities table lacks column '{col}'")
-        fac = fac[scenario_mask(fac, scenario)]
-        first_kept = [
-            facility_scenario(str(s), str(t))
-            for s, t in zip(fac["source"], fac["status"], strict=True)
-        ]
-        frames.append(
-            _points(
-                fac,
-                ids=(
-                    fac["facility_id"].astype(str).to_numpy()
-                    if "facility_id" in fac.columns
-                    else np.array([f"facility-{i}" for i in range(len(fac))], dtype=object)
-                ),
-                source=fac["source"].astype(str).to_numpy(),
-                status=fac["status"].astype(str).to_numpy(),
-                first=np.asarray(first_kept, dtype=object),
-            )
-        )
-    if level >= SCENARIOS.index("plan+recommended") and sites is not None and len(sites):
-        s = sites
-        if area_id is not None:
-            s = s[s["area"].astype(str) == area_id]
-        s = s[s.geometry.notna() & ~s.geometry.is_empty]
-        ids = np.array(
-            [
-                f"site-{a}-{c}-{int(r)}"
-                for a, c, r in zip(s["area"], s["category"], s["rank"], strict=True)
-            ],
-            dtype=object,
-        )
-        frames.append(
-            _points(
-                s,
-                ids=ids,
-                source=np.full(len(s), "recommended", dtype=object),
-                status=np.full(len(s), "proposed", dtype=object),
-                first=np.full(len(s), "plan+recommended", dtype=object),
-            )
-        )
-    cols = ["facility_id", "category", "source", "status", "scenario", "x", "y"]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame({c: pd.Series([], dtype=float if c in "xy" else object) for c in cols})
-    out = pd.concat(frames, ignore_index=True)[cols]
-    if boundary is not None:
-        from geo.io.geom import project_geom
-
-        zone = shapely.buffer(project_geom(boundary), buffer_m)
-        out = out[shapely.contains_xy(zone, out["x"].to_numpy(), out["y"].to_numpy())]
-    return out.drop_duplicates("facility_id").reset_index(drop=True)
-
-
-def _points(
-    gdf: gpd.GeoDataFrame,
-    *,
-    ids: np.ndarray,
-    source: np.ndarray,
-    status: np.ndarray,
-    first: np.ndarray,
-) -> pd.DataFrame:
-    g = gdf if gdf.crs is not None else gdf.set_crs(settings.STORAGE_CRS)
-    pts = shapely.point_on_surface(g.to_crs(settings.PROJECTED_CRS).geometry.values)
-    return pd.DataFrame(
-        {
-            "facility_id": ids,
-            "category": g["category"].astype(str).to_numpy(),
-            "source": source,
-            "status": status,
-            "scenario": first,
-            "x": shapely.get_x(pts),
-            "y": shapely.get_y(pts),
-        }
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# per-area set-up: demand, basis, access engine or detour factor
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class AreaSetup:
-    """What distance work in one area needs.
-
-    Attributes
-    ----------
-    area
-        Area id.
-    demand
-        Demand units (``unit_id, area, population, x, y`` EPSG:32651, ...).
-    basis
-        ``network`` (complete walk network: access engine), ``estimate`` (straight line ×
-        ``factor``) or ``none`` (no facility data: coverage unknown).
-    completeness
-        Network completeness (0-1).
-    note
-        Caveat carried by every row of the area (the estimate's label).
-    engine, net
-        The compiled access engine and network (network basis only).
-    factor
-        Detour factor (estimate basis only).
-    boundary
-        WGS-84 area polygon.
-    """
-
-    area: str
-    demand: gpd.GeoDataFrame
-    basis: str
-    completeness: float
-    note: str = ""
-    engine: Any = None
-    net: Any = None
-    factor: float = float("nan")
-    boundary: Any = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def access(
-        self,
-        facilities: pd.DataFrame,
-        thresholds: Mapping[str, float],
-        max_m: float | None = None,
-    ) -> pd.DataFrame:
-        """The DESIGN *access* table of these units for ``facilities`` (``category, x, y``).
-
-        Parameters
-        ----------
-        facilities
-            ``category, x, y`` (EPSG:32651 metres).
-        thresholds
-            ``{category: metres}``; every category gets rows.
-        max_m
-            Search bound (m) for ``nearest_m``. Default: as ``lifecircle access`` (twice each
-            category's threshold on the network) and ``lifecircle coverage`` (no bound for
-            the estimate), so the baseline equals those stages' tables.
-
-        Returns
-        -------
-        DataFrame
-            ``unit_id, category, nearest_m, nearest_min, n_within`` (+ ``search_m`` on the
-            network, ``basis``, ``note``).
-        """
-        units = pd.DataFrame(
-            {
-                "unit_id": self.demand["unit_id"].to_numpy(),
-                "x": self.demand["x"].to_numpy(float),
-                "y": self.demand["y"].to_numpy(float),
-            }
-        )
-        if self.basis == "network":
-            from geo.network.access import compute_access
-
-            acc = compute_access(
-                self.net, units, facilities, dict(thresholds), max_m=max_m, engine=self.engine
-            )
-            acc["basis"] = "network"
-            acc["note"] = self.note
-            return acc
-        from geo.network.estimate import estimate_access
-
-        return estimate_access(
-            units, facilities, dict(thresholds), self.factor, max_m=max_m, note=self.note
-        )
-
-
-def detour_factor(
-    registry: Any,
-    out: str | os.PathLike[str],
-    facilities: gpd.GeoDataFrame | None = None,
-    *,
-    categories: Mapping[str, Any] | None = None,
-    calibration_area: str = "xinhualu",
-    cache_dir: Path | None = None,
-) -> Any:
-    """The detour calibration used by ``lifecircle coverage`` (the same factor everywhere).
-
-    Delegates to :func:`geo.coverage.detour_calibration` (recomputed only when its inputs
-    changed). Without a facilities table, the stored calibration is used, or a street-only
-    one (:func:`geo.estimate.calibrate_detour`) is computed and stored.
-
-    Returns
-    -------
-    geo.estimate.DetourCalibration
-    """
-    from geo.network import estimate
-    from geo.network.network import build_area_network
-
-    if facilities is not None:
-        from geo.planning.coverage import detour_calibration
-
-        return detour_calibration(
-            registry,
-            out,
-            facilities,
-            calibration_area,
-            categories=categories,
-            cache_dir=cache_dir,
-        )
-    cal = estimate.read_calibration(out)
-    if cal is not None:
-        return cal
-    net = build_area_network(registry, calibration_area, cache_dir=cache_dir)
-    if net is None:
-        raise LifeCircleError(f"calibration area '{calibration_area}' has no walking network")
-    cal = estimate.calibrate_detour(net, boundary=registry.boundary(calibration_area))
-    estimate.write_calibration(cal, out)
-    return cal
-
-
-def demand_xy(demand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Demand units with ``x, y`` (EPSG:32651 representative points) filled in when absent."""
-    if {"x", "y"} <= set(demand.columns):
-        return demand
-    proj = demand.to_crs(settings.PROJECTED_CRS)
-    pts = shapely.point_on_surface(proj.geometry.values)
-    return demand.assign(x=shapely.get_x(pts), y=shapely.get_y(pts))
-
-
-def area_setup(
-    registry: Any,
-    area: Any,
-    out: str | os.PathLike[str],
-    net: Any,
-    *,
-    facilities: gpd.GeoDataFrame | None = None,
-    cache_dir: Path | None = None,
-    demand: gpd.GeoDataFrame | None = None,
-    specs: Mapping[str, Any] | None = None,
-) -> AreaSetup:
-    """Demand units, basis and distance machinery of one area.
-
-    The basis follows :func:`geo.network.basis_for`: a complete network uses the access engine;
-    an incomplete or missing one the straight-line × detour estimate (labelled, as
-    ``lifecircle coverage`` does); an area with no facility data at all gets ``none``.
-
-    Parameters
-    ----------
-    registry, area
-        The study area.
-    out
-        Results folder (demand units, detour calibration).
-    net
-        The area's WalkNetwork or None.
-    facilities
-        The facilities table (to tell ``none`` from ``estimate``).
-    cache_dir
-        Network cache (for calibrating the detour factor).
-    demand
-        Demand units (default: read ``<out>/demand/<area>.gpkg``).
-    specs
-        ``{category: CategorySpec}`` handed to the detour calibration (as coverage does).
-
-    Returns
-    -------
-    AreaSetup
-    """
-    from geo.network import estimate
-    from geo.network.network import basis_for
-
-    if demand is None:
-        from geo.demand.population import read_demand
-
-        demand = read_demand(out, area.id)
-    demand = demand_xy(demand)
-    comp = float(net.info.get("completeness", 0.0)) if net is not None else 0.0
-    boundary = registry.boundary(area)
-    if basis_for(comp) == "network":
-        from geo.network.access import AccessEngine
-
-        return AreaSetup(
-            area.id,
-            demand,
-            "network",
-            comp,
-            "",
-            AccessEngine.from_network(net),
-            net,
-            boundary=boundary,
-        )
-    has_fac = facilities is not None and (facilities["area"].astype(str) == area.id).any()
-    if not has_fac:
-        note = (
-            "no network data and no facilities / 无路网与设施数据"
-            if net is None
-            else "incomplete network and no facilities / 路网不完整且无设施数据"
-        )
-        return AreaSetup(area.id, demand, "none", comp, note, boundary=boundary)
-    cal = detour_factor(registry, out, facilities, categories=specs, cache_dir=cache_dir)
-    note = (estimate.NO_NETWORK_NOTE if net is None else estimate.ESTIMATE_NOTE) + (
-        f" (factor {cal.factor:.3f}, MAE {cal.mae_m:.0f} m, calibrated on {cal.area})"
-    )
-    return AreaSetup(
-        area.id, demand, "estimate", comp, note, factor=float(cal.factor), boundary=boundary
-    )
-
 
 # ---------------------------------------------------------------------------------------------
 # coverage per scenario and deltas
 # ---------------------------------------------------------------------------------------------
 def scenario_coverage(
-    setup: AreaSetup,
+    setup: AreaContext,
     facilities: Mapping[str, pd.DataFrame],
     specs: Mapping[str, Any],
+    status: Mapping[str, Mapping[str, str]] | None = None,
+    searched: str = "",
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """Access tables and coverage rows of one area for each scenario.
 
     Parameters
     ----------
     setup
-        The area (:func:`area_setup`).
+        The area (:func:`geo.planning.context.build_context`).
     facilities
         ``{scenario: facility points}`` (:func:`scenario_facilities`).
     specs
-        ``{category: CategorySpec}`` (:func:`geo.coverage.category_specs`).
+        ``{category: CategorySpec}`` (:func:`geo.planning.context.category_specs`).
+    status, searched
+        ``{scenario: {category: data_status}}`` and the sources searched
+        (:mod:`geo.planning.data_status`); without them no ``data_status`` is added.
 
     Returns
     -------
@@ -505,8 +82,6 @@ def scenario_coverage(
         ``{scenario: access table}`` and ``{scenario: coverage rows}``
         (:func:`geo.coverage.coverage_table` columns).
     """
-    from geo.planning.coverage import coverage_table
-
     thresholds = {c: float(s.threshold_m) for c, s in specs.items()}
     access: dict[str, pd.DataFrame] = {}
     cover: dict[str, pd.DataFrame] = {}
@@ -516,23 +91,15 @@ def scenario_coverage(
         else:
             acc = setup.access(fac, thresholds)
         access[scen] = acc
-        search: dict[str, float] | None = None
-        if "search_m" in acc.columns and len(acc):
-            search = {
-                str(k): float(v) for k, v in acc.groupby("category")["search_m"].min().items()
-            }
-        cov = coverage_table(
-            setup.demand,
+        cov = area_coverage_rows(
+            setup,
             acc,
             specs,
-            basis=setup.basis,
-            completeness=setup.completeness,
             scenario=scen,
-            note=setup.note,
-            search_m=search,
+            status=None if status is None else status[scen],
+            searched=searched,
+            composite_status=None if status is None else status[SCENARIOS[0]],
         )
-        sources = sorted({str(s).split(":")[0] for s in setup.demand["pop_source"].dropna()})
-        cov["pop_source"] = "+".join(sources)
         cover[scen] = cov
     return access, cover
 
@@ -554,7 +121,7 @@ def deltas_table(
     Returns
     -------
     DataFrame
-        :data:`DELTA_COLUMNS`: ``delta_vs_baseline`` (people) and ``delta_share`` against the
+        :data:`DELTAS.names`: ``delta_vs_baseline`` (people) and ``delta_share`` against the
         same area and category in ``baseline``; empty when the basis is ``none``.
     """
     sel = coverage[
@@ -590,7 +157,7 @@ def deltas_table(
     order = {s: i for i, s in enumerate(SCENARIOS)}
     sel["_s"] = sel["scenario"].map(order).fillna(len(order))
     sel = sel.sort_values(["area", "category", "_s"], kind="stable")
-    return sel[list(DELTA_COLUMNS)].reset_index(drop=True)
+    return sel[list(DELTAS.names)].reset_index(drop=True)
 
 
 def deltas_path(out: str | os.PathLike[str]) -> Path:
@@ -613,19 +180,6 @@ def write_deltas(table: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
 
 def _write_parquet(table: pd.DataFrame, target: Path) -> None:
     write_atomic(target, lambda p: table.to_parquet(p, index=False))
-
-
-def read_facilities(out: str | os.PathLike[str]) -> gpd.GeoDataFrame:
-    """``<out>/facilities.gpkg`` (layer ``facilities``), or raise naming the command to run."""
-    path = Path(out) / "facilities.gpkg"
-    if not path.exists():
-        raise LifeCircleError(
-            "no facilities table; run `lifecircle facilities build` first", path=path
-        )
-    try:
-        return gpd.read_file(path, layer="facilities")
-    except Exception as exc:
-        raise LifeCircleError(f"cannot read facilities layer: {exc}", path=path) from None
 
 
 def run_scenarios(
@@ -665,11 +219,8 @@ def run_scenarios(
     DataFrame
         The delta rows of these areas.
     """
-    from geo.planning import coverage as cov_mod
-    from geo.planning.sites import read_sites
-
     out = Path(out)
-    specs = cov_mod.category_specs(taxonomy)
+    specs = category_specs(taxonomy)
     fac = read_facilities(out)
     sites = read_sites(out)
     tables: list[pd.DataFrame] = []
@@ -677,7 +228,7 @@ def run_scenarios(
     counts: dict[tuple[str, str], pd.DataFrame] = {}
     it = progress(areas, "scenarios / 情景") if progress is not None else areas
     for area in it:
-        setup = area_setup(
+        setup = build_context(
             registry,
             area,
             out,
@@ -685,6 +236,7 @@ def run_scenarios(
             facilities=fac,
             cache_dir=cache_dir,
             specs=specs,
+            check=cov_mod.coverage_check,
         )
         fac_by = {
             s: scenario_facilities(fac, s, boundary=setup.boundary, sites=sites, area_id=area.id)
@@ -692,18 +244,12 @@ def run_scenarios(
         }
         for s, f in fac_by.items():
             counts[(area.id, s)] = f
-        access, cover = scenario_coverage(setup, fac_by, specs)
         status = {  # no data is not zero (geo.planning.data_status)
             s: data_status.category_status(fac, area.id, setup.boundary, specs, s)
             for s in SCENARIOS
         }
         searched = data_status.sources_searched(area, fac)
-        cover = {
-            s: data_status.apply_data_status(
-                c, status[s], searched, composite_status=status["baseline"]
-            )
-            for s, c in cover.items()
-        }
+        access, cover = scenario_coverage(setup, fac_by, specs, status, searched)
         for s in SCENARIOS[1:]:
             if setup.basis != "none":
                 target = cov_mod.access_path(out, area.id, setup.basis, s)
@@ -718,7 +264,7 @@ def run_scenarios(
             )
         tables.append(pd.concat(cover.values(), ignore_index=True))
     if not tables:
-        return pd.DataFrame(columns=list(DELTA_COLUMNS))
+        return pd.DataFrame(columns=list(DELTAS.names))
     allcov = pd.concat(tables, ignore_index=True)
     deltas = deltas_table(allcov, counts)
     write_deltas(deltas, out)

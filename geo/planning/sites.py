@@ -36,7 +36,13 @@ import scipy.sparse as sp
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo.facilities.coords import to_wgs84
 from geo.io.files import write_atomic
+from geo.io.geom import project_geom, to_projected
+from geo.io.tables import SITES, read_facilities, read_mentions
+from geo.network.access import Snapped
+from geo.planning.context import build_context, category_specs, scenario_facilities
+from geo.planning.coverage import coverage_check
 
 #: Largest reduced problem solved exactly: nonzeros of the coverage matrix after merging
 #: identical demand units and candidates and dropping dominated candidates. Measured with
@@ -67,35 +73,9 @@ CANDIDATE_CELL_M: float = 50.0
 #: Threshold used when a category has none in the taxonomy (m; GB 50180-2018 15-min scope).
 DEFAULT_THRESHOLD_M: float = 1000.0
 
-#: Detour factor for straight-line estimates where an area has no usable network (network
-#: distance ≈ factor × straight-line distance; a common value for dense urban grids).
-DEFAULT_DETOUR_FACTOR: float = 1.3
 
 #: Layer name in ``sites.gpkg``.
-LAYER: str = "sites"
 
-#: Columns of the ``sites`` layer (DESIGN.md contract first). ``gain_population``: residents
-#: newly covered by this site given the sites ranked before it; ``bound_population``: upper
-#: bound on the total gain of k sites (= the optimum when ``optimal``); ``gap``: relative gap
-#: of the solution to that bound; ``covered_before``: residents already covered in the plan
-#: scenario; ``x, y``: EPSG:32651 metres.
-SITE_COLUMNS: tuple[str, ...] = (
-    "area",
-    "category",
-    "rank",
-    "gain_population",
-    "method",
-    "gap",
-    "bound_population",
-    "k",
-    "threshold_m",
-    "basis",
-    "covered_before",
-    "population",
-    "candidate",
-    "x",
-    "y",
-)
 
 #: Further columns: provenance of the solution and labels.
 EXTRA_SITE_COLUMNS: tuple[str, ...] = (
@@ -635,7 +615,7 @@ def plan_requirements(mentions: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     mentions
-        The mention table (``out/plan_mentions.csv``; DESIGN *mentions*).
+        The mention table (``out/plan_mentions.csv``; contract *mentions*).
 
     Returns
     -------
@@ -689,17 +669,6 @@ def _truthy(value: Any) -> bool:
     return bool(value) if value == value else False
 
 
-def read_mentions(out: str | os.PathLike[str]) -> pd.DataFrame:
-    """``<out>/plan_mentions.csv``, or raise naming the command that writes it."""
-    path = Path(out) / "plan_mentions.csv"
-    if not path.exists():
-        raise LifeCircleError("no plan mentions; run `lifecircle plans extract` first", path=path)
-    try:
-        return pd.read_csv(path, encoding="utf-8-sig")
-    except Exception as exc:
-        raise LifeCircleError(f"cannot read plan mentions: {exc}", path=path) from None
-
-
 # ---------------------------------------------------------------------------------------------
 # candidates
 # ---------------------------------------------------------------------------------------------
@@ -750,8 +719,6 @@ def network_candidates(net: Any, boundary: Any, cell_m: float = CANDIDATE_CELL_M
     """
     import shapely
 
-    from geo.io.geom import project_geom
-
     poly = shapely.make_valid(project_geom(boundary, net.crs))
     x = net.nodes["x"].to_numpy(float)
     y = net.nodes["y"].to_numpy(float)
@@ -771,8 +738,6 @@ def grid_candidates(boundary: Any, cell_m: float = CANDIDATE_CELL_M) -> pd.DataF
         ``candidate, node, x, y`` (``node`` = -1).
     """
     import shapely
-
-    from geo.io.geom import project_geom
 
     poly = shapely.make_valid(project_geom(boundary))
     x0, y0, x1, y1 = poly.bounds
@@ -806,8 +771,6 @@ def read_candidates(path: str | os.PathLike[str]) -> pd.DataFrame:
     DataFrame
         ``candidate, name, area, node, x, y`` (EPSG:32651; ``node`` = -1).
     """
-    from geo.facilities.coords import to_wgs84
-    from geo.io.geom import to_projected
 
     path = Path(path)
     try:
@@ -942,7 +905,6 @@ class SitesRun:
 
 
 def _snap_candidates(engine: Any, cand: pd.DataFrame) -> Any:
-    from geo.network.access import Snapped
 
     node = cand["node"].to_numpy(np.int64)
     on_node = node >= 0
@@ -966,8 +928,6 @@ def area_candidates(
     inside it. Without them: network nodes (network basis) or grid cell centres (estimate).
     """
     import shapely
-
-    from geo.io.geom import project_geom
 
     if user is not None and len(user):
         poly = shapely.make_valid(project_geom(setup.boundary))
@@ -1000,13 +960,13 @@ def recommend_area(
     Parameters
     ----------
     setup
-        :class:`geo.scenarios.AreaSetup` (demand units, basis, engine or detour factor).
+        :class:`geo.planning.context.AreaContext` (demand units, basis, engine or detour factor).
     requirements
         Rows of :func:`plan_requirements` (``category, k, statements``) for this area.
     specs
         ``{category: CategorySpec}`` (thresholds; missing: :data:`DEFAULT_THRESHOLD_M`).
     plan_facilities
-        ``category, x, y`` of the plan scenario (:func:`geo.scenarios.scenario_facilities`).
+        ``category, x, y`` of the plan scenario (:func:`geo.planning.context.scenario_facilities`).
     candidates
         ``candidate, node, x, y`` (default: :func:`area_candidates`).
     candidate_source
@@ -1017,7 +977,7 @@ def recommend_area(
     Returns
     -------
     GeoDataFrame
-        :data:`SITE_COLUMNS` + labels and notes, WGS-84 points.
+        :data:`SITES.names` + labels and notes, WGS-84 points.
     """
     import shapely
 
@@ -1103,7 +1063,7 @@ def recommend_area(
 
 
 def _empty_sites() -> gpd.GeoDataFrame:
-    cols = [*SITE_COLUMNS, *EXTRA_SITE_COLUMNS]
+    cols = [*SITES.names, *EXTRA_SITE_COLUMNS]
     return gpd.GeoDataFrame(
         {c: pd.Series([], dtype=object) for c in cols},
         geometry=gpd.GeoSeries([], crs=settings.STORAGE_CRS),
@@ -1112,7 +1072,7 @@ def _empty_sites() -> gpd.GeoDataFrame:
 
 def sites_path(out: str | os.PathLike[str]) -> Path:
     """``<out>/sites.gpkg``."""
-    return Path(out) / "sites.gpkg"
+    return SITES.path(out)
 
 
 def read_sites(out: str | os.PathLike[str]) -> gpd.GeoDataFrame | None:
@@ -1121,9 +1081,9 @@ def read_sites(out: str | os.PathLike[str]) -> gpd.GeoDataFrame | None:
     if not path.exists():
         return None
     try:
-        return gpd.read_file(path, layer=LAYER)
+        return gpd.read_file(path, layer=SITES.layer)
     except Exception as exc:
-        raise LifeCircleError(f"cannot read layer '{LAYER}': {exc}", path=path) from None
+        raise LifeCircleError(f"cannot read layer '{SITES.layer}': {exc}", path=path) from None
 
 
 def write_sites(
@@ -1140,7 +1100,9 @@ def write_sites(
     else:
         merged = _empty_sites()
     merged = merged.assign(rank=merged["rank"].astype("int64"), k=merged["k"].astype("int64"))
-    return write_atomic(sites_path(out), lambda p: merged.to_file(p, layer=LAYER, driver="GPKG"))
+    return write_atomic(
+        sites_path(out), lambda p: merged.to_file(p, layer=SITES.layer, driver="GPKG")
+    )
 
 
 def run_sites(
@@ -1186,9 +1148,6 @@ def run_sites(
         Areas without a usable network get straight-line estimates (``basis = estimate``);
         areas with neither network nor facility data are skipped (listed in ``skipped``).
     """
-    from geo.planning.coverage import category_specs
-    from geo.planning.scenarios import area_setup, read_facilities, scenario_facilities
-
     out = Path(out)
     reqs = plan_requirements(read_mentions(out))
     fac = read_facilities(out)
@@ -1202,7 +1161,7 @@ def run_sites(
         if req.empty or not (req["k"] > 0).any():
             skipped.append(f"{area.id}: the plans name no generic new facility / 规划无新增设施")
             continue
-        setup = area_setup(
+        setup = build_context(
             registry,
             area,
             out,
@@ -1210,6 +1169,7 @@ def run_sites(
             facilities=fac,
             cache_dir=cache_dir,
             specs=specs,
+            check=coverage_check,
         )
         if setup.basis == "none":
             skipped.append(f"{area.id}: {setup.note}")

@@ -3,7 +3,7 @@
 The dashboard and every export (:mod:`geo.reporting.maps`, :mod:`~geo.reporting.html`,
 :mod:`~geo.reporting.xlsx`) share it. Missing files become empty tables plus a visible note,
 never an exception. Nothing here recomputes the pipeline: which facilities count in a scenario
-is the pipeline's own rule (:func:`geo.planning.scenarios.scenario_mask`).
+is the pipeline's own rule (:func:`geo.io.tables.scenario_mask`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from geo.demand.neighbourhoods import assign_neighbourhood
 from geo.facilities.taxonomy import load_taxonomy
 from geo.io.areas import load_registry
 from geo.io.geom import clip_polygon, project_geom
+from geo.io.tables import COMPOSITE, PROFILES, SCENARIOS, TIERS, access_path, scenario_mask
 from geo.network.estimate import FALLBACK_DETOUR, read_calibration
 from geo.network.network import build_area_network
-from geo.planning.coverage import COMPOSITE, PROFILES, TIERS, access_path
 from geo.planning.data_status import DATA_STATUS_LABELS
-from geo.planning.scenarios import SCENARIOS, scenario_mask
 
 __all__ = ["COMPOSITE", "PROFILES", "SCENARIOS", "TIERS"]
 
@@ -899,7 +898,7 @@ def scenario_facilities(
 ) -> gpd.GeoDataFrame:
     """Facilities that count for one area (and category) in ``scenario``, with ``klass``.
 
-    The pipeline's rule (:func:`geo.planning.scenarios.scenario_mask`: counted rows with a
+    The pipeline's rule (:func:`geo.io.tables.scenario_mask`: counted rows with a
     usable position, by first scenario) applied to every facility within
     ``settings.CLIP_BUFFER_M`` of the area (residents near the edge use facilities across
     it), plus the area's recommended sites in ``plan+recommended``: the same facilities the

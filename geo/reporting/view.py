@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from geo import settings
-from geo.planning.coverage import CategorySpec, gap_polygons
+from geo.planning.context import CategorySpec
+from geo.planning.coverage import gap_polygons
 from geo.reporting.results import (
     COMPOSITE,
     Results,
