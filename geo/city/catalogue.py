@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from geo._errors import InputError
+from geo._errors import InputError, LifeCircleError
 from geo.io.areas import Area, Registry, load_registry
 from geo.io.subdistricts import area_entry
 from geo.io.subdistricts import load_catalogue as load_units
@@ -134,8 +134,6 @@ def catalogue_table(catalogue: Registry, areas: Sequence[Area]) -> Any:
     """The areas as a GeoDataFrame (WGS-84): ``area, name_zh, name_en, district, code_2023,
     osm_relation, census_code_2010, census_note, geometry`` (geometry None when unreadable)."""
     import geopandas as gpd
-
-    from geo._errors import LifeCircleError
 
     rows = []
     geoms = []

@@ -38,7 +38,7 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo._errors import InputError, LifeCircleError, MissingDependencyError
+from geo._errors import InputError, LifeCircleError, MissingDependencyError, MissingStageError
 from geo.city.area import STAGES, calibrate, read_area_rows, read_status, screen_area
 from geo.city.catalogue import catalogue_table
 from geo.facilities.taxonomy import TAXONOMY_FILE
@@ -389,8 +389,6 @@ def read_city_table(out: str | os.PathLike[str]) -> pd.DataFrame:
     """Read ``<out>/city/coverage_by_subdistrict.parquet`` (raise naming the command if absent)."""
     path = Path(out) / "city" / f"{CITY_TABLE}.parquet"
     if not path.exists():
-        from geo._errors import MissingStageError
-
         raise MissingStageError("the city table", path=path, command="lifecircle screen --all")
     return pd.read_parquet(path)
 
