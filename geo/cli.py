@@ -619,6 +619,11 @@ def facilities_build(
     for r in rows:
         cats = ", ".join(f"{k} {v}" for k, v in r["by_category"].items())
         click.echo(f"{r['area']}: {r['facilities']} facilities ({r['in_area']} inside): {cats}")
+        src = by_source[by_source["area"] == r["area"]][["osm", "list", "plan", "several"]].sum()
+        click.echo(
+            f"  inside, by source / 来源 (counted once): osm {src['osm']}, list {src['list']}, "
+            f"plan {src['plan']}, more than one {src['several']}"
+        )
     click.echo("Plan facilities located / 规划设施定位 (precision 精度):")
     click.echo(format_report(geo_report))
     for placed in lists:

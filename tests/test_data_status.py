@@ -65,8 +65,7 @@ def test_no_data_category_is_empty_not_zero_and_left_out_of_the_composite(table)
     assert comp["n_categories"] == 2
     assert comp["data_status"] == "ok"
     assert (
-        "averages 2 of 3 categories; left out (no facility data / 无设施数据): care"
-        in (comp["note"])
+        "averages 2 of 3 categories; left out: care (无设施数据/no facility data)" in comp["note"]
     )
     before = _row(table, ALL, COMPOSITE, None)
     assert before["covered_population"] == pytest.approx(200.0 / 3.0)  # care counted as 0 %
@@ -137,5 +136,6 @@ def test_scenarios_average_the_baseline_categories(table):
     out = apply_data_status(table, plan, composite_status=base)
     comp = _row(out, ALL, COMPOSITE, None)
     assert comp["n_categories"] == 2
+    assert "left out: care (no data in the baseline / 现状设施未定位)" in comp["note"]
     assert comp["covered_population"] == pytest.approx(100.0)
     assert _row(out, ALL, "care", 5)["data_status"] == "ok"

@@ -116,3 +116,19 @@ def test_two_listed_candidates_are_ambiguous_for_a_generic_mention():
     }])  # fmt: skip
     fac = merge_sources(OSM, lists, None, mentions)
     assert "plan" not in set(fac["source"])
+
+
+def test_the_same_facility_in_two_lists_counts_once():
+    lists = frame([
+        ["list:a:2", "s", "阳光长者食堂", "meal_service", "list", "existing", "address", "",
+         10.0, True, "a.csv", 2, "", pt(500, 500)],
+        ["list:b:7", "s", "合成街道阳光社区长者食堂", "meal_service", "list", "existing",
+         "coordinates", "", None, True, "b.csv", 7, "", pt(520, 500)],
+    ])  # fmt: skip
+    fac = merge_sources(OSM, lists, area_names={"s": "合成街道"}).set_index("facility_id")
+    assert fac.loc["list:b:7", "duplicate_of"] == "list:a:2"
+    assert fac.loc["list:b:7", "known_by"] == "list"
+    assert (bool(fac.loc["list:a:2", "counted"]), bool(fac.loc["list:b:7", "counted"])) == (
+        True,
+        False,
+    )

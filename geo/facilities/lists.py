@@ -10,7 +10,7 @@ required. Each row keeps its provenance (file, row, source) and is placed by
    (or within :data:`AREA_TOLERANCE_M` of) the row's subdistrict, and within
    :data:`ROAD_CHECK_M` of the road its address names. A point far from its road is flagged
    with its likely cause ("looks like GCJ-02 read as WGS-84") and the address is used instead
-   when it gives a better place than a street's middle;
+   whenever it can be placed (at least on the named road);
 2. otherwise the **address** is placed by :mod:`geo.facilities.address` on the area's OSM data
    (address / interpolated / intersection / compound / street);
 3. a row with neither stays at precision ``area`` (name only) or ``unresolved`` (an address
@@ -446,13 +446,9 @@ def place_list(
                                "address": address, "precision": placement.precision,
                                "error_m": math.nan, "flag": rec["flag"]})  # fmt: skip
         # -- choose ---------------------------------------------------------------------------
-        better = placement is not None and placement.precision in (
-            "address",
-            "interpolated",
-            "intersection",
-            "compound",
-        )
-        if point is not None and not (rec["flag"] and better):
+        # a point far from its own road is not used when the address gives any place on it
+        on_road = placement is not None and placement.placed
+        if point is not None and not (rec["flag"] and on_road):
             rec.update(precision="coordinates", method=f"given ({row_crs} -> wgs84)",
                        geometry=point)  # fmt: skip
             notes.append("coordinates as given" + (f", converted from {row_crs}"

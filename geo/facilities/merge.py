@@ -2,6 +2,7 @@
 
 Rows stay rows (each keeps its own provenance); rows that are one facility are linked:
 
+* a **list row** matching a row of an earlier list (another file) points to it;
 * a **list row** matching an OSM facility (same area and category, similar names, close
   enough) points to it (``duplicate_of``, ``osm_id``); the OSM row counts;
 * a **plan mention** matching a list row *takes its place*: the plan row gets the list row's
@@ -181,6 +182,17 @@ def merge_sources(
     proj = _projected_points(fac["geometry"])
     osm_idx = np.flatnonzero(src == "osm")
     list_idx = np.flatnonzero((src == "list") & (fac["duplicate_of"].astype(str) == ""))
+    # -- list -> an earlier list (the same facility in two lists) ----------------------------
+    files = fac["list_file"].astype(str).to_numpy() if "list_file" in fac.columns else src
+    for n, li in enumerate(map(int, list_idx)):
+        earlier = np.array([k for k in list_idx[:n] if files[k] != files[li]], dtype=int)
+        j = _best_match(li, earlier, fac, keys, proj)
+        if j is not None and not str(fac.at[j, "duplicate_of"]):
+            fac.at[li, "duplicate_of"] = fac.at[j, "facility_id"]
+            fac.at[li, "note"] = _join(
+                fac.at[li, "note"], f"also listed as {fac.at[j, 'facility_id']}"
+            )
+    list_idx = np.array([k for k in list_idx if not str(fac.at[k, "duplicate_of"])], dtype=int)
     # -- list -> OSM ------------------------------------------------------------------------
     for li in map(int, list_idx):
         j = _best_match(li, osm_idx, fac, keys, proj)
@@ -207,6 +219,13 @@ def merge_sources(
     fac["known_by"] = _known_by(fac)
     fac["counted"] = counted_rows(fac)
     return gpd.GeoDataFrame(fac, geometry="geometry", crs=settings.STORAGE_CRS)
+
+
+def _row_no(value: object) -> str:
+    try:
+        return str(int(float(value)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _join(a: object, b: str) -> str:
@@ -263,7 +282,7 @@ _RANK = {p: k for k, p in enumerate(("exact", "coordinates", "address", "poi", "
 def _take_place(fac: Any, p: int, j: int) -> None:
     """Plan row ``p`` takes list row ``j``'s place (when the list places it better)."""
     lp, pp = str(fac.at[j, "precision"]), str(fac.at[p, "precision"])
-    where = f"list {fac.at[j, 'list_file']} row {fac.at[j, 'list_row']}"
+    where = f"list {fac.at[j, 'list_file']} row {_row_no(fac.at[j, 'list_row'])}"
     if _RANK.get(lp, 99) < _RANK.get(pp, 99):
         for col in ("geometry", "precision", "confidence", "uncertainty_m", "address"):
             if col in fac.columns:
@@ -321,7 +340,7 @@ def _generic_matches(mentions, fac, keys, free_list, prefixes) -> list[dict[str,
             sentence=getattr(r, "sentence", ""), action="new", quantity=1.0,
             note=(f"generic plan mention (new {r.name} x1) matched to the area's only listed "
                   f"{cat} facility ending in '{key}': {fac.at[j, 'name']} "
-                  f"(list {fac.at[j, 'list_file']} row {fac.at[j, 'list_row']})"),
+                  f"(list {fac.at[j, 'list_file']} row {_row_no(fac.at[j, 'list_row'])})"),
             sources=str(r.doc), list_file="", list_row=None, list_source="",
         )  # fmt: skip
         fac.at[j, "duplicate_of"] = fid

@@ -161,7 +161,11 @@ def apply_data_status(
     ok_cats = [
         c for c in pd.unique(cat[~is_comp]) if comp_st.get(c, "ok") == status.get(c, "ok") == "ok"
     ]
-    left_out = [c for c in pd.unique(cat[~is_comp]) if c not in ok_cats]
+    left_out = [
+        f"{c} ({_why_left_out(status.get(c, 'ok'), comp_st.get(c, 'ok'))})"
+        for c in pd.unique(cat[~is_comp])
+        if c not in ok_cats
+    ]
     st[is_comp] = "ok" if ok_cats else "no_facility_data"
     out["data_status"] = st
     out["sources_searched"] = searched
@@ -177,6 +181,13 @@ def apply_data_status(
     if is_comp.any():
         _redo_composite(out, is_comp, ok_cats, left_out)
     return out
+
+
+def _why_left_out(own: str, composite: str) -> str:
+    """Why a category is not averaged: its own status, or the baseline's."""
+    if own != "ok":
+        return "/".join(DATA_STATUS_LABELS[own])
+    return "no data in the baseline / 现状" + DATA_STATUS_LABELS[composite][0]
 
 
 def _join(a: object, b: str) -> str:
@@ -195,7 +206,7 @@ def _redo_composite(out: pd.DataFrame, is_comp: np.ndarray, ok_cats: Sequence[st
     by_tier = cats.groupby([*key_cols, "tier"])["covered_population"].mean()
     text = f"averages {len(ok_cats)} of {len(ok_cats) + len(left_out)} categories"
     if left_out:
-        text += "; left out (no facility data / 无设施数据): " + ", ".join(left_out)
+        text += "; left out: " + ", ".join(left_out)
     c_cov = int(out.columns.get_loc("covered_population"))  # type: ignore[arg-type]
     c_share = int(out.columns.get_loc("share"))  # type: ignore[arg-type]
     c_note = int(out.columns.get_loc("note"))  # type: ignore[arg-type]
