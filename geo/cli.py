@@ -102,7 +102,8 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         )
         with console_errors(debug):
             remove_stale_tmp(ctx.out)  # temporary files of runs that were killed
-            _ = ctx.areas  # validate --area early
+            if kwargs.get("plan_file") is None:  # a --plan text may name any subdistrict
+                _ = ctx.areas  # validate --area early
             if kwargs.get("as_json"):  # machine-readable output: no progress bars on stderr
                 ctx.progress = False
             return func(ctx, *args, **kwargs)
@@ -318,6 +319,31 @@ def extract_mentions_for(ctx: RunContext, taxonomy: Any = None) -> Any:
     )
 
 
+def plan_area(ctx: RunContext, name: str) -> tuple[str, list[str]]:
+    """(area id, names of the other subdistricts) for a --plan text.
+
+    The area may be a registry id, or any unit of the boundary file by id, Chinese name or
+    relation id (no need to add it first); any other id is used as given (the text is read
+    without a boundary).
+    """
+    from geo.facilities.plans import other_subdistricts
+    from geo.io.subdistricts import find_subdistrict, load_catalogue
+
+    reg = ctx.registry
+    if name in reg.areas:
+        return name, other_subdistricts(reg, reg.areas[name])
+    catalogue = load_catalogue(reg)
+    try:
+        sub = find_subdistrict(catalogue, name)
+    except InputError:
+        click.echo(f"note: '{name}' is not a known subdistrict; read as given", err=True)
+        return name, [s.name_zh for s in catalogue]
+    same = [a.id for a in reg if a.osm_relation == sub.osm_relation]
+    return (same[0] if same else sub.area_id), [
+        s.name_zh for s in catalogue if s.osm_relation != sub.osm_relation
+    ]
+
+
 @plans.command("extract")
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print counts per plan and category as JSON.")
@@ -334,7 +360,6 @@ def plans_extract(ctx: RunContext, as_json: bool, plan_file: Path | None) -> Non
     from geo.facilities.plans import (
         extract_mentions,
         mentions_frame,
-        other_subdistricts,
         plan_doc_id,
         read_plan,
         summarize,
@@ -349,12 +374,10 @@ def plans_extract(ctx: RunContext, as_json: bool, plan_file: Path | None) -> Non
                 "--plan needs exactly one --area (the subdistrict that wrote the plan)",
                 hint="add a subdistrict first with `lifecircle areas add NAME`",
             )
-        area = ctx.areas[0]
         text = read_plan(plan_file)  # every check before anything is written
+        area_id, others = plan_area(ctx, ctx.area_ids[0])
         doc = plan_doc_id(plan_file)
-        ms = extract_mentions(
-            text, doc, area.id, tax, other_places=other_subdistricts(ctx.registry, area)
-        )
+        ms = extract_mentions(text, doc, area_id, tax, other_places=others)
         df = mentions_frame(ms, tax)
         target = write_mentions(df, ctx.out / "plan_mentions.csv", replace_docs=[doc])
     else:

@@ -97,3 +97,25 @@ def test_cli_plan_needs_one_area(tmp_path, mirror):
     plan.write_text(PLAN, encoding="utf-8")
     res = CliRunner().invoke(main, ["plans", "extract", "--plan", str(plan)])
     assert res.exit_code == 2 and "exactly one --area" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("area", "want"),
+    [("四平路街道", "sipinglu"), ("sipinglu", "sipinglu"), ("qibaotown", "qibaotown")],
+)
+def test_cli_plan_for_any_subdistrict_without_adding_it(tmp_path, mirror, monkeypatch, area, want):
+    """A catalogue unit by name or id, or any other id as given: the text needs no boundary."""
+    monkeypatch.setenv("LIFECIRCLE_AREAS_LOCAL", str(tmp_path / "none.yaml"))
+    plan = tmp_path / "p.txt"
+    plan.write_text("学习控江路街道星光睦邻中心经验，新建松风书房。", encoding="utf-8")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        main, ["plans", "extract", "--plan", str(plan), "--area", area, "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output + (res.stderr or "")
+    df = read_mentions(out / "plan_mentions.csv")
+    assert set(df["area"]) == {want}
+    assert sorted(zip(df["name"], df["in_area"], strict=True)) == [
+        ("控江路街道星光睦邻中心", "no"),
+        ("松风书房", "yes"),
+    ]
