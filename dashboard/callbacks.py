@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import parse_qs
 
 import dash_leaflet as dl
 import flask
@@ -33,6 +34,7 @@ from dashboard.whatif import WhatIfError, WhatIfService
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.reporting.export import export
+from geo.reporting.report import write_report
 from geo.reporting.results import COMPOSITE, OSM_CREDIT, data_status, data_status_label
 
 log = logging.getLogger("lifecircle.dashboard")
@@ -70,16 +72,19 @@ def _bad(lang: str, exc: Exception) -> str:
     return f"{t('bad_input', lang)}: {exc}"
 
 
-def _data_status_note(results: Any, area: str, category: str, scenario: str, profile: str) -> list:
-    """Grey "无设施数据 / no facility data" and the sources searched (no data is not 0 %)."""
+def _data_status_note(
+    results: Any, area: str, category: str, scenario: str, profile: str, lang: str
+) -> list[Any]:
+    """Grey "无设施数据" / "no facility data" and the sources searched (no data is not 0 %)."""
     status, searched = data_status(results, area, category, scenario=scenario, profile=profile)
     if status == "ok":
         return []
     return [
         html.Div(
             [
-                html.B(data_status_label(status)),
-                f" · searched 已检索: {searched}" if searched else "",
+                html.B(data_status_label(status, lang)),
+                f" · {t('searched', lang)}: " if searched else "",
+                html.Span(searched, className="lc-diagnostic") if searched else "",
             ],
             id=ids.AREA_DATA_STATUS,
             className="lc-nodata",
@@ -131,6 +136,22 @@ def _callback(*deps: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Calla
     return deco
 
 
+def callback_outputs(name: str) -> list[tuple[str, str]]:
+    """``[(component id, property)]`` of the outputs of callback ``name`` (e.g. ``on_view``),
+    in order: what a client must ask for (``dashboard.client``, the tests)."""
+    for deps, _kwargs, fn in _CALLBACKS:
+        if fn.__name__ == name:
+            flat: list[Any] = []
+            for d in deps:
+                flat += d if isinstance(d, list) else [d]
+            return [
+                (str(o.component_id), str(o.component_property))
+                for o in flat
+                if isinstance(o, Output)
+            ]
+    raise ValueError(f"no callback named {name!r}")
+
+
 def _state() -> AppState:
     """The state of the app serving the current request."""
     return cast(AppState, flask.current_app.extensions["lifecircle"])
@@ -169,6 +190,8 @@ LABELS: tuple[tuple[str, str], ...] = (
     (ids.WHATIF_HELP, "whatif_help"),
     (ids.WHATIF_CLEAR, "whatif_clear"),
     (ids.FOOTER, "credit"),
+    (ids.MISSING_LABEL, "missing"),
+    (ids.REPORT_BTN, "report_btn"),
 )
 
 
@@ -220,9 +243,44 @@ def on_tiles(value: Any) -> list[Any]:
     return []
 
 
+# -- URL: ?area=...&category=... ------------------------------------------------------------
+@_callback(
+    Output(ids.AREA, "value"),
+    Output(ids.CATEGORY, "value"),
+    Output(ids.URL_MSG, "children"),
+    Input(ids.URL, "search"),
+    State(ids.LANG, "value"),
+)
+@_timed("url")
+def on_url(search: Any, lang_value: Any) -> tuple[Any, ...]:
+    """Open the area and category a link names; unknown ones get a visible message."""
+    data = _state().data
+    lang = _lang(lang_value)
+    query = parse_qs(str(search or "").lstrip("?"))
+    area: str | None = next(iter(query.get("area", [])), None)
+    category: str | None = next(iter(query.get("category", [])), None)
+    msgs: list[str] = []
+    out_area: Any = no_update
+    out_cat: Any = no_update
+    if area is not None:
+        try:
+            data.check(area)
+            out_area = area
+        except LifeCircleError as exc:
+            msgs.append(_bad(lang, exc))
+    if category is not None:
+        try:
+            data.check(next(iter(data.results.areas), ""), category)
+            out_cat = category
+        except LifeCircleError as exc:
+            msgs.append(_bad(lang, exc))
+    return out_area, out_cat, html.Span("; ".join(msgs), className="lc-msg") if msgs else ""
+
+
 # -- area: streets, outlines, viewport, badge ---------------------------------------------
 @_callback(
     Output(ids.STREETS, "url"),
+    Output(ids.STREET_LABELS, "data"),
     Output(ids.BOUNDARIES, "data"),
     Output(ids.MAP, "viewport"),
     Output(ids.AREA_BADGE, "children"),
@@ -231,23 +289,39 @@ def on_tiles(value: Any) -> list[Any]:
 )
 @_timed("area")
 def on_area(area: Any, lang_value: Any) -> tuple[Any, ...]:
+    """Streets, street names, outlines, viewport and the area's one data badge."""
     st = _state()
     data, results = st.data, st.data.results
     lang = _lang(lang_value)
     try:
         data.check(area)
     except LifeCircleError as exc:
-        return no_update, no_update, no_update, html.Span(_bad(lang, exc), className="lc-msg")
+        msg = html.Span(_bad(lang, exc), className="lc-msg")
+        return no_update, no_update, no_update, no_update, msg
     info = results.areas[area]
+    basis = results.coverage_basis(area)
     badge = html.Span(
-        layers.basis_label(info.basis, info.completeness, lang),
-        className=f"lc-badge lc-badge-{info.basis}",
+        layers.basis_label(basis, info.completeness, lang),
+        className=f"lc-badge lc-badge-{basis}",
         id=ids.BASIS_BADGE,
     )
     viewport: Any = no_update
     if ctx.triggered_id != ids.LANG:  # the first load and a new area fit the map
         viewport = {"bounds": data.bounds(area), "transition": "fitBounds"}
-    return (st.streets_url(area), layers.boundaries_geojson(data, area, lang), viewport, badge)
+    return (
+        st.streets_url(area),
+        layers.street_labels_geojson(data, area),
+        layers.boundaries_geojson(data, area, lang),
+        viewport,
+        badge,
+    )
+
+
+# -- map click mode: gap outlines let clicks through while adding ---------------------------
+@_callback(Output(ids.MAPWRAP, "className"), Input(ids.MODE, "value"))
+def on_mode(mode: Any) -> str:
+    """In add mode the gap outlines take no clicks (CSS), so every click adds a facility."""
+    return "lc-mapwrap lc-mode-add" if mode == "add" else "lc-mapwrap"
 
 
 # -- main view ------------------------------------------------------------------------
@@ -256,6 +330,7 @@ def on_area(area: Any, lang_value: Any) -> tuple[Any, ...]:
     Output(ids.CELLS, "data"),
     Output(ids.FACILITIES, "url"),
     Output(ids.GAPS, "url"),
+    Output(ids.GAPS, "data"),
     Output(ids.WHATIF_LAYER, "data"),
     Output(ids.SUMMARY, "children"),
     Output(ids.MESSAGE, "children"),
@@ -279,6 +354,7 @@ def on_view(
     _rev: Any,
     session: Any,
 ) -> tuple[Any, ...]:
+    """Cells, facilities, gaps and the summary of the chosen view (what-if included)."""
     st = _state()
     data, service, results = st.data, st.service, st.data.results
     lang = _lang(lang_value)
@@ -288,7 +364,8 @@ def on_view(
             area, category, tier, scenario, profile
         )
     except LifeCircleError as exc:
-        return None, empty, None, None, empty, "", _bad(lang, exc)
+        msg = html.Span(_bad(lang, exc), className="lc-msg", id=ids.BAD_INPUT)
+        return None, empty, None, None, empty, empty, "", msg
     msgs: list[str] = []
     evaluation = None
     added: list[Any] = []
@@ -297,8 +374,8 @@ def on_view(
         evaluation = service.evaluate(session, area, category, tier, scenario, profile)
     except WhatIfError as exc:
         msgs.append(f"{t(exc.key, lang)} ({exc})")
-    # static layers go by URL (served from memory, cached by the browser); only the
-    # what-if colouring, which is per session, is sent as data
+    # static layers go by URL (served from memory, cached by the browser); only what depends
+    # on the session's simulated facilities is sent as data
     params = {
         "area": area,
         "category": category,
@@ -308,7 +385,9 @@ def on_view(
         "lang": lang,
     }
     cells_url = layers.layer_url("cells", st.version, **params)
+    gaps_url: str | None = layers.layer_url("gaps", st.version, **params)
     cells_data = None
+    gaps_data = None
     if evaluation is not None:
         cells_data = layers.cells_geojson(
             data,
@@ -320,42 +399,49 @@ def on_view(
             lang=lang,
             evaluation=evaluation,
         )
+        gaps_data = layers.gaps_geojson(
+            data,
+            area,
+            category,
+            tier=tier,
+            scenario=scenario,
+            profile=profile,
+            lang=lang,
+            nearest_m=evaluation.nearest_m,
+        )
+        gaps_url = None
     fac_url = layers.layer_url("facilities", st.version, **params)
-    gaps_url = layers.layer_url("gaps", st.version, **params)
     wi = layers.whatif_geojson(added, lang)
     cats, fallback = data.coverage(area, tier, scenario, profile)
     rec = cats.get(category, {}).get("ALL")
     info = results.areas[area]
-    s: dict[str, Any] = {
-        "share": rec.share if rec else None,
-        "population": rec.population if rec else None,
-        "covered_population": rec.covered if rec else None,
-        "basis": rec.basis if rec else info.basis,
-    }
     if fallback:
         msgs.append(t("fallback", lang))
+    label = (
+        data.category_label(category, lang) if category != COMPOSITE else t("composite_label", lang)
+    )
+    estimate = "≈ " if results.coverage_basis(area) == "estimate" and rec else ""
+    date = results.data_date(area)
     summary: list[Any] = [
-        html.B(
-            f"{info.label(lang)} · {data.category_label(category, lang)}"
-            if category != COMPOSITE
-            else f"{info.label(lang)} · {'综合得分' if lang == 'zh' else 'Composite score'}"
-        ),
+        html.B(f"{info.label(lang)} · {label}"),
         html.Br(),
         f"{t('area_share', lang)} {t('share', lang)}: ",
-        html.B(_pct(s["share"]), id=ids.AREA_SHARE),
-        f" ({t('covered', lang)} {_num(s['covered_population'])} / {_num(s['population'])})",
+        html.B(estimate + _pct(rec.share if rec else None), id=ids.AREA_SHARE),
+        f" ({t('covered', lang)} {_num(rec.covered if rec else None)}"
+        f" / {_num(rec.population if rec else None)})",
         html.Br(),
-        *_data_status_note(results, area, category, scenario, profile),
+        *_data_status_note(results, area, category, scenario, profile, lang),
         html.Span(
-            layers.basis_label(s["basis"], info.completeness, lang),
-            className=f"lc-badge lc-badge-{s['basis']}",
-        ),
-        html.Span(
-            f"  {t('speed', lang)} {settings.WALK_SPEEDS_KMH[profile]:g} km/h · "
-            f"{t('data_date', lang)} {results.data_date(area)}",
+            f"{t('speed', lang)} {settings.WALK_SPEEDS_KMH[profile]:g} km/h · "
+            f"{t('data_date', lang)} {date if date[:1].isdigit() else t('unknown', lang)}",
             className="lc-note",
         ),
     ]
+    if rec is not None and np.isfinite(rec.threshold_m) and category != COMPOSITE:
+        summary += [
+            html.Br(),
+            html.Span(_threshold_text(rec.threshold_m, lang), className="lc-note"),
+        ]
     if evaluation is not None:
         delta = (evaluation.area_after - evaluation.area_before) * 100
         summary += [
@@ -375,7 +461,11 @@ def on_view(
                 id=ids.WHATIF_METHOD,
             ),
         ]
-    return cells_url, cells_data, fac_url, gaps_url, wi, summary, "\n".join(msgs)
+    return cells_url, cells_data, fac_url, gaps_url, gaps_data, wi, summary, "\n".join(msgs)
+
+
+def _threshold_text(metres: float, lang: str) -> str:
+    return f"{t('threshold', lang)}: {metres:,.0f} m"
 
 
 # -- what-if ----------------------------------------------------------------------------
@@ -409,6 +499,7 @@ def on_whatif(
     session: Any,
     rev: Any,
 ) -> tuple[Any, ...]:
+    """Add (map click in add mode), remove or clear simulated facilities."""
     st = _state()
     data, service = st.data, st.service
     lang = _lang(lang_value)
@@ -448,7 +539,9 @@ def on_whatif(
             html.Div(
                 className="lc-whatif-item",
                 children=[
-                    html.Span(f"#{a.id}  {a.lat:.5f}, {a.lon:.5f}"),
+                    html.Span(
+                        _whatif_label(a, lang), title=f"{a.lat:.5f}, {a.lon:.5f}", className="lc-wi"
+                    ),
                     html.Button(
                         t("whatif_remove", lang),
                         n_clicks=0,
@@ -466,6 +559,7 @@ def on_whatif(
 # -- neighbourhood panel ---------------------------------------------------------------
 @_callback(
     Output(ids.PANEL, "children"),
+    Output(ids.SELECTED, "data"),
     Input(ids.CELLS, "clickData"),
     Input(ids.AREA, "value"),
     Input(ids.TIER, "value"),
@@ -487,34 +581,35 @@ def on_panel(
     _rev: Any,
     category: Any,
     session: Any,
-) -> Any:
+) -> tuple[Any, Any]:
+    """The clicked neighbourhood: a plain sentence, its table and the plan-vs-map table."""
     st = _state()
     data, service = st.data, st.service
     lang = _lang(lang_value)
+    empty = {"type": "FeatureCollection", "features": []}
     try:
         area, category, tier, scenario, profile = data.check(
             area, category, tier, scenario, profile
         )
     except LifeCircleError as exc:
-        return html.Div(_bad(lang, exc), className="lc-msg")
+        return html.Div(_bad(lang, exc), className="lc-msg"), empty
     unit = None
     if isinstance(click, dict):
         props = click.get("properties") or {}
         unit = props.get("unit") if isinstance(props, dict) else None
     recon = _reconciliation(data, area, lang)
     if not isinstance(unit, str) or unit not in data.unit_ids(area):
-        return [html.Div(t("panel_prompt", lang), className="lc-note"), *recon]
-    return [
-        *_unit_panel(data, service, session, area, unit, category, tier, scenario, profile, lang),
-        *recon,
-    ]
+        return [html.Div(t("panel_prompt", lang), className="lc-note"), *recon], empty
+    panel = _unit_panel(data, service, session, area, unit, category, tier, scenario, profile, lang)
+    return [*panel, *recon], layers.selected_geojson(data, area, unit)
 
 
-# -- export ---------------------------------------------------------------------------
+# -- export and report ---------------------------------------------------------------------
 @_callback(
     Output(ids.DOWNLOAD, "data"),
     Output(ids.EXPORT_MSG, "children"),
     Input(ids.EXPORT_BTN, "n_clicks"),
+    Input(ids.REPORT_BTN, "n_clicks"),
     State(ids.EXPORT_FORMAT, "value"),
     State(ids.EXPORT_PAPER, "value"),
     State(ids.AREA, "value"),
@@ -523,11 +618,13 @@ def on_panel(
     State(ids.SCENARIO, "value"),
     State(ids.PROFILE, "value"),
     State(ids.LANG, "value"),
+    State(ids.SESSION, "data"),
     prevent_initial_call=True,
 )
 @_timed("export")
 def on_export(
     n: Any,
+    n_report: Any,
     fmt: Any,
     paper: Any,
     area: Any,
@@ -536,43 +633,123 @@ def on_export(
     scenario: Any,
     profile: Any,
     lang_value: Any,
+    session: Any,
 ) -> tuple[Any, Any]:
+    """Export exactly what is on screen (simulated facilities included), or the report."""
     st = _state()
-    data, results = st.data, st.data.results
+    data, service, results = st.data, st.service, st.data.results
     lang = _lang(lang_value)
-    if not n:
+    report = ctx.triggered_id == ids.REPORT_BTN
+    if not (n_report if report else n):
         return no_update, no_update
     # exports take a second or two of CPU: at most EXPORT_SLOTS at once, so that a burst
     # of clicks cannot starve the map callbacks
     if not st.export_slots.acquire(blocking=False):
         return no_update, html.Span(t("export_busy", lang), className="lc-msg")
+    note = ""
     try:
         area, category, tier, scenario, profile = data.check(
             area, category, tier, scenario, profile
         )
-        path = export(
-            results,
-            area,
-            category,
-            str(fmt),
-            tier=tier,
-            scenario=scenario,
-            profile=profile,
-            paper=str(paper),
-        )
+        if report:
+            path = write_report(results, area)
+        else:
+            overlay = None
+            try:
+                ev = service.evaluate(session, area, category, tier, scenario, profile)
+            except WhatIfError:
+                ev = None
+            if ev is not None:
+                overlay = ev.overlay()
+                note = " " + t("whatif_in_export", lang)
+            path = export(
+                results,
+                area,
+                category,
+                str(fmt),
+                tier=tier,
+                scenario=scenario,
+                profile=profile,
+                paper=str(paper),
+                whatif=overlay,
+            )
     except LifeCircleError as exc:
-        return no_update, html.Span(_bad(lang, exc), className="lc-msg")
+        return no_update, html.Span(_bad(lang, exc), className="lc-msg", id=ids.EXPORT_ERROR)
+    except Exception as exc:  # a failed export says why in the page, never a silent 500
+        log.exception("export failed")
+        text = f"{t('export_failed', lang)}: {type(exc).__name__}: {exc}"
+        return no_update, html.Span(text, className="lc-msg", id=ids.EXPORT_ERROR)
     finally:
         st.export_slots.release()
-    return dcc.send_file(str(path)), html.Span(
-        f"{t('exported', lang)}: {path.name}", id=ids.EXPORT_DONE
-    )
+    done = t("report_done", lang) if report else t("exported", lang)
+    return dcc.send_file(str(path)), html.Span(f"{done}: {path.name}{note}", id=ids.EXPORT_DONE)
 
 
-def _td(text: str, cls: str, category: str) -> html.Td:
+def _whatif_label(a: Any, lang: str) -> list[Any]:
+    """``番禺路附近 #1`` with the street name (data) in an ``lc-name`` span."""
+    if not a.street:
+        return [f"#{a.id}"]
+    if lang == "en":
+        return ["near ", html.Span(a.street, className="lc-name"), f" #{a.id}"]
+    return [html.Span(a.street, className="lc-name"), f"附近 #{a.id}"]
+
+
+def _td(text: str, cls: str, category: str, title: str | None = None) -> html.Td:
     """A table cell tagged with its category (``data-category``, used by the browser tests)."""
     attrs: dict[str, Any] = {"data-category": category}
-    return html.Td(text, className=cls, **attrs)
+    return html.Td(text, className=cls, title=title, **attrs)
+
+
+def _distance(metres: float | None, lang: str) -> str:
+    """``857 m`` / ``1.1 km``; beyond the access search bound: say so."""
+    if metres is None:
+        return "—"
+    if not np.isfinite(metres):
+        return t("beyond", lang)
+    return f"{metres:,.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
+
+
+def _sentence(
+    data: DashboardData,
+    area: str,
+    unit: str,
+    category: str,
+    rows: list[dict[str, Any]],
+    median_m: float | None,
+    threshold_m: float,
+    scenario: str,
+    lang: str,
+) -> list[Any]:
+    """One plain sentence of what is missing in a neighbourhood (names from the data in
+    ``lc-name`` spans)."""
+    if category == COMPOSITE:
+        low = [
+            data.category_label(str(r["category"]), lang)
+            for r in rows
+            if r["category"] != COMPOSITE and np.isfinite(r["share"]) and r["share"] < 0.5
+        ]
+        if not low:
+            return [t("sentence_all_ok", lang)]
+        sep = "、" if lang == "zh" else ", "
+        return [t("sentence_composite", lang).format(n=len(low), cats=sep.join(low))]
+    row = next((r for r in rows if r["category"] == category), None)
+    if row is None:
+        return []
+    text = t("sentence", lang).format(
+        cat=data.category_label(category, lang),
+        cov=_num(row["covered_population"]),
+        pop=_num(row["population"]),
+        thr=f"{threshold_m:,.0f} m",
+    )
+    out: list[Any] = [text]
+    if median_m is not None:
+        out.append(t("sentence_nearest", lang).format(d=_distance(median_m, lang)))
+        street = data.facility_street(area, unit, category, scenario)
+        if street and np.isfinite(median_m):
+            before, _, after = t("sentence_street", lang).partition("{street}")
+            out += [before, html.Span(street, className="lc-name"), after]
+    out.append("。" if lang == "zh" else ".")
+    return out
 
 
 def _unit_panel(
@@ -587,66 +764,78 @@ def _unit_panel(
     profile: str,
     lang: str,
 ) -> list[Any]:
+    results = data.results
     rows = data.unit_table(area, unit, tier=tier, scenario=scenario, profile=profile)
-    name = next(
-        (
-            f["properties"].get("name")
-            for f in data.cell_features(area)
-            if f["properties"]["unit"] == unit
-        ),
-        "",
-    )
+    try:
+        ev = service.evaluate(session, area, category, tier, scenario, profile)
+    except WhatIfError:
+        ev = None
+    sim_q: dict[str, tuple[float, float, float]] = {}
+    if ev is not None and ev.nearest_m is not None:
+        sim_q = data.cell_quartiles(area, ev.nearest_m)
+    name = results.neighbourhood_names(area).get(unit, unit)
     pops = [r["population"] for r in rows if np.isfinite(r["population"])]
+    estimate = results.coverage_basis(area) == "estimate"
     head = [
-        html.H4(f"{t('panel_unit', lang)} {unit}", id=ids.PANEL_UNIT, style={"margin": "4px 0"}),
+        html.H4(name, id=ids.PANEL_UNIT, style={"margin": "4px 0"}),
         html.Div(
-            f"{name} · {t('population', lang)} {_num(pops[0]) if pops else '—'}"
+            (f"{unit} · " if name != unit else "")
+            + f"{t('population', lang)} {_num(pops[0]) if pops else '—'}"
             f" · {tier} {t('minutes', lang)}",
             className="lc-note",
         ),
     ]
+    chosen = next((r for r in rows if r["category"] == category), None)
+    median = None
+    if chosen is not None:
+        q = sim_q.get(unit) if sim_q else chosen["q"]
+        median = q[1] if q is not None else None
+    thr = results.threshold(area, category, tier, profile) if category != COMPOSITE else np.nan
+    sentence = _sentence(data, area, unit, category, rows, median, thr, scenario, lang)
     header = html.Tr(
         [
             html.Th(t("category", lang)),
             html.Th(t("share", lang)),
-            html.Th(t("covered", lang)),
-            html.Th(t("in_gaps", lang)),
+            html.Th(f"{t('covered', lang)} / {t('population', lang)}"),
             html.Th(t("nearest", lang)),
         ]
     )
     body = []
     for r in rows:
-        q = r["q"]
         cat = str(r["category"])
-        qtxt = (
-            "—" if q is None else " / ".join("∞" if not np.isfinite(v) else f"{v:,.0f}" for v in q)
-        )
-        label = (
-            data.category_label(cat, lang)
-            if cat != COMPOSITE
-            else ("综合得分" if lang == "zh" else "Composite")
-        )
+        q = sim_q.get(unit) if (sim_q and cat == category) else r["q"]
+        share = r["share"]
+        if ev is not None and cat == category and unit in ev.cells:
+            share = float(ev.after[ev.cells.index(unit)])
+        label = data.category_label(cat, lang) if cat != COMPOSITE else t("composite_label", lang)
+        span = None if q is None else f"p25 {_distance(q[0], lang)} – p75 {_distance(q[2], lang)}"
         body.append(
             html.Tr(
                 [
                     html.Td(label),
-                    _td(_pct(r["share"]), "lc-share", cat),
+                    _td(("≈ " if estimate else "") + _pct(share), "lc-share", cat),
                     html.Td(f"{_num(r['covered_population'])} / {_num(r['population'])}"),
-                    _td(_num(r["in_gaps"]), "lc-gap-pop", cat),
-                    html.Td(qtxt),
+                    _td(
+                        "—" if q is None or cat == COMPOSITE else _distance(q[1], lang),
+                        "lc-nearest",
+                        cat,
+                        span,
+                    ),
                 ],
                 style={"fontWeight": "bold"} if cat == category else None,
             )
         )
     out: list[Any] = [
         *head,
+        html.P(sentence, id=ids.PANEL_SENTENCE, className="lc-sentence"),
         html.Table([html.Thead(header), html.Tbody(body)], id=ids.PANEL_TABLE),
         html.Div(t("nearest_note", lang), className="lc-note"),
+        html.Details(
+            [html.Summary(t("what_is", lang)), html.Div(t("composite_help", lang))],
+            className="lc-note",
+            id=ids.COMPOSITE_HELP,
+        ),
     ]
-    try:
-        ev = service.evaluate(session, area, category, tier, scenario, profile)
-    except WhatIfError:
-        ev = None
     if ev is not None and unit in ev.cells:
         i = ev.cells.index(unit)
         out.append(
@@ -663,6 +852,11 @@ def _unit_panel(
 def _reconciliation(data: DashboardData, area: str, lang: str) -> list[Any]:
     recon = data.results.reconciliation
     title = html.H4(t("recon", lang), style={"margin": "10px 0 4px"})
+    explain = html.Details(
+        [html.Summary(t("what_is", lang)), html.Div(t("recon_help", lang))],
+        className="lc-note",
+        id=ids.RECON_HELP,
+    )
     if recon.empty or "area" not in recon:
         return [title, html.Div(t("recon_none", lang), className="lc-note")]
     sel = recon[recon["area"].astype(str) == area]
@@ -680,10 +874,5 @@ def _reconciliation(data: DashboardData, area: str, lang: str) -> list[Any]:
     body = []
     for r in sel.to_dict("records"):
         label = data.category_label(str(r.get("category")), lang)
-        body.append(
-            html.Tr(
-                [html.Td(label), *[html.Td(_num(r.get(c))) for c, _ in cols]],
-                title=str(r.get("note", "") or ""),
-            )
-        )
-    return [title, html.Table([html.Thead(header), html.Tbody(body)], id=ids.RECON_TABLE)]
+        body.append(html.Tr([html.Td(label), *[html.Td(_num(r.get(c))) for c, _ in cols]]))
+    return [title, html.Table([html.Thead(header), html.Tbody(body)], id=ids.RECON_TABLE), explain]

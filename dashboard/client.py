@@ -12,16 +12,10 @@ from typing import Any
 
 import requests
 
-VIEW_OUTPUTS = [
-    ("cells", "url"),
-    ("cells", "data"),
-    ("facilities", "url"),
-    ("gaps", "url"),
-    ("whatif-layer", "data"),
-    ("summary", "children"),
-    ("message", "children"),
-]
-WHATIF_OUTPUTS = [("whatif-rev", "data"), ("whatif-list", "children"), ("whatif-msg", "children")]
+from dashboard.callbacks import callback_outputs
+
+VIEW_OUTPUTS = callback_outputs("on_view")
+WHATIF_OUTPUTS = callback_outputs("on_whatif")
 
 
 def _body(
@@ -180,45 +174,12 @@ class DashClient:
     # -- callbacks -----------------------------------------------------------------------
     def language(self, lang: str = "zh") -> tuple[float, dict[str, Any]]:
         """The language callback (labels and options)."""
-        ids = [
-            "lab-area",
-            "lab-category",
-            "lab-tier",
-            "lab-scenario",
-            "lab-profile",
-            "lab-lang",
-            "lab-mode",
-            "lab-export",
-            "lab-format",
-            "lab-paper",
-            "export-btn",
-            "title",
-            "subtitle",
-            "whatif-title",
-            "whatif-help",
-            "whatif-clear",
-            "footer",
-        ]
-        outputs = [(i, "children") for i in ids] + [
-            ("area", "options"),
-            ("category", "options"),
-            ("tier", "options"),
-            ("scenario", "options"),
-            ("profile", "options"),
-            ("mode", "options"),
-            ("tiles", "options"),
-            ("legend", "children"),
-        ]
+        outputs = callback_outputs("on_language")
         return self._post(_body(outputs, [_prop("lang", "value", lang)], [], "lang.value"))
 
     def area(self, area: str, lang: str = "zh") -> tuple[float, dict[str, Any]]:
         """The area callback (streets URL, outlines, viewport, badge)."""
-        outputs = [
-            ("streets", "url"),
-            ("boundaries", "data"),
-            ("map", "viewport"),
-            ("area-badge", "children"),
-        ]
+        outputs = callback_outputs("on_area")
         return self._post(
             _body(
                 outputs,
@@ -278,7 +239,7 @@ class DashClient:
         ]
         return self._post(
             _body(
-                [("panel", "children")],
+                callback_outputs("on_panel"),
                 inputs,
                 [_prop("session", "data", self.session_id)],
                 "cells.clickData",
@@ -354,11 +315,12 @@ class DashClient:
             _prop("scenario", "value", scenario),
             _prop("profile", "value", profile),
             _prop("lang", "value", "zh"),
+            _prop("session", "data", self.session_id),
         ]
         return self._post(
             _body(
-                [("download", "data"), ("export-msg", "children")],
-                [_prop("export-btn", "n_clicks", 1)],
+                callback_outputs("on_export"),
+                [_prop("export-btn", "n_clicks", 1), _prop("report-btn", "n_clicks", 0)],
                 state,
                 "export-btn.n_clicks",
             )

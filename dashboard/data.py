@@ -21,7 +21,15 @@ import shapely
 
 from geo import settings
 from geo._errors import LifeCircleError
-from geo.reporting.results import COMPOSITE, PROFILES, SCENARIOS, TIERS, Results, load_results
+from geo.reporting.results import (
+    COMPOSITE,
+    PROFILES,
+    SCENARIOS,
+    TIERS,
+    Results,
+    load_results,
+    scenario_facilities,
+)
 
 
 class Busy:
@@ -311,18 +319,18 @@ class DashboardData:
 
         return self._cached(("arrays", area), build)
 
-    def nearest_quartiles(self, area: str) -> dict[tuple[str, str], tuple[float, float, float]]:
-        """``{(unit, category): (p25, median, p75)}`` of nearest-facility metres (baseline)."""
+    def nearest_quartiles(
+        self, area: str, scenario: str = "baseline"
+    ) -> dict[tuple[str, str], tuple[float, float, float]]:
+        """``{(unit, category): (p25, median, p75)}`` of nearest-facility metres, from the
+        scenario's access table on the area's coverage basis (the table the shares come
+        from, so distances and shares always agree)."""
 
         def build() -> dict[tuple[str, str], tuple[float, float, float]]:
-            acc = self.results.access(area)
+            acc = self.results.access(area, scenario)
             arr = self.area_arrays(area)
             if acc.empty or len(arr.unit_id) == 0 or "nearest_m" not in acc:
                 return {}
-            if "scenario" in acc:
-                acc = acc[acc["scenario"] == "baseline"]
-            if "profile" in acc:
-                acc = acc[acc["profile"] == "default"]
             cell_of = pd.Series(
                 [arr.cells[i] if i >= 0 else None for i in arr.cell_idx], index=arr.unit_id
             )
@@ -339,7 +347,40 @@ class DashboardData:
                 out[str(cell), str(cat)] = (float(q[0]), float(q[1]), float(q[2]))
             return out
 
-        return self._cached(("quartiles", area), build)
+        return self._cached(("quartiles", area, scenario), build)
+
+    def cell_quartiles(
+        self, area: str, nearest_m: np.ndarray
+    ) -> dict[str, tuple[float, float, float]]:
+        """``{unit: (p25, median, p75)}`` of per-demand-unit distances (demand order)."""
+        arr = self.area_arrays(area)
+        out: dict[str, tuple[float, float, float]] = {}
+        if len(nearest_m) != len(arr.cell_idx):
+            return out
+        for i, cell in enumerate(arr.cells):
+            v = nearest_m[arr.cell_idx == i]
+            if len(v):
+                q = np.quantile(v, [0.25, 0.5, 0.75], method="lower")
+                out[cell] = (float(q[0]), float(q[1]), float(q[2]))
+        return out
+
+    def facility_street(self, area: str, unit: str, category: str, scenario: str) -> str:
+        """Street of the facility nearest (straight line) to a neighbourhood's centre: where
+        its residents' nearest facility is, in words."""
+
+        def build() -> str:
+            fac = scenario_facilities(self.results, area, category, scenario)
+            hoods = self.results.neighbourhoods
+            cell = hoods[(hoods["area"] == area) & (hoods["unit"] == unit)]
+            if fac.empty or cell.empty:
+                return ""
+            c = cell.to_crs(settings.PROJECTED_CRS).geometry.representative_point().iloc[0]
+            pts = fac.to_crs(settings.PROJECTED_CRS).geometry
+            d = np.hypot(pts.x.to_numpy() - c.x, pts.y.to_numpy() - c.y)
+            best = pts.iloc[int(np.argmin(d))]
+            return self.results.nearest_street(area, float(best.x), float(best.y))
+
+        return str(self._cached(("facstreet", area, unit, category, scenario), build))
 
     # -- queries -------------------------------------------------------------------------
     def coverage(
@@ -379,7 +420,7 @@ class DashboardData:
         (uncovered population) and ``q`` (nearest-distance quartiles in metres, or None).
         """
         cats, _ = self.coverage(area, tier, scenario, profile)
-        quart = self.nearest_quartiles(area)
+        quart = self.nearest_quartiles(area, scenario)
         rows = []
         for key in self.results.category_keys():
             rec = cats.get(key, {}).get(unit)

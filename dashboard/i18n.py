@@ -28,7 +28,60 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Other exports are running: try again shortly.",
     ),
     "legend_share": ("覆盖率", "Share covered"),
-    "legend_nodata": ("无数据", "no figure"),
+    "legend_nodata": ("无数据（斜线）", "no figure (hatched)"),
+    "legend_estimate": ("≈ 估算（点线边框）", "≈ estimate (dotted outline)"),
+    "legend_selected": ("所选社区单元", "selected neighbourhood"),
+    "badge_network": ("路网完整（{comp}）", "complete network ({comp})"),
+    "badge_estimate": (
+        "≈ 估算：路网数据不完整（{comp}），按直线距离×绕行系数",
+        "≈ estimate: incomplete network ({comp}), straight line × detour factor",
+    ),
+    "badge_estimate_nonet": (
+        "≈ 估算：无路网数据，按直线距离×绕行系数",
+        "≈ estimate: no network data, straight line × detour factor",
+    ),
+    "badge_none": ("无数据：无法计算覆盖率", "no data: coverage unknown"),
+    "composite_label": ("综合得分", "Composite score"),
+    "what_is": ("这是什么意思？", "What does this mean?"),
+    "composite_help": (
+        "综合得分：对每位居民，计算各类设施中有几类在该类的标准步行距离内"
+        "（例如 11 类中有 8 类 = 73%），再按人口加权平均。100% 表示每位居民步行可达所有类别。",
+        "Composite score: for each resident, the share of facility categories within that "
+        "category's standard walking distance (e.g. 8 of 11 = 73%), averaged over residents. "
+        "100% means every resident can walk to every category.",
+    ),
+    "recon_help": (
+        "“地图”为 OpenStreetMap（OSM）中找到的设施数；"
+        "“规划现有 / 新增 / 提升”为规划文件提到的数量；"
+        "差异 = 规划现有 − 地图：正数表示规划称已有、但地图上缺少的设施，"
+        "负数表示地图上多于规划所列。",
+        "“OSM” counts the facilities found in OpenStreetMap; “plan existing / new / upgrade” "
+        "count those the plan documents name; difference = plan existing − OSM: positive means "
+        "the plan lists facilities the map lacks, negative means the map has more.",
+    ),
+    "sentence": (
+        "{cat}：{pop} 位居民中 {cov} 位在 {thr} 步行范围内",
+        "{cat}: {cov} of {pop} residents within {thr}",
+    ),
+    "sentence_nearest": ("；最近设施约 {d}", "; nearest about {d}"),
+    "sentence_street": ("，{street}", ", {street}"),
+    "sentence_composite": (
+        "{n} 类设施的覆盖率低于 50%：{cats}",
+        "{n} categories reach fewer than half the residents: {cats}",
+    ),
+    "sentence_all_ok": ("各类设施覆盖率均不低于 50%。", "Every category reaches at least half."),
+    "threshold": ("步行距离阈值", "Walking threshold"),
+    "searched": ("已检索", "searched"),
+    "median": ("中位距离", "Median distance"),
+    "beyond": ("超出搜索范围", "beyond search"),
+    "unknown": ("未知", "unknown"),
+    "report_btn": ("生成会议报告（PDF）", "Meeting report (PDF)"),
+    "report_done": ("报告已生成", "Report ready"),
+    "export_failed": ("导出失败", "Export failed"),
+    "whatif_in_export": (
+        "导出文件包含模拟新增设施（标注“模拟”）。",
+        "The file includes the simulated facilities (labelled “what-if”).",
+    ),
     "legend_gap": ("覆盖缺口", "coverage gap"),
     "legend_whatif": ("模拟新增", "what-if facility"),
     "panel_prompt": (
@@ -40,10 +93,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "share": ("覆盖率", "Share"),
     "covered": ("覆盖人口", "Covered"),
     "in_gaps": ("缺口人口", "In gaps"),
-    "nearest": ("最近设施距离 p25/中位/p75", "Nearest p25/median/p75"),
+    "nearest": ("最近设施（中位）", "Nearest (median)"),
     "nearest_note": (
-        "最近距离单位为米（m），按现状、一般步速计。",
-        "Nearest distances in metres (baseline, default pace).",
+        "距离为到最近设施的步行距离中位数，与覆盖率同一依据与情景。",
+        "Distances: median walk to the nearest facility, on the same basis and scenario as "
+        "the shares.",
     ),
     "recon": ("规划与地图对照", "Plan vs map"),
     "recon_plan_existing": ("规划现有", "plan existing"),

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
+import shapely
 
 from dashboard.data import DashboardData, _geojson_geom
 from dashboard.i18n import t
@@ -21,10 +22,10 @@ from geo.reporting.html import facility_popup_html
 from geo.reporting.results import (
     COMPOSITE,
     FACILITY_CLASSES,
-    area_gaps,
     scenario_facilities,
     share_colour,
 )
+from geo.reporting.view import view_gaps
 
 HATCH = "url(#lc-hatch)"
 WHATIF_COLOUR = "#e7298a"
@@ -37,8 +38,8 @@ def _fc(features: list[dict[str, Any]]) -> dict[str, Any]:
 #: Layers served by URL (static for validated parameters), with their parameters.
 LAYER_PARAMS: dict[str, tuple[str, ...]] = {
     "cells": ("area", "category", "tier", "scenario", "profile", "lang"),
-    "facilities": ("area", "category", "scenario"),
-    "gaps": ("area", "category", "scenario", "lang"),
+    "facilities": ("area", "category", "scenario", "lang"),
+    "gaps": ("area", "category", "tier", "scenario", "profile", "lang"),
 }
 
 
@@ -77,27 +78,35 @@ def layer_json(data: DashboardData, kind: str, params: dict[str, Any]) -> bytes:
                 data, area, category, tier=tier, scenario=scenario, profile=profile, lang=lang
             )
         elif kind == "facilities":
-            fc = facilities_geojson(data, area, category, scenario)
+            fc = facilities_geojson(data, area, category, scenario, lang)
         else:
-            fc = gaps_geojson(data, area, category, scenario, lang)
+            fc = gaps_geojson(
+                data, area, category, tier=tier, scenario=scenario, profile=profile, lang=lang
+            )
         return json.dumps(fc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     return data.memo(key, build)
 
 
 def basis_label(basis: str, completeness: float | None, lang: str) -> str:
-    """Badge text for an area's network basis, e.g. ``路网数据不完整 estimate 65%``."""
-    comp = f"{completeness:.0%}" if completeness is not None else ""
-    if lang == "en":
-        text = {"network": "complete network", "estimate": "incomplete network: estimate"}
-        return f"{text.get(basis, 'no network data')} {comp}".strip()
-    key = {"network": "complete", "estimate": "incomplete"}.get(basis, "nonet")
-    word = {"network": "network", "estimate": "estimate"}.get(basis, "none")
-    return f"{t(key, lang)} {word} {comp}".strip()
+    """The one data badge of an area, in one language, e.g. ``≈ 估算：路网数据不完整（65%）``.
+
+    ``basis`` is the basis of the area's coverage figures; ``completeness`` the share of the
+    area its walking network reaches.
+    """
+    comp = f"{completeness:.0%}" if completeness is not None else "—"
+    if basis == "network":
+        return t("badge_network", lang).format(comp=comp)
+    if basis == "estimate":
+        key = "badge_estimate_nonet" if not completeness else "badge_estimate"
+        return t(key, lang).format(comp=comp)
+    return t("badge_none", lang)
 
 
 def cell_style(share: float, basis: str) -> dict[str, Any]:
-    """Leaflet path style of a neighbourhood cell (thin-data areas dashed / hatched)."""
+    """Leaflet path style of a neighbourhood cell: hatched grey only where there is no figure
+    (the one meaning of hatching); estimate cells get a dotted dark outline (the estimate
+    symbol)."""
     if not np.isfinite(share):
         return {
             "fillColor": HATCH,
@@ -107,8 +116,8 @@ def cell_style(share: float, basis: str) -> dict[str, Any]:
             "dashArray": "4 3",
         }
     style = {"fillColor": share_colour(share), "color": "#ffffff", "weight": 1, "fillOpacity": 0.62}
-    if basis != "network":
-        style.update({"color": "#4d4d4d", "dashArray": "5 4", "fillOpacity": 0.45})
+    if basis == "estimate":
+        style.update({"color": "#3f3f3f", "dashArray": "2 4", "weight": 1.2})
     return style
 
 
@@ -142,7 +151,8 @@ def _cells(
     after: dict[str, float] = {}
     if evaluation is not None:
         after = dict(zip(evaluation.cells, evaluation.after.tolist(), strict=True))
-    area_basis = data.results.areas[area].basis
+    area_basis = data.results.coverage_basis(area)
+    names = data.results.neighbourhood_names(area)
     feats = []
     for base in data.cell_features(area):
         unit = base["properties"]["unit"]
@@ -151,11 +161,13 @@ def _cells(
         pop = rec.population if rec is not None else np.nan
         basis = rec.basis if rec is not None else area_basis
         label = f"{share:.1%}" if np.isfinite(share) else t("legend_nodata", lang)
+        if basis == "estimate" and np.isfinite(share):
+            label = "≈ " + label
         if unit in after and np.isfinite(after[unit]):
             label = f"{label} → {after[unit]:.1%}"
             share = after[unit]
-        name = base["properties"].get("name") or ""
-        tip = f"<b>{html.escape(unit)}</b> {html.escape(name)}<br>{t('share', lang)}: {label}"
+        name = names.get(unit, unit)
+        tip = f"<b>{html.escape(name)}</b><br>{t('share', lang)}: {label}"
         if np.isfinite(pop):
             tip += f"<br>{t('population', lang)}: {pop:,.0f}"
         feats.append(
@@ -187,12 +199,11 @@ def boundaries_geojson(data: DashboardData, selected: str, lang: str) -> dict[st
             "fill": False,
         }
         props: dict[str, Any] = {"area": p["area"], "style": style}
-        if p["basis"] != "network":
-            style.update({"fill": True, "fillColor": HATCH, "fillOpacity": 0.35})
-        if p["basis"] != "network" and not sel:  # the selected area has the corner badge
+        basis = data.results.coverage_basis(p["area"])
+        if basis != "network" and not sel:  # the selected area has the corner badge
             props["tooltip"] = html.escape(
                 f"{p['name_zh'] if lang == 'zh' else p['name_en']}: "
-                f"{basis_label(p['basis'], p['completeness'], lang)}"
+                f"{basis_label(basis, p['completeness'], lang)}"
             )
             props["permanent"] = True
         feats.append(
@@ -205,13 +216,15 @@ _CLASS_STYLE = {k: (zh, en, colour) for k, zh, en, colour, _ in FACILITY_CLASSES
 
 
 def facilities_geojson(
-    data: DashboardData, area: str, category: str, scenario: str
+    data: DashboardData, area: str, category: str, scenario: str, lang: str = "zh"
 ) -> dict[str, Any]:
     """Facilities of the scenario by source/status, each with an escaped popup."""
-    return _facilities(data, area, category, scenario)
+    return _facilities(data, area, category, scenario, lang)
 
 
-def _facilities(data: DashboardData, area: str, category: str, scenario: str) -> dict[str, Any]:
+def _facilities(
+    data: DashboardData, area: str, category: str, scenario: str, lang: str
+) -> dict[str, Any]:
     fac = scenario_facilities(
         data.results, area, None if category == COMPOSITE else category, scenario
     )
@@ -230,7 +243,7 @@ def _facilities(data: DashboardData, area: str, category: str, scenario: str) ->
                 },
                 "properties": {
                     "klass": klass,
-                    "popup": facility_popup_html(row),
+                    "popup": facility_popup_html(row, lang),
                     "tooltip": html.escape(name) if name and name != "nan" else None,
                     "cls": f"lc-fac lc-fac-{klass}",
                     "style": {
@@ -247,46 +260,76 @@ def _facilities(data: DashboardData, area: str, category: str, scenario: str) ->
 
 
 def gaps_geojson(
-    data: DashboardData, area: str, category: str, scenario: str, lang: str
+    data: DashboardData,
+    area: str,
+    category: str,
+    *,
+    tier: int,
+    scenario: str,
+    profile: str,
+    lang: str,
+    nearest_m: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Gap polygons (outline only, so cells stay clickable) with population labels."""
-    return _gaps(data, area, category, scenario, lang)
-
-
-def _gaps(
-    data: DashboardData, area: str, category: str, scenario: str, lang: str
-) -> dict[str, Any]:
-    if category == COMPOSITE:
-        return _fc([])
-    gaps = area_gaps(data.results, area, category, scenario)
+    """Gaps of the view (its tier, profile, scenario and simulated facilities): outer rings
+    only (covered holes inside a gap are not outlined), labelled with their population."""
+    gaps = view_gaps(
+        data.results,
+        area,
+        category,
+        tier=tier,
+        scenario=scenario,
+        profile=profile,
+        nearest_m=nearest_m,
+    )
     feats = []
     for i, row in enumerate(gaps.itertuples()):
-        rank = (
-            int(getattr(row, "rank", i + 1)) if np.isfinite(getattr(row, "rank", i + 1)) else i + 1
-        )
         pop = float(getattr(row, "population", np.nan))
-        txt = f"{t('gap', lang)} {rank}: {pop:,.0f} {t('people', lang)}"
-        thr = getattr(row, "threshold_m", None)
-        if isinstance(thr, int | float) and np.isfinite(thr):
-            # gaps are judged at the category's standard threshold, whatever tier is shown
-            txt += f" (≤{thr:,.0f} m)"
-        area_m2 = getattr(row, "area_m2", None)
-        popup = txt + (f"<br>{area_m2:,.0f} m²" if isinstance(area_m2, int | float) else "")
+        txt = f"{t('gap', lang)} {i + 1}: {pop:,.0f} {t('people', lang)}"
+        rings = shapely.get_exterior_ring(shapely.get_parts(row.geometry))
         feats.append(
             {
                 "type": "Feature",
-                "geometry": _geojson_geom(row.geometry),
+                "geometry": _geojson_geom(shapely.multilinestrings(rings)),
                 "properties": {
                     "population": pop,
-                    "rank": rank,
-                    "popup": popup,
+                    "rank": i + 1,
                     "tooltip": txt,
                     "permanent": i < 3,
                     "cls": "lc-gap",
-                    "style": {"color": "#b2182b", "weight": 2.5, "dashArray": "6 4", "fill": False},
+                    "style": {"color": "#b2182b", "weight": 2.5, "dashArray": "6 4"},
                 },
             }
         )
+    return _fc(feats)
+
+
+def street_labels_geojson(data: DashboardData, area: str) -> dict[str, Any]:
+    """Street names (network ``name`` tags) as label points, shown at street zooms."""
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(s.lon, 6), round(s.lat, 6)]},
+            "properties": {"label": html.escape(s.name), "cls": "lc-streetlabel"},
+        }
+        for s in data.results.street_labels(area, 40)
+    ]
+    return _fc(feats)
+
+
+def selected_geojson(data: DashboardData, area: str, unit: str | None) -> dict[str, Any]:
+    """The outline of the neighbourhood the panel shows (highlighted on the map)."""
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": f["geometry"],
+            "properties": {
+                "cls": "lc-selected",
+                "style": {"color": "#1f3dff", "weight": 4, "fill": False},
+            },
+        }
+        for f in data.cell_features(area)
+        if unit is not None and f["properties"]["unit"] == unit
+    ]
     return _fc(feats)
 
 
@@ -297,7 +340,7 @@ def whatif_geojson(added: list[Added], lang: str) -> dict[str, Any]:
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [round(a.lon, 6), round(a.lat, 6)]},
             "properties": {
-                "tooltip": f"{t('legend_whatif', lang)} #{a.id}",
+                "tooltip": html.escape(f"{t('legend_whatif', lang)} {a.label(lang)}"),
                 "cls": f"lc-whatif lc-whatif-{a.id}",
                 "style": {
                     "radius": 9,

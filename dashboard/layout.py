@@ -29,6 +29,7 @@ from geo.reporting.results import (
 JS_STYLE = {"variable": "lifecircle.style"}
 JS_POINT = {"variable": "lifecircle.point"}
 JS_EACH = {"variable": "lifecircle.each"}
+JS_LABEL = {"variable": "lifecircle.label"}
 
 
 def area_options(data: DashboardData, lang: str) -> list[dict[str, str]]:
@@ -90,6 +91,16 @@ def legend(lang: str) -> list[Any]:
         ),
         t("legend_gap", lang),
         html.Br(),
+        html.Span(
+            className="lc-swatch", style={"border": "2px dotted #3f3f3f", "background": "none"}
+        ),
+        t("legend_estimate", lang),
+        html.Br(),
+        html.Span(
+            className="lc-swatch", style={"border": "3px solid #1f3dff", "background": "none"}
+        ),
+        t("legend_selected", lang),
+        html.Br(),
         html.Span(className="lc-dot", style={"background": WHATIF_COLOUR}),
         t("legend_whatif", lang),
     ]
@@ -116,13 +127,20 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
         notice: Any = ""
         if not results.areas:
             notice = html.Div(t("no_results", lang), className="lc-msg", id=ids.NO_RESULTS)
-        elif missing:
+        else:  # always laid out: the language callback relabels it
             notice = html.Details(
                 [
-                    html.Summary(f"{t('missing', lang)} ({len(missing)})"),
-                    html.Ul([html.Li(m.splitlines()[0][:200]) for m in missing[:20]]),
+                    html.Summary(
+                        [html.Span(t("missing", lang), id=ids.MISSING_LABEL), f" ({len(missing)})"]
+                    ),
+                    # file-level diagnostics (file names, commands), as the CLI prints them
+                    html.Ul(
+                        [html.Li(m.splitlines()[0][:200]) for m in missing[:20]],
+                        className="lc-diagnostic",
+                    ),
                 ],
                 className="lc-note",
+                style=None if missing else {"display": "none"},
             )
         controls = html.Div(
             className="lc-controls",
@@ -168,6 +186,9 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
                 html.Button(
                     t("export_btn", lang), id=ids.EXPORT_BTN, n_clicks=0, style={"marginTop": "6px"}
                 ),
+                html.Button(
+                    t("report_btn", lang), id=ids.REPORT_BTN, n_clicks=0, style={"marginTop": "6px"}
+                ),
                 dcc.Loading(html.Div(id=ids.EXPORT_MSG, className="lc-note"), type="dot"),
                 dcc.Download(id=ids.DOWNLOAD),
             ],
@@ -187,6 +208,10 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
                        style=JS_STYLE, interactive=False, attribution=OSM_CREDIT,
                        pane="shadowPane"),
             dl.GeoJSON(id=ids.GAPS, style=JS_STYLE, onEachFeature=JS_EACH, pane="shadowPane"),
+            dl.GeoJSON(id=ids.SELECTED, style=JS_STYLE, onEachFeature=JS_EACH,
+                       interactive=False, pane="shadowPane"),
+            dl.GeoJSON(id=ids.STREET_LABELS, pointToLayer=JS_LABEL, interactive=False,
+                       pane="shadowPane"),
             dl.GeoJSON(id=ids.FACILITIES, pointToLayer=JS_POINT, onEachFeature=JS_EACH,
                        pane="markerPane"),
             dl.GeoJSON(id=ids.WHATIF_LAYER, pointToLayer=JS_POINT, onEachFeature=JS_EACH,
@@ -203,6 +228,7 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
             else ""
         )
         mapwrap = html.Div(
+            id=ids.MAPWRAP,
             className="lc-mapwrap",
             children=[
                 lmap,
@@ -215,6 +241,7 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
             children=[
                 html.Div(id=ids.SUMMARY, className="lc-summary"),
                 html.Div(id=ids.MESSAGE, className="lc-msg"),
+                html.Div(id=ids.URL_MSG, className="lc-msg"),
                 html.H4(t("whatif", lang), id=ids.WHATIF_TITLE, style={"margin": "8px 0 2px"}),
                 html.Div(t("whatif_help", lang), id=ids.WHATIF_HELP, className="lc-note"),
                 html.Div(html.Div(t("whatif_none", lang), className="lc-note"), id=ids.WHATIF_LIST),
@@ -240,6 +267,7 @@ def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Ca
         footer = html.Div(t("credit", lang), id=ids.FOOTER, className="lc-footer")
         return html.Div(
             [
+                dcc.Location(id=ids.URL, refresh=False),
                 dcc.Store(id=ids.SESSION, data=uuid.uuid4().hex),
                 dcc.Store(id=ids.WHATIF_REV, data=0),
                 header,

@@ -371,7 +371,9 @@ def write_synthetic(root: str | Path) -> dict[str, Path]:
                     }
                 )
             )
-        pd.concat(acc).to_parquet(out / "access" / f"{a}.parquet", index=False)
+        # named as the pipeline names them (geo.planning.coverage.access_path)
+        name = f"{a}.parquet" if BASIS[a] == "network" else f"{a}.estimate.parquet"
+        pd.concat(acc).to_parquet(out / "access" / name, index=False)
 
     fac_rows = []
     for k, (a, c, s, t, x, y, name) in enumerate(FACILITIES):

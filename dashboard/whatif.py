@@ -26,6 +26,7 @@ from geo import settings
 from geo._errors import LifeCircleError
 from geo.network.access import AccessEngine
 from geo.reporting.results import scenario_facilities
+from geo.reporting.view import WhatIfOverlay, WhatIfPoint
 
 SESSION_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -40,13 +41,21 @@ class WhatIfError(LifeCircleError):
 
 @dataclass
 class Added:
-    """One facility a user added: id (per session), WGS-84 and projected position."""
+    """One facility a user added: id (1, 2, ... per area and category, again from 1 after
+    "clear all"), WGS-84 and projected position, and the nearest named street."""
 
     id: int
     lon: float
     lat: float
     x: float
     y: float
+    street: str = ""
+
+    def label(self, lang: str) -> str:
+        """``番禺路附近 #1`` / ``near 番禺路 #1`` (``#1`` without a named street nearby)."""
+        if not self.street:
+            return f"#{self.id}"
+        return f"near {self.street} #{self.id}" if lang == "en" else f"{self.street}附近 #{self.id}"
 
 
 @dataclass
@@ -63,12 +72,20 @@ class Evaluation:
     n_added: int
     method: str = "network"  # or "estimate" (straight line x detour factor)
     factor: float = 1.0
+    nearest_m: np.ndarray | None = None  # per demand unit, with the additions
+    added: tuple[Added, ...] = ()
+
+    def overlay(self) -> WhatIfOverlay:
+        """The simulated facilities and distances as the reporting layer draws them."""
+        pts = tuple(WhatIfPoint(a.lon, a.lat, a.label("zh"), a.label("en")) for a in self.added)
+        near = self.nearest_m if self.nearest_m is not None else np.zeros(0)
+        return WhatIfOverlay(pts, near, self.method, self.factor)
 
 
 @dataclass
 class _Context:
     whatif: Any
-    base_covered: np.ndarray
+    base_nearest: np.ndarray  # the scenario's access table (the coverage figures' basis)
     handles: dict[int, int] = field(default_factory=dict)
 
 
@@ -76,7 +93,7 @@ class _Context:
 class _Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
     added: dict[tuple[str, str], list[Added]] = field(default_factory=dict)
-    next_id: int = 1
+    next_id: dict[tuple[str, str], int] = field(default_factory=dict)
     contexts: OrderedDict[tuple[Any, ...], _Context] = field(default_factory=OrderedDict)
 
 
@@ -306,8 +323,11 @@ class WhatIfService:
             lst = sess.added.setdefault((area, category), [])
             if len(lst) >= self.max_added:
                 raise WhatIfError("whatif_limit", f"at most {self.max_added} added facilities")
-            item = Added(sess.next_id, lon_f, lat_f, float(x), float(y))
-            sess.next_id += 1
+            key = (area, category)
+            n = sess.next_id.get(key, 1)
+            street = self.data.results.nearest_street(area, float(x), float(y))
+            item = Added(n, lon_f, lat_f, float(x), float(y), street)
+            sess.next_id[key] = n + 1
             lst.append(item)
             return item
 
@@ -325,20 +345,12 @@ class WhatIfService:
         sess = self._session(session_id)
         with sess.lock:
             sess.added[(area, category)] = []
+            sess.next_id[(area, category)] = 1  # numbering restarts after "clear all"
 
     # -- evaluation ----------------------------------------------------------------------
     def threshold(self, area: str, category: str, tier: int, profile: str) -> float:
-        """Walking threshold (m) of a setting: from ``coverage.csv``, else tier x speed."""
-        cov = self.data.results.coverage
-        rows = cov[
-            (cov["area"] == area)
-            & (cov["category"] == category)
-            & (cov["tier"] == tier)
-            & (cov["profile"] == profile)
-        ]
-        if not rows.empty and "threshold_m" in rows and rows["threshold_m"].notna().any():
-            return float(rows["threshold_m"].dropna().iloc[0])
-        return tier * settings.WALK_SPEEDS_KMH[profile] * 1000.0 / 60.0
+        """Walking threshold (m) of a setting, as ``coverage.csv`` states it."""
+        return self.data.results.threshold(area, category, tier, profile)
 
     def evaluate(
         self, session_id: Any, area: str, category: str, tier: int, scenario: str, profile: str
@@ -363,7 +375,10 @@ class WhatIfService:
             ctx = sess.contexts.get(key)
             if ctx is None:
                 wi = self._new_whatif(model, area, category, scenario, thr)
-                ctx = _Context(wi, wi.nearest_m <= thr + 1e-9)
+                base = self.data.results.nearest(area, category, scenario)
+                if base is None or len(base) != len(wi.nearest_m):
+                    base = wi.nearest_m.copy()  # no access table: the engine's own figures
+                ctx = _Context(wi, base)
                 sess.contexts[key] = ctx
                 while len(sess.contexts) > self.max_contexts:
                     sess.contexts.popitem(last=False)
@@ -376,12 +391,15 @@ class WhatIfService:
             for aid, a in want.items():
                 if aid not in ctx.handles:
                     ctx.handles[aid] = ctx.whatif.add(a.x, a.y)
-            after = ctx.whatif.nearest_m <= thr + 1e-9
+            # the figures without additions are those of coverage.csv (its access table); an
+            # addition can only bring a unit closer
+            nearest = np.minimum(ctx.base_nearest, ctx.whatif.nearest_m)
+            before = ctx.base_nearest <= thr + 1e-9
+            after = nearest <= thr + 1e-9
             arr = model.arrays
-            ev = _shares(
-                arr.cells, arr.cell_idx, arr.population, ctx.base_covered, after, thr, len(added)
-            )
+            ev = _shares(arr.cells, arr.cell_idx, arr.population, before, after, thr, len(added))
             ev.method, ev.factor = model.method, model.factor
+            ev.nearest_m, ev.added = nearest, tuple(added)
             return ev
 
 

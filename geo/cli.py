@@ -1228,6 +1228,28 @@ def export_cmd(
             click.echo(f"wrote {path}")
 
 
+@main.command("report")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the written paths as JSON.")
+def report_cmd(ctx: RunContext, as_json: bool) -> None:
+    """Meeting report (multi-page A4 PDF) per area into <out>/reports/ / 会议报告."""
+    from geo.reporting.report import write_report
+    from geo.reporting.results import load_results
+
+    if not ctx.area_ids:
+        raise LifeCircleError("give the area to report on with --area (e.g. --area xinhualu)")
+    results = load_results(ctx.out, registry=ctx.registry)
+    written = [
+        str(write_report(results, area))
+        for area in progress(ctx, [a.id for a in ctx.areas], "report / 报告")
+    ]
+    if as_json:
+        echo_json(written)
+    else:
+        for path in written:
+            click.echo(f"wrote {path}")
+
+
 # -------------------------------------------------------------------------------------------
 # screen -- geo/city/
 # -------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from dashboard.app import create_app
+from dashboard.callbacks import callback_outputs
 from dashboard.synthetic import synthetic_registry, synthetic_taxonomy, to_wgs, write_synthetic
 from dashboard.whatif import EstimateWhatIf, WhatIfError, WhatIfService, _shares
 
@@ -58,15 +59,7 @@ def _view(
     lang="zh",
     session=SID,
 ):
-    outputs = [
-        ("cells", "url"),
-        ("cells", "data"),
-        ("facilities", "url"),
-        ("gaps", "url"),
-        ("whatif-layer", "data"),
-        ("summary", "children"),
-        ("message", "children"),
-    ]
+    outputs = callback_outputs("on_view")
     inputs = [
         ("area", "value", area),
         ("category", "value", category),
@@ -184,7 +177,7 @@ def test_view_hatches_cells_without_figures(client):
 )
 def test_view_bad_input_is_a_visible_message(client, kwargs, message):
     resp = _view(client, **kwargs)
-    assert message in resp["message"]["children"]
+    assert message in json.dumps(resp["message"]["children"], ensure_ascii=False)
     assert resp["cells"]["url"] is None
 
 
@@ -382,18 +375,22 @@ def test_export_callback_writes_into_exports(client, synthetic):
             {"id": "download", "property": "data"},
             {"id": "export-msg", "property": "children"},
         ],
-        "inputs": [{"id": "export-btn", "property": "n_clicks", "value": 1}],
+        "inputs": [
+            {"id": "export-btn", "property": "n_clicks", "value": 1},
+            {"id": "report-btn", "property": "n_clicks", "value": 0},
+        ],
         "state": [
-            {"id": i, "property": "value", "value": v}
-            for i, v in (
-                ("export-format", "xlsx"),
-                ("export-paper", "A4"),
-                ("area", A),
-                ("category", "meal_service"),
-                ("tier", 10),
-                ("scenario", "baseline"),
-                ("profile", "default"),
-                ("lang", "zh"),
+            {"id": i, "property": p, "value": v}
+            for i, p, v in (
+                ("export-format", "value", "xlsx"),
+                ("export-paper", "value", "A4"),
+                ("area", "value", A),
+                ("category", "value", "meal_service"),
+                ("tier", "value", 10),
+                ("scenario", "value", "baseline"),
+                ("profile", "value", "default"),
+                ("lang", "value", "zh"),
+                ("session", "data", SID),
             )
         ],
         "changedPropIds": ["export-btn.n_clicks"],

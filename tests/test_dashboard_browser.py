@@ -8,6 +8,7 @@ results exist in out/ (after ``lifecircle run``), one more test screenshots the 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import threading
@@ -244,7 +245,7 @@ def test_page_loads_with_cells_badge_and_streets(driver, url, artifacts):
     seconds = _open(driver, url, category=None)
     assert category_label(driver) == "综合得分"  # the overview comes first
     assert len(driver.find_elements("css selector", "path.lc-cell")) == 4
-    assert _text(driver, "#basis-badge") == "路网完整 network 92%"
+    assert _text(driver, "#basis-badge") == "路网完整（92%）"
     assert _text(driver, "#title") == "15分钟社区生活圈规划"
     assert seconds < 15
     driver.save_screenshot(str(artifacts / "dashboard_01_load.png"))
@@ -271,17 +272,19 @@ def test_neighbourhood_panel_matches_coverage_csv(driver, url, coverage, artifac
     _wait_text(driver, "#area-share", f"{_share(coverage, 'ALL', 'health_station', 10):.1%}")
     unit = f"{A}-n4"
     _click_centre(driver, f"path.lc-cell-{unit}")
-    _wait_text(driver, "#panel-unit", f"社区单元 {unit}")
+    _wait_text(driver, "#panel-unit", unit)  # no human name in the synthetic cells
     shown = _attrs(driver, "#panel-table td.lc-share", "data-category")
     want = {
         c: f"{_share(coverage, unit, c, 10):.1%}"
         for c in ("health_station", "meal_service", "composite")
     }
     assert shown == want
-    gaps = _attrs(driver, "#panel-table td.lc-gap-pop", "data-category")
     pop = _share(coverage, unit, "health_station", 10, column="population")
     covered = _share(coverage, unit, "health_station", 10, column="covered_population")
-    assert gaps["health_station"] == f"{pop - covered:,.0f}"
+    sentence = _text(driver, "#panel-sentence")
+    assert sentence.startswith(f"社区卫生服务站：{pop:,.0f} 位居民中 {covered:,.0f} 位在 667 m")
+    # the selected cell is outlined on the map
+    assert driver.find_elements("css selector", "path.lc-selected")
     assert "社区卫生服务站" in _text(driver, "#recon-table")
     driver.save_screenshot(str(artifacts / "dashboard_03_panel.png"))
 
@@ -328,7 +331,7 @@ def test_export_png_from_the_dashboard(driver, url, synthetic, artifacts):
 def test_thin_data_areas_are_marked(driver, url, artifacts):
     _open(driver, url)
     _dropdown(driver, "area", "synthetic_b")
-    _wait_text(driver, "#basis-badge", "路网数据不完整 estimate 65%")
+    _wait_text(driver, "#basis-badge", "≈ 估算：路网数据不完整（65%），按直线距离×绕行系数")
 
     def labels(d: Any) -> list[str]:
         # the map re-renders its labels while layers load: re-read stale elements
@@ -338,8 +341,9 @@ def test_thin_data_areas_are_marked(driver, url, artifacts):
             ]
         )
 
-    _wait(driver, lambda d: "合成丙街道: 无路网数据 none 0%" in labels(d))
-    assert "合成丙街道: 无路网数据 none 0%" in labels(driver)
+    _wait(driver, lambda d: "合成丙街道: 无数据：无法计算覆盖率" in labels(d))
+    # one data badge per area: the summary repeats no badge
+    assert not driver.find_elements("css selector", "#summary .lc-badge")
     driver.save_screenshot(str(artifacts / "dashboard_07_thin_data.png"))
 
 
@@ -347,7 +351,7 @@ def test_language_switch_to_english(driver, url, coverage, artifacts):
     _open(driver, url)
     _radio(driver, "lang", "en")
     _wait_text(driver, "#title", "15-minute community life circle")
-    _wait_text(driver, "#basis-badge", "complete network 92%")
+    _wait_text(driver, "#basis-badge", "complete network (92%)")
     assert _text(driver, "#area-share") == f"{_share(coverage, 'ALL', 'health_station', 15):.1%}"
     driver.save_screenshot(str(artifacts / "dashboard_08_english.png"))
 
@@ -398,7 +402,7 @@ def test_real_xinhualu_panel_and_whatif(driver, real_url, pipeline_out, artifact
         "lc-cell-"
     )
     _click_centre(driver, f"path.lc-cell-{unit}")
-    _wait_text(driver, "#panel-unit", f"社区单元 {unit}")
+    _wait(driver, lambda d: unit in _text(d, "#panel"))
     rows = cov[cov["unit"] == unit].set_index("category")["share"]
     shown = _attrs(driver, "#panel-table td.lc-share", "data-category")
     assert shown == {c: f"{v:.1%}" for c, v in rows.items()}
@@ -431,9 +435,9 @@ def test_real_category_without_facility_data_is_grey_without_gaps(
     _open(driver, real_url, category=None)
     _dropdown(driver, "area", area)
     _dropdown(driver, "category", category)
-    _wait(driver, lambda d: "无设施数据 / no facility data" in _text(d, "#area-data-status"))
+    _wait(driver, lambda d: "无设施数据" in _text(d, "#area-data-status"))
     note = _text(driver, "#area-data-status")
-    assert "searched 已检索: OSM (area files + Geofabrik POIs); lists: " in note
+    assert "已检索: OSM (area files + Geofabrik POIs); lists: " in note
     time.sleep(1.0)  # let the gap layer load
     assert driver.find_elements("css selector", "path.lc-gap") == []
     dashes = _retry(
@@ -444,3 +448,159 @@ def test_real_category_without_facility_data_is_grey_without_gaps(
     )
     assert dashes == {"4 3"}  # every cell drawn as 'no figure' (grey hatch), none as 0 %
     driver.save_screenshot(str(artifacts / "dashboard_real_no_facility_data.png"))
+
+
+# -- issue #13: one truth per view, exports, offline HTML, one language ----------------------
+def _gap_labels(drv: Any) -> list[str]:
+    return _retry(
+        lambda: [
+            e.get_attribute("textContent")
+            for e in drv.find_elements("css selector", ".lc-label")
+            if "缺口" in (e.get_attribute("textContent") or "")
+        ]
+    )
+
+
+def _uncovered(cov: pd.DataFrame, tier: int) -> float:
+    pop = _share(cov, "ALL", "health_station", tier, column="population")
+    return pop - _share(cov, "ALL", "health_station", tier, column="covered_population")
+
+
+def test_gaps_follow_the_tier_and_the_whatif(driver, url, coverage, artifacts):
+    _open(driver, url)
+    for tier in (15, 5):
+        _radio(driver, "tier", str(tier))
+        want = [f"缺口 1: {_uncovered(coverage, tier):,.0f} 人"]
+        _wait(driver, lambda d, w=want: _gap_labels(d) == w)
+    driver.save_screenshot(str(artifacts / "dashboard_09_gaps_5min.png"))
+    before = _uncovered(coverage, 5)
+    _radio(driver, "mode", "add")
+    # in add mode the gap outlines let clicks through to the map
+    _wait(driver, lambda d: d.find_elements("css selector", ".lc-mode-add path.lc-gap"))
+    gap = driver.find_element("css selector", "path.lc-gap")
+    assert driver.execute_script("return getComputedStyle(arguments[0]).pointerEvents", gap) == (
+        "none"
+    )
+    _click_centre(driver, f"path.lc-cell-{A}-n4")
+    _wait(driver, lambda d: d.find_elements("css selector", "#whatif-summary"))
+
+    def gap_people(d: Any) -> float:
+        labels = _gap_labels(d)
+        return sum(float(s.split(": ")[1].split(" ")[0].replace(",", "")) for s in labels)
+
+    _wait(driver, lambda d: 0 < gap_people(d) < before or not _gap_labels(d))
+    driver.save_screenshot(str(artifacts / "dashboard_10_gaps_whatif.png"))
+    _retry(lambda: driver.find_element("id", "whatif-clear").click())
+    _wait(driver, lambda d: not d.find_elements("css selector", "#whatif-summary"))
+    _radio(driver, "mode", "inspect")
+
+
+def test_whatif_names_restart_after_clear(driver, url, artifacts):
+    _open(driver, url)
+    _radio(driver, "mode", "add")
+    for _ in range(2):
+        _click_centre(driver, f"path.lc-cell-{A}-n4")
+        _wait(driver, lambda d: d.find_elements("css selector", "#whatif-list button"))
+        _retry(lambda: driver.find_element("id", "whatif-clear").click())
+        _wait(driver, lambda d: not d.find_elements("css selector", "#whatif-list button"))
+    _click_centre(driver, f"path.lc-cell-{A}-n4")
+    _wait(driver, lambda d: d.find_elements("css selector", "#whatif-list button"))
+    assert _text(driver, "#whatif-list span").endswith("#1")
+    _retry(lambda: driver.find_element("id", "whatif-clear").click())
+    _radio(driver, "mode", "inspect")
+
+
+def test_export_carries_the_whatif(driver, url, synthetic, artifacts):
+    _open(driver, url)
+    _radio(driver, "mode", "add")
+    _click_centre(driver, f"path.lc-cell-{A}-n4")
+    _wait(driver, lambda d: d.find_elements("css selector", "#whatif-summary"))
+    shown = _text(driver, "#whatif-summary").split(": ")[1].split(" (")[0]
+    before = set((synthetic["out"] / "exports").glob("*.xlsx"))
+    _radio(driver, "export-format", "xlsx")
+    _retry(lambda: driver.find_element("id", "export-btn").click())
+    _wait(driver, lambda d: d.find_elements("css selector", "#export-done"), timeout=60)
+    new = set((synthetic["out"] / "exports").glob("*.xlsx")) - before
+    assert len(new) == 1
+    path = new.pop()
+    assert "whatif" in path.name
+    about = pd.read_excel(path, sheet_name="about 说明").set_index("item 项目")["value 值"]
+    assert shown.replace(" ", "") in about["模拟 / what-if"].replace(" ", "")
+    _retry(lambda: driver.find_element("id", "whatif-clear").click())
+    _radio(driver, "mode", "inspect")
+
+
+def test_html_export_draws_with_the_network_off(driver, synthetic, artifacts):
+    from geo.reporting.export import export
+    from geo.reporting.results import load_results
+
+    res = load_results(
+        synthetic["out"], registry=synthetic_registry(synthetic), taxonomy=synthetic_taxonomy()
+    )
+    path = export(res, A, "health_station", "html", tier=5)
+    driver.set_network_conditions(
+        offline=True, latency=0, download_throughput=0, upload_throughput=0
+    )
+    try:
+        driver.get(path.resolve().as_uri())
+        _wait(driver, lambda d: d.find_element("tag name", "body").get_attribute("data-lc-drawn"))
+        paths = driver.find_elements("css selector", "path.leaflet-interactive")
+        assert len(paths) >= 5  # cells, gap, boundary, facilities
+        driver.save_screenshot(str(artifacts / "export_html_offline.png"))
+    finally:
+        driver.delete_network_conditions()
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
+#: Latin words a Chinese page may show (formats, units, names of things).
+_LATIN_OK = {
+    "OSM",
+    "OpenStreetMap",
+    "contributors",
+    "Leaflet",
+    "English",
+    "km",
+    "h",
+    "m",
+    "PNG",
+    "PDF",
+    "HTML",
+    "XLSX",
+    "A",
+    "pp",
+    "p",
+    "synthetic",
+}  # fmt: skip  (synthetic: the test data's date)
+
+
+def _visible_text(drv: Any) -> str:
+    """The page's visible text with every explanation opened."""
+    for d in drv.find_elements("css selector", "details"):
+        drv.execute_script("arguments[0].open = true", d)
+    # left out: names from the data (streets, places: .lc-name), file diagnostics, and
+    # tooltips Leaflet has faded out (opacity 0) but not yet removed
+    return drv.execute_script(
+        "document.querySelectorAll('.leaflet-tooltip').forEach(function (e) {"
+        "  if (getComputedStyle(e).opacity === '0') { e.setAttribute('data-lc-skip', '1'); } });"
+        "var b = document.body.cloneNode(true);"
+        "b.querySelectorAll('.lc-streetlabel, .lc-diagnostic, .lc-name, [data-lc-skip]')"
+        ".forEach(function (e) { e.remove(); });"
+        "document.body.appendChild(b); b.style.position='absolute';"
+        "var t = b.innerText; b.remove(); return t;"
+    )
+
+
+def test_one_language_at_a_time(driver, url, artifacts):
+    _open(driver, url)
+    _click_centre(driver, f"path.lc-cell-{A}-n4")
+    _wait(driver, lambda d: d.find_elements("css selector", "#panel-sentence"))
+    text = _visible_text(driver)
+    words = {w for w in re.findall(r"[A-Za-z][A-Za-z0-9_\-]*", text) if not re.search(r"[\d_]", w)}
+    assert words - _LATIN_OK == set(), text
+    _radio(driver, "lang", "en")
+    _wait_text(driver, "#title", "15-minute community life circle")
+    _wait(driver, lambda d: "residents" in _text(d, "#panel-sentence"))
+    text = _visible_text(driver)
+    assert _CJK.findall(text.replace("中文", "")) == [], text
+    driver.save_screenshot(str(artifacts / "dashboard_11_english_panel.png"))
+    _radio(driver, "lang", "zh")

@@ -392,3 +392,23 @@ def test_exports_say_no_facility_data(pipeline_out):
     assert view.gaps.empty
     path = export(results, r["area"], r["category"], "html")
     assert "无设施数据 / no facility data" in path.read_text(encoding="utf-8")
+
+
+def test_report_is_a_multi_page_pdf_with_embedded_fonts(results, tmp_path):
+    from geo.reporting.report import write_report
+
+    path = write_report(results, A, png_dir=tmp_path / "pages")
+    assert path.parent == results.out_dir / "reports"
+    pdf = path.read_bytes()
+    # cover, locator, one page per category (2), plan vs map, sites + deltas, method
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 7
+    assert b"/FontFile2" in pdf and b"NotoSansCJK" in pdf
+    assert len(list((tmp_path / "pages").glob("page-*.png"))) == 7
+
+
+def test_report_cli_requires_an_area(cli_env):
+    from geo.cli import main
+
+    res = CliRunner().invoke(main, ["report", *cli_env, "--no-progress"])
+    assert res.exit_code == 2
+    assert "give the area to report on with --area" in res.output

@@ -54,6 +54,24 @@
       if (context && context.pane) { opts.pane = context.pane; }
       return L.circleMarker(latlng, opts);
     },
+    label: function (feature, latlng, context) {
+      // a street name: an invisible marker with a permanent tooltip, shown at street zooms
+      var p = feature.properties || {};
+      var m = L.circleMarker(latlng, {radius: 0, opacity: 0, fillOpacity: 0, interactive: false,
+        pane: (context && context.pane) || "shadowPane"});
+      m.bindTooltip(p.label || "", {permanent: true, direction: "center", className: "lc-streetlabel"});
+      m.on("add", function () {
+        var map = m._map;
+        if (!map || map._lcZoomHook) { return; }
+        map._lcZoomHook = true;
+        var toggle = function () {
+          map.getContainer().classList.toggle("lc-zoom-low", map.getZoom() < 15.5);
+        };
+        map.on("zoomend", toggle);
+        toggle();
+      });
+      return m;
+    },
     each: function (feature, layer) {
       var p = feature.properties || {};
       if (p.cls) { layer.options.className = p.cls; }

@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -158,11 +159,12 @@ def _draw_cells(ax: Any, results: Results, view: View, crs: str) -> None:
 
 def _draw_streets(ax: Any, results: Results, area: str, crs: str, labels: bool = True) -> None:
     """Walking network, with the longest named streets labelled along their course."""
-    streets = results.streets(area)
-    if streets.empty:
+    segs = results.street_lines(area)
+    if not segs:
         return
-    proj = streets.to_crs(crs)
-    proj.plot(ax=ax, color=STREET_COLOUR, linewidth=0.35, alpha=0.8, zorder=3)
+    ax.add_collection(
+        LineCollection(segs, colors=STREET_COLOUR, linewidths=0.35, alpha=0.8, zorder=3)
+    )
     if not labels:
         return
     for lab in results.street_labels(area, MAX_STREET_LABELS):

@@ -81,6 +81,7 @@ class Category:
     label_en: str
     tier: int | None = None
     threshold_m: float | None = None
+    threshold_source: str = ""
 
     def label(self, lang: str = "zh") -> str:
         """The label in ``lang`` ("zh" or "en")."""
@@ -131,6 +132,7 @@ def categories_from_taxonomy(taxonomy: Any) -> dict[str, Category]:
             label_en=str(_get(rec, "label_en", "") or ""),
             tier=int(tier) if isinstance(tier, int | float) and not math.isnan(tier) else None,
             threshold_m=float(thr) if isinstance(thr, int | float) else None,
+            threshold_source=str(_get(rec, "threshold_source", "") or ""),
         )
     return out
 
@@ -298,13 +300,15 @@ class Results:
 
         return self._cached(f"access:{scenario}", area, load)
 
-    def nearest(self, area: str, category: str, scenario: str = "baseline") -> np.ndarray:
+    def nearest(self, area: str, category: str, scenario: str = "baseline") -> np.ndarray | None:
         """Walking distance (m) to the nearest facility per demand unit, in the order of
         :meth:`demand` (``inf`` where the access table has no figure or no facility within
-        its search bound)."""
+        its search bound); None when the results have no access table for it."""
         dem = self.demand(area)
         acc = self.access(area, scenario)
         acc = acc[acc["category"] == category]
+        if acc.empty:
+            return None
         by_unit = pd.Series(
             pd.to_numeric(acc["nearest_m"], errors="coerce").to_numpy(float),
             index=acc["unit_id"].to_numpy(),
@@ -362,6 +366,19 @@ class Results:
             return gpd.GeoDataFrame(edges, geometry="geometry", crs=settings.STORAGE_CRS)
 
         return self._cached("streets", area, load)
+
+    def street_lines(self, area: str) -> list[np.ndarray]:
+        """The area's streets as merged projected polylines (``(n, 2)`` metre arrays), for
+        drawing: a few hundred lines instead of thousands of edges."""
+
+        def load() -> list[np.ndarray]:
+            st = self.streets(area)
+            if st.empty:
+                return []
+            merged = shapely.line_merge(shapely.union_all(project_geom(st.geometry.values)))
+            return [shapely.get_coordinates(g) for g in shapely.get_parts(merged)]
+
+        return self._cached("street_lines", area, load)  # type: ignore[no-any-return]
 
     def _named_streets(self, area: str) -> tuple[Any, np.ndarray]:
         """STRtree of the area's named street segments (projected) and their names."""
@@ -829,9 +846,12 @@ def data_status(
     return status, searched if isinstance(searched, str) else ""
 
 
-def data_status_label(status: str) -> str:
-    """Bilingual label of a ``data_status`` value (``无设施数据 / no facility data``)."""
+def data_status_label(status: str, lang: str | None = None) -> str:
+    """Label of a ``data_status`` value: bilingual (``无设施数据 / no facility data``, exports)
+    or in one language (``lang`` ``zh`` / ``en``, the dashboard)."""
     zh, en = DATA_STATUS_LABELS.get(status, (status, status))
+    if lang in ("zh", "en"):
+        return zh if lang == "zh" else en
     return f"{zh} / {en}"
 
 

@@ -127,6 +127,8 @@ def view_gaps(
         return _empty_gaps()
     thr = results.threshold(area, category, tier, profile)
     near = results.nearest(area, category, scenario) if nearest_m is None else nearest_m
+    if near is None:
+        return _empty_gaps()
     acc = pd.DataFrame(
         {"unit_id": dem["unit_id"].astype(str).to_numpy(), "category": category, "nearest_m": near}
     )
