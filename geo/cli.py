@@ -1140,13 +1140,34 @@ def scenarios(ctx: RunContext, as_json: bool) -> None:
 def dashboard(ctx: RunContext, host: str, port: int, threads: int) -> None:
     """Serve the dashboard on the results in --out / 启动仪表盘 (http://127.0.0.1:8050)."""
     from dashboard.app import create_app, serve
+    from geo.city.screen import has_city
 
     if not ctx.out.is_dir():
         raise LifeCircleError("results folder not found; run `lifecircle run` first", path=ctx.out)
     click.echo("loading results / 读取结果 ...", err=True)
+    if has_city(ctx.out):  # a city screen: the city view at /city/ (geo/city, dashboard/city)
+        click.echo(f"city view / 全市: http://{host}:{port}/city/", err=True)
+        serve(city_server(ctx), host=host, port=port, threads=threads)  # type: ignore[arg-type]
+        return
     app = create_app(ctx.out, registry=ctx.registry, areas=ctx.area_ids or None)
     click.echo(f"dashboard / 仪表盘: http://{host}:{port}/  (Ctrl+C to stop)", err=True)
     serve(app, host=host, port=port, threads=threads)
+
+
+def city_server(ctx: RunContext) -> Any:
+    """The city view and subdistrict views of a screen in ``ctx.out`` (plus ``run`` results)."""
+    from dashboard.app import create_app
+    from dashboard.city import create_city_server
+    from geo.city.catalogue import load_catalogue
+    from geo.city.screen import read_city
+
+    table, polygons, facts = read_city(ctx.out)
+    root = None
+    if (ctx.out / "coverage.csv").exists():
+        root = create_app(ctx.out, registry=ctx.registry, areas=ctx.area_ids or None)
+    return create_city_server(
+        ctx.out, table, polygons, registry=load_catalogue(ctx.registry), facts=facts, root=root
+    )
 
 
 @main.command("export")

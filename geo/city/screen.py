@@ -385,12 +385,26 @@ def write_city(
     return paths
 
 
-def read_city_table(out: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read ``<out>/city/coverage_by_subdistrict.parquet`` (raise naming the command if absent)."""
-    path = Path(out) / "city" / f"{CITY_TABLE}.parquet"
+def has_city(out: str | os.PathLike[str]) -> bool:
+    """Whether ``out`` holds a city screen (``city/coverage_by_subdistrict.parquet``)."""
+    return (Path(out) / "city" / f"{CITY_TABLE}.parquet").exists()
+
+
+def read_city(
+    out: str | os.PathLike[str],
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame, dict[str, Any]]:
+    """The city table, the subdistrict polygons and the run facts of ``<out>/city/``."""
+    folder = Path(out) / "city"
+    path = folder / f"{CITY_TABLE}.parquet"
     if not path.exists():
         raise MissingStageError("the city table", path=path, command="lifecircle screen --all")
-    return pd.read_parquet(path)
+    try:
+        table = pd.read_parquet(path)
+        polys = gpd.read_file(folder / f"{CITY_LAYER}.gpkg", layer=CITY_LAYER)
+        facts = json.loads((folder / "screen.json").read_text(encoding="utf-8"))
+    except Exception as exc:
+        raise InputError(f"unreadable city screen: {exc}", path=folder) from None
+    return table, polys, facts
 
 
 # --------------------------------------------------------------------------------------------
