@@ -1,9 +1,9 @@
 """A SYNTHETIC city for the city-screen tests (geo.city): three units, a grid PBF, a census.
 
 Two 600 m squares A and B side by side (UTM 51N metres, on the 100 m grid of the demand cells),
-covered by a synthetic 100 m street grid written as one PBF, and a bow-tie C whose boundary is
-invalid. A has a census total of 3,600 people; B's code has no census row. One synthetic clinic
-(Geofabrik layer) sits at each square's centre. Not real data.
+covered by a synthetic 100 m street grid written as one PBF, and C, whose boundary is a flat
+(zero-area) ring. A has a census total of 3,600 people; B's code has no census row. One
+synthetic clinic (Geofabrik layer) sits at each square's centre. Not real data.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ def _square(k: int):
     return _wgs(shapely.box(X0 + k * SIDE, Y0, X0 + (k + 1) * SIDE, Y0 + SIDE))
 
 
-def _bowtie():
-    x, y = X0 + 3 * SIDE, Y0
-    return _wgs(shapely.Polygon([(x, y), (x + SIDE, y + SIDE), (x + SIDE, y), (x, y + SIDE)]))
+def _flat():
+    """A "polygon" whose corners lie on one line: invalid, and no repair makes it an area."""
+    lon, lat = 121.46, 31.17  # on one parallel, in lon/lat as stored
+    return shapely.Polygon([(lon, lat), (lon + 0.005, lat), (lon + 0.01, lat), (lon, lat)])
 
 
 def make_city(root: Path, *, c_geometry=None) -> dict[str, Path]:
@@ -45,7 +46,7 @@ def make_city(root: Path, *, c_geometry=None) -> dict[str, Path]:
     polys = {
         "A": _square(0),
         "B": _square(1),
-        "C": c_geometry if c_geometry is not None else _bowtie(),
+        "C": c_geometry if c_geometry is not None else _flat(),
     }
     features = [
         {

@@ -1,7 +1,7 @@
 """City screen (geo.city): catalogue, one area, the Dask path and bad input.
 
 The city is the SYNTHETIC one of tests/_city_synth.py: squares A (3,600 people) and B (no
-census row) on a synthetic street grid PBF, and C with an invalid (bow-tie) boundary.
+census row) on a synthetic street grid PBF, and C with a flat (zero-area, unrepairable) boundary.
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ def test_dask_screen_three_areas_one_fails_alone(city, catalogue, cluster, tmp_p
     )
     a, b, c = (IDS[k] for k in "ABC")
     assert [r["status"] for r in res.results] == ["ok", "ok", "failed"]
-    assert res.results[2]["reason"].startswith(f"invalid boundary polygon for area '{c}'")
+    reason = res.results[2]["reason"]
+    assert "city.geojson (osm_relation_id_source=902): boundary is invalid (" in reason
+    assert reason.endswith("cannot be repaired")
     table = pd.read_parquet(out / "city" / f"{CITY_TABLE}.parquet")
     std = table[table["is_standard_tier"].astype(bool)].set_index(["area", "category"])
     # A: 3,600 people, everyone within 1,000 m of the clinic on the network, nothing else
@@ -115,11 +117,11 @@ def test_dask_screen_three_areas_one_fails_alone(city, catalogue, cluster, tmp_p
     rows_c = table[table["area"] == c]
     assert len(rows_c) == len(table[table["area"] == a])
     assert set(rows_c["data_status"]) == set(rows_c["area_status"]) == {"failed"}
-    assert rows_c["note"].str.startswith("invalid boundary polygon").all()
+    assert rows_c["note"].str.endswith("cannot be repaired").all()
     assert rank_areas(table)["area"].tolist() == [a, b, c]
     gpkg = gpd.read_file(out / "city" / "subdistricts.gpkg", layer="subdistricts")
-    assert gpkg["area"].tolist() == [a, b, c]
-    assert gpkg["area_status"].tolist() == ["ok", "no_population", "failed"]
+    assert gpkg["area"].tolist() == [a, b]  # C has no polygon to draw (reported in the table)
+    assert gpkg["area_status"].tolist() == ["ok", "no_population"]
     assert gpkg["rank_composite"].tolist()[0] == 1.0
     assert (out / "areas" / a / "coverage.csv").exists()
 

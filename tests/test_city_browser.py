@@ -50,12 +50,13 @@ def _click(drv: Any, css: str) -> None:
 def test_city_view_click_opens_the_subdistrict_view(driver, city_url, artifacts):  # noqa: F811
     a = IDS["A"]
     driver.get(f"{city_url}/")  # no subdistrict chosen and no run results: the city view
-    _wait(driver, lambda d: len(d.find_elements("css selector", "path.lc-city-area")) == 3)
+    _wait(driver, lambda d: len(d.find_elements("css selector", "path.lc-city-area")) == 2)
     assert driver.current_url == f"{city_url}/city/"
     ranking = _text(driver, "#city-ranking tbody")
     rows = [r.split() for r in ranking.splitlines()]
     assert rows[0][:2] == ["1", "合成A街道"] and rows[0][3] == "100.0%"  # A: composite 100 %
     assert rows[1][:3] == ["合成B街道", "合成区", "—"]  # B: no population, unranked
+    assert rows[2][:3] == ["合成C街道", "合成区", "—"]  # C: failed (no polygon to draw)
     assert "no population" not in ranking and "无人口数据" in ranking
     driver.save_screenshot(str(artifacts / "city_01_overview.png"))
     _click(driver, f"path.lc-city-{a}")
