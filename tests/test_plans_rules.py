@@ -82,8 +82,15 @@ def test_head_inside_a_longer_name_is_absorbed(tax):
 
 # -- names: quotes, ·, mixed script --------------------------------------------------------------
 def test_quoted_name_before_a_head_is_part_of_the_name(tax):
-    assert ex(tax, "新建“悦读”文化盒子两处。") == [
-        ("named", "悦读文化盒子", "culture", "new", 2, "yes")
+    assert ex(tax, "新建“悦读”文化盒子一处。") == [
+        ("named", "悦读文化盒子", "culture", "new", 1, "yes")
+    ]
+
+
+def test_several_of_one_name_are_a_brand_not_a_named_facility(tax):
+    assert ex(tax, "新建暖心驿站10个、“悦读”文化盒子两处。") == [
+        ("generic", "暖心驿站", "community_service", "new", 10, "yes"),
+        ("generic", "悦读文化盒子", "culture", "new", 2, "yes"),
     ]
 
 

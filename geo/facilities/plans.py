@@ -1073,6 +1073,8 @@ def extract_mentions(
                 place = list_place.get(info.cl_start)
             elif info.cl_start not in list_place:
                 list_place[info.cl_start] = place
+            if info.named and info.quantity is not None and info.quantity > 1:
+                info.named = False  # several of one name is a brand or type (暖心驿站10个)
             qty = info.quantity if info.quantity is not None else (1 if info.named else None)
             rule = (
                 "example"
