@@ -18,6 +18,7 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,6 +29,9 @@ from geo import settings
 from geo._errors import LifeCircleError
 from geo.io.files import write_atomic
 from geo.io.geom import project_geom
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 #: Default hexagon width across flats (m): 400 m is a 5-minute walk across, inside the
 #: 250-500 m range the issue asks for; a full cell is about 0.14 km².
@@ -71,12 +75,13 @@ def hexagons(centres: np.ndarray, width_m: float) -> np.ndarray:
     ang = np.deg2rad(np.arange(0, 360, 60))
     ring = np.column_stack([r * np.cos(ang), r * np.sin(ang)])
     coords = centres[:, None, :] + ring[None, :, :]
-    return shapely.polygons(coords)
+    cells: np.ndarray = shapely.polygons(coords)
+    return cells
 
 
 def hex_neighbourhoods(
     area_id: str,
-    boundary,
+    boundary: BaseGeometry,
     width_m: float = DEFAULT_HEX_M,
     crs: str = settings.PROJECTED_CRS,
 ) -> gpd.GeoDataFrame:
@@ -141,12 +146,12 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
-def _merge_slivers(geoms: np.ndarray, min_area: float) -> list:
+def _merge_slivers(geoms: np.ndarray, min_area: float) -> list[Any]:
     """Merge cells under ``min_area`` into the neighbour sharing the longest boundary.
 
     Merged-away cells become None (their slot keeps the lattice order of the others).
     """
-    out: list = list(geoms)
+    out: list[Any] = list(geoms)
     areas = shapely.area(geoms)
     for i in np.argsort(areas):
         if areas[i] >= min_area or out[i] is None:

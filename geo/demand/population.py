@@ -50,7 +50,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -67,6 +67,9 @@ from geo.io.files import read_text_utf8, write_atomic
 from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
 from geo.io.osm import OsmData, OsmWay, read_osm
 from geo.io.tables import DEMAND
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 #: Grid cell size (m).
 CELL_M: float = 100.0
@@ -155,14 +158,14 @@ def _ring_polygons(ways: Sequence[OsmWay]) -> np.ndarray:
     x, y = to_projected(coords[:, 0], coords[:, 1])
     idx = np.repeat(np.arange(len(ways)), [len(w.coords) for w in ways])
     rings = shapely.linearrings(np.column_stack([x, y]), indices=idx)
-    polys = shapely.polygons(rings)
+    polys: np.ndarray = shapely.polygons(rings)
     bad = ~shapely.is_valid(polys)
     if bad.any():
         polys[bad] = shapely.make_valid(polys[bad])
     return polys
 
 
-def residential_buildings(osm: OsmData, boundary) -> gpd.GeoDataFrame:
+def residential_buildings(osm: OsmData, boundary: BaseGeometry) -> gpd.GeoDataFrame:
     """OSM residential buildings whose representative point lies in the area.
 
     Parameters
@@ -250,7 +253,7 @@ def residential_buildings(osm: OsmData, boundary) -> gpd.GeoDataFrame:
     )
 
 
-def osm_excluded(osm: OsmData) -> list:
+def osm_excluded(osm: OsmData) -> list[BaseGeometry]:
     """Projected water (``natural=water``, ``water=*``) and park (``leisure=park``) polygons."""
     ways = [
         w
@@ -264,7 +267,9 @@ def osm_excluded(osm: OsmData) -> list:
     return list(_ring_polygons(ways))
 
 
-def geofabrik_excluded(registry: Registry, bbox: tuple[float, float, float, float]) -> list:
+def geofabrik_excluded(
+    registry: Registry, bbox: tuple[float, float, float, float]
+) -> list[BaseGeometry]:
     """Projected water and park polygons from the Geofabrik layers (empty if not available).
 
     Water: every polygon of ``gis_osm_water_a_free_1``; parks: ``gis_osm_pois_a_free_1``
@@ -277,7 +282,7 @@ def geofabrik_excluded(registry: Registry, bbox: tuple[float, float, float, floa
         folder = registry.resolve(rel, what="Geofabrik layers")
     except LifeCircleError:
         return []
-    out: list = []
+    out: list[BaseGeometry] = []
     for layer, where in (
         ("gis_osm_water_a_free_1", None),
         ("gis_osm_pois_a_free_1", "fclass = 'park'"),
@@ -398,7 +403,7 @@ def cell_label(ix: Iterable[int], iy: Iterable[int]) -> list[str]:
 
 
 def residential_grid(
-    area_poly, excluded: Sequence = (), cell_m: float = CELL_M
+    area_poly: BaseGeometry, excluded: Sequence[BaseGeometry] = (), cell_m: float = CELL_M
 ) -> gpd.GeoDataFrame:
     """The fixed grid clipped to a projected area polygon, minus excluded land.
 
@@ -558,7 +563,7 @@ def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     if wsum <= 0:
         raise LifeCircleError(f"all weights are zero; cannot share out {total} people")
     exact = w / wsum * total
-    base = np.floor(exact).astype(np.int64)
+    base: np.ndarray = np.floor(exact).astype(np.int64)
     left = int(total - base.sum())
     if left > 0:
         frac = exact - base
@@ -650,7 +655,7 @@ def _apply_affine(t: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.
 
 def raster_cell_population(
     raster: str | os.PathLike[str],
-    area_poly,
+    area_poly: BaseGeometry,
     cell_m: float = CELL_M,
     fine_m: float = RASTER_FINE_M,
 ) -> pd.Series:
@@ -768,7 +773,7 @@ def distribute_raster(units: gpd.GeoDataFrame, cell_pop: pd.Series, label: str) 
 # --------------------------------------------------------------------------------------------
 # one area end to end
 # --------------------------------------------------------------------------------------------
-def area_osm(registry: Registry, area: Area, boundary) -> OsmData:
+def area_osm(registry: Registry, area: Area, boundary: BaseGeometry) -> OsmData:
     """Buildings, landuse, parks and water from the area's network and feature files."""
     bbox = bbox_of(clip_polygon(boundary, 200.0), 0.001)
     data = OsmData()

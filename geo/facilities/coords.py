@@ -16,14 +16,21 @@ All functions take and return longitude first, in degrees, as float64 numpy arra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from geo import settings
 from geo._errors import LifeCircleError
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+#: A forward datum shift ``(lon, lat) -> (lon, lat)`` on arrays (degrees).
+_Shift: TypeAlias = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 #: Coordinate systems a gazetteer or input table may declare in its ``crs`` column.
 CRS_NAMES: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
@@ -237,7 +244,9 @@ def bd09_to_wgs84(
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat, tol=tol), tol=tol)
 
 
-def _invert(forward, tx: np.ndarray, ty: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _invert(
+    forward: _Shift, tx: np.ndarray, ty: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``forward(x, y) == (tx, ty)`` starting from the one-step guess."""
     fx, fy = forward(tx, ty)
     x0 = tx - (fx - tx)
@@ -246,7 +255,7 @@ def _invert(forward, tx: np.ndarray, ty: np.ndarray, tol: float) -> tuple[np.nda
 
 
 def _refine(
-    forward, tx: np.ndarray, ty: np.ndarray, x: np.ndarray, y: np.ndarray, tol: float
+    forward: _Shift, tx: np.ndarray, ty: np.ndarray, x: np.ndarray, y: np.ndarray, tol: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-point iteration ``p -= forward(p) - target`` (the offsets vary slowly in space)."""
     x = np.array(x, dtype=np.float64, copy=True)
@@ -335,7 +344,7 @@ class CoordProblem:
 def detect_wrong_crs(
     lon: ArrayLike,
     lat: ArrayLike,
-    area=None,
+    area: BaseGeometry | None = None,
     *,
     records: ArrayLike | None = None,
     buffer_m: float = 5000.0,
@@ -406,7 +415,7 @@ def detect_wrong_crs(
 def check_coordinates(
     lon: ArrayLike,
     lat: ArrayLike,
-    area=None,
+    area: BaseGeometry | None = None,
     *,
     records: ArrayLike | None = None,
     buffer_m: float = 5000.0,
@@ -437,7 +446,7 @@ def check_coordinates(
         )
 
 
-def _far_from(area, x: np.ndarray, y: np.ndarray, buffer_m: float) -> np.ndarray:
+def _far_from(area: BaseGeometry, x: np.ndarray, y: np.ndarray, buffer_m: float) -> np.ndarray:
     """True where a lon/lat point is farther than ``buffer_m`` from ``area`` (geodesic-ish)."""
     import shapely
     from pyproj import Transformer

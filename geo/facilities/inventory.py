@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -37,6 +37,9 @@ from geo.io.files import write_atomic
 from geo.io.geom import bbox_of, clip_polygon
 from geo.io.osm import OsmData, read_osm
 from geo.io.tables import FACILITIES
+
+if TYPE_CHECKING:
+    from geo.io.areas import Area, Registry
 
 #: Extra inventory columns.
 INVENTORY_EXTRA: tuple[str, ...] = ("in_area", "fclass", "osm_tags", "sources")
@@ -100,7 +103,9 @@ def _tag_summary(tags: dict[str, str]) -> str:
     return "; ".join(f"{k}={tags[k]}" for k in SUMMARY_KEYS if k in tags)
 
 
-def osm_file_features(registry: Any, area: Any, taxonomy: Taxonomy, zone: Any) -> list[dict]:
+def osm_file_features(
+    registry: Registry, area: Area, taxonomy: Taxonomy, zone: Any
+) -> list[dict[str, Any]]:
     """Classified facility features of the area's OSM files within ``zone`` (WGS-84 polygon).
 
     Returns
@@ -120,7 +125,7 @@ def osm_file_features(registry: Any, area: Any, taxonomy: Taxonomy, zone: Any) -
     merged = OsmData()
     for p in paths:
         merged.extend(read_osm(p, bbox=bbox))
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for pt in merged.points:
         name = _name_of(pt.tags)
         cat = taxonomy.classify_feature(pt.tags, name)
@@ -157,7 +162,7 @@ def osm_file_features(registry: Any, area: Any, taxonomy: Taxonomy, zone: Any) -
 
 def _feature(
     name: str | None, cat: str, osm_id: str, geom: Any, fclass: str | None, tags: str, source: str
-) -> dict:
+) -> dict[str, Any]:
     return {
         "name": name,
         "category": cat,
@@ -169,7 +174,7 @@ def _feature(
     }
 
 
-def geofabrik_folder(registry: Any) -> Path | None:
+def geofabrik_folder(registry: Registry) -> Path | None:
     """The Geofabrik shapefile folder named in ``areas.yaml`` defaults, or None."""
     rel = ((registry.defaults or {}).get("pois") or {}).get("geofabrik")
     if not rel:
@@ -178,8 +183,8 @@ def geofabrik_folder(registry: Any) -> Path | None:
 
 
 def geofabrik_features(
-    registry: Any, taxonomy: Taxonomy, zone: Any, layers: Sequence[str] = GEOFABRIK_LAYERS
-) -> list[dict]:
+    registry: Registry, taxonomy: Taxonomy, zone: Any, layers: Sequence[str] = GEOFABRIK_LAYERS
+) -> list[dict[str, Any]]:
     """Classified facility features of the Geofabrik layers within ``zone`` (WGS-84 polygon).
 
     Points keep their position; polygons become a point inside the polygon. A layer file that
@@ -191,7 +196,7 @@ def geofabrik_features(
     folder = geofabrik_folder(registry)
     if folder is None:
         return []
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for layer in layers:
         path = folder / f"{layer}.shp"
         if not path.exists():
@@ -394,8 +399,8 @@ def _typed(gdf: Any) -> Any:
 
 
 def build_inventory(
-    registry: Any,
-    area: Any,
+    registry: Registry,
+    area: Area | str,
     taxonomy: Taxonomy | None = None,
     *,
     buffer_m: float = settings.CLIP_BUFFER_M,
@@ -454,8 +459,8 @@ def build_inventory(
 
 
 def build_facilities(
-    registry: Any,
-    areas: Iterable[Any] | None = None,
+    registry: Registry,
+    areas: Iterable[Area | str] | None = None,
     taxonomy: Taxonomy | None = None,
     *,
     progress: ProgressFn | None = None,

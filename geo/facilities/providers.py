@@ -19,12 +19,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geo._errors import LifeCircleError
 from geo.facilities.coords import gcj02_to_wgs84
 from geo.io.files import write_text_atomic
 from geo.io.geom import clip_polygon
+
+if TYPE_CHECKING:
+    from geo.io.areas import Area, Registry
 
 #: Default endpoints (override with ``base_url``; tests point them at 127.0.0.1).
 NOMINATIM_URL: str = "https://nominatim.openstreetmap.org"
@@ -58,7 +61,9 @@ class SearchArea:
     bbox: tuple[float, float, float, float] | None = None  # lon_min, lat_min, lon_max, lat_max
 
     @classmethod
-    def from_area(cls, registry, area, buffer_m: float = 1000.0) -> SearchArea:
+    def from_area(
+        cls, registry: Registry, area: Area | str, buffer_m: float = 1000.0
+    ) -> SearchArea:
         """Build a search area from a registry area: its district and buffered bounding box.
 
         Parameters

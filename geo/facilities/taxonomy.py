@@ -12,13 +12,16 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.io.tables import TIERS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Default taxonomy file.
 TAXONOMY_FILE: Path = settings.PROJECT_DATA_DIR / "facilities" / "taxonomy.yaml"
@@ -668,7 +671,7 @@ def _lexicon_from_entry(
     )
 
 
-def category_frame(taxonomy: Taxonomy | None = None):
+def category_frame(taxonomy: Taxonomy | None = None) -> pd.DataFrame:
     """The categories as a DataFrame (key, labels, tier, threshold and its source)."""
     import pandas as pd
 

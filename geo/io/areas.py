@@ -8,11 +8,11 @@ team mirror ``../shared/data``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,6 +20,9 @@ from geo import settings
 from geo._errors import InputError, LifeCircleError
 from geo.io import validate
 from geo.io.subdistricts import overlay_path, read_overlay
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Registry:
         self.defaults = defaults
         self.path = path
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Area]:
         return iter(self.areas.values())
 
     def ids(self) -> list[str]:
@@ -138,7 +141,7 @@ class Registry:
     def _boundary_frames(self) -> dict[Any, Any]:  # file -> frame; (file, key, id) -> geom
         return {}
 
-    def boundary(self, area: Area | str):
+    def boundary(self, area: Area | str) -> BaseGeometry:
         """The area's boundary as a shapely (Multi)Polygon in WGS-84 (lon/lat)."""
         import geopandas as gpd
 

@@ -93,7 +93,8 @@ def clip_pbf(src: Path, dest: Path, polygon: Any) -> Path:
 
     if not src.exists():
         raise LifeCircleError("PBF file not found", path=src)
-    x0, y0, x1, y1 = polygon.bounds
+    bounds: tuple[float, float, float, float] = polygon.bounds
+    x0, y0, x1, y1 = bounds
 
     def inside(lon: float, lat: float) -> bool:
         return x0 <= lon <= x1 and y0 <= lat <= y1

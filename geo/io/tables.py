@@ -512,7 +512,7 @@ def placed_mask(facilities: gpd.GeoDataFrame) -> pd.Series:
     facility (``counted``, see ``geo.facilities.geocode.counted_rows``) and is placed more
     precisely than the whole area (:data:`UNPLACED_PRECISIONS`).
     """
-    keep = facilities.geometry.notna() & ~facilities.geometry.is_empty
+    keep: pd.Series = facilities.geometry.notna() & ~facilities.geometry.is_empty
     if "category" in facilities.columns:
         keep &= facilities["category"].notna()
     if "counted" in facilities.columns:
@@ -544,4 +544,5 @@ def scenario_mask(facilities: gpd.GeoDataFrame, scenario: str) -> pd.Series:
         index=facilities.index,
         dtype=bool,
     )
-    return placed_mask(facilities) & within
+    mask: pd.Series = placed_mask(facilities) & within
+    return mask

@@ -193,7 +193,7 @@ def polygon(
     return geom
 
 
-class FiniteFloat(click.ParamType):
+class FiniteFloat(click.ParamType):  # type: ignore[type-arg]
     """A click option type: a finite float in a range (nan, inf and out-of-range refused)."""
 
     name = "number"

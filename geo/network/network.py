@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,6 +28,9 @@ from geo.io.areas import Area, Registry, network_sources
 from geo.io.files import fingerprint, write_atomic, write_text_atomic
 from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
 from geo.io.osm import COORD_SCALE, OsmData, OsmWay, osm_format, read_osm
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 _GEOD = Geod(ellps="WGS84")
 _FOOT_OPEN = frozenset({"yes", "designated", "permissive"})
@@ -218,7 +221,7 @@ def _node_ids(
     """OSM node ids where a coordinate has exactly one; negative synthetic ids otherwise."""
     best = np.full(len(uniq), -1, dtype=np.int64)
     np.maximum.at(best, inverse, refs)
-    ids = best[used]
+    ids: np.ndarray = best[used]
     # a ref seen at two coordinates (moved between snapshots) cannot name both
     _, first, counts = np.unique(ids, return_index=True, return_counts=True)
     dup = np.isin(ids, ids[first[counts > 1]]) & (ids >= 0)
@@ -261,6 +264,7 @@ def component_labels(net: WalkNetwork) -> np.ndarray:
     u = index.get_indexer(net.edges["u"].to_numpy())
     v = index.get_indexer(net.edges["v"].to_numpy())
     m = coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
+    labels: np.ndarray
     _, labels = connected_components(m, directed=False)
     return labels
 
@@ -274,7 +278,7 @@ def largest_component_share(net: WalkNetwork) -> float:
 
 
 def completeness(
-    net: WalkNetwork, boundary, radius_m: float = settings.COMPLETENESS_RADIUS_M
+    net: WalkNetwork, boundary: BaseGeometry, radius_m: float = settings.COMPLETENESS_RADIUS_M
 ) -> float:
     """Share of the area polygon within ``radius_m`` of a walkable way (0-1).
 
@@ -287,7 +291,7 @@ def completeness(
 
 def data_completeness(
     ways: Sequence[OsmWay],
-    boundary,
+    boundary: BaseGeometry,
     radius_m: float = settings.COMPLETENESS_RADIUS_M,
     crs: str = settings.PROJECTED_CRS,
 ) -> float:
@@ -307,7 +311,7 @@ def data_completeness(
     return _share_near(geoms, boundary, radius_m, crs)
 
 
-def _share_near(lines: np.ndarray, boundary, radius_m: float, crs: str) -> float:
+def _share_near(lines: np.ndarray, boundary: BaseGeometry, radius_m: float, crs: str) -> float:
     """Share of ``boundary`` within ``radius_m`` of projected ``lines`` (duplicates merged)."""
     poly = project_geom(boundary, crs)
     near = lines[shapely.intersects(shapely.buffer(poly, radius_m), lines)]
@@ -418,7 +422,7 @@ def check_network(net: WalkNetwork, sources: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------
 # per-area build with cache
 # --------------------------------------------------------------------------------------------
-def cache_key(sources: Sequence[Path], boundary, buffer_m: float) -> str:
+def cache_key(sources: Sequence[Path], boundary: BaseGeometry, buffer_m: float) -> str:
     """Hash of input contents and the settings that shape a network."""
     h = hashlib.sha256()
     h.update(settings.CACHE_VERSION.encode())

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,12 @@ import shapely
 from geo import settings
 from geo.io.geom import project_geom
 from geo.io.tables import COMPOSITE, scenario_mask
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from shapely.geometry.base import BaseGeometry
+
+    from geo.io.areas import Area
 
 #: Every ``data_status`` value and what it means (also written into the coverage README).
 DATA_STATUS: dict[str, str] = {
@@ -63,9 +70,9 @@ STATUS_COLUMNS: tuple[str, ...] = ("data_status", "n_categories", "sources_searc
 
 
 def category_status(
-    facilities,
+    facilities: gpd.GeoDataFrame | None,
     area_id: str,
-    boundary,
+    boundary: BaseGeometry,
     categories: Iterable[str],
     scenario: str = "baseline",
     *,
@@ -106,7 +113,7 @@ def category_status(
     return out
 
 
-def sources_searched(area, facilities=None) -> str:
+def sources_searched(area: Area, facilities: gpd.GeoDataFrame | None = None) -> str:
     """What was searched for an area's facilities, for notes and displays."""
     parts = ["OSM (area files + Geofabrik POIs)"]
     lists: list[str] = []
@@ -227,7 +234,7 @@ def _redo_composite(out: pd.DataFrame, is_comp: np.ndarray, ok_cats: Sequence[st
         out.iat[i, c_note] = _join(r["note"], text)
 
 
-def drop_gaps(gaps, status: Mapping[str, str]):
+def drop_gaps(gaps: gpd.GeoDataFrame | None, status: Mapping[str, str]) -> gpd.GeoDataFrame | None:
     """Gap polygons of ``ok`` categories only (no red gap where there is no data)."""
     if gaps is None or len(gaps) == 0:
         return gaps

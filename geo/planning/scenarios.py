@@ -37,7 +37,7 @@ import pandas as pd
 
 from geo import settings
 from geo.io.files import write_atomic
-from geo.io.tables import DELTAS, SCENARIOS, read_facilities
+from geo.io.tables import DELTAS, SCENARIOS, access_path, read_facilities
 from geo.planning import coverage as cov_mod
 from geo.planning import data_status
 from geo.planning.context import AreaContext, build_context, category_specs, scenario_facilities
@@ -252,7 +252,7 @@ def run_scenarios(
         access, cover = scenario_coverage(setup, fac_by, specs, status, searched)
         for s in SCENARIOS[1:]:
             if setup.basis != "none":
-                target = cov_mod.access_path(out, area.id, setup.basis, s)
+                target = access_path(out, area.id, setup.basis, s)
                 _write_parquet(access[s], target)
             gaps[s].append(
                 data_status.drop_gaps(

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -43,6 +43,9 @@ from geo.io.tables import SITES, read_facilities, read_mentions
 from geo.network.access import Snapped
 from geo.planning.context import build_context, category_specs, scenario_facilities
 from geo.planning.coverage import coverage_check
+
+if TYPE_CHECKING:
+    from scipy.optimize import Bounds, LinearConstraint
 
 #: Largest reduced problem solved exactly: nonzeros of the coverage matrix after merging
 #: identical demand units and candidates and dropping dominated candidates. Measured with
@@ -289,7 +292,7 @@ def _lazy_greedy(A: sp.csr_matrix, resid: np.ndarray, k: int) -> tuple[np.ndarra
     return np.asarray(chosen, dtype=np.int64), np.asarray(gains, dtype=np.float64)
 
 
-def _milp_arrays(red: _Reduced, k: int):
+def _milp_arrays(red: _Reduced, k: int) -> tuple[np.ndarray, list[LinearConstraint], Bounds]:
     """Objective, constraints and bounds: max w·y s.t. y_i <= sum_j A_ji x_j, sum x <= k."""
     from scipy.optimize import Bounds, LinearConstraint
 
@@ -386,7 +389,7 @@ def _highs(red: _Reduced, k: int, *, integral: bool, time_limit: float) -> _High
     proc = ctx.Process(target=_highs_child, args=(child, red, k, integral, time_limit), daemon=True)
     proc.start()
     child.close()
-    answer: Any = None
+    answer: _HighsAnswer | BaseException | None = None
     try:
         if parent.poll(time_limit + 2.0):
             answer = parent.recv()
