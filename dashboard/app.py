@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import json
 import logging
 import secrets
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import dash
+from dash.exceptions import DependencyException
 from flask import Response, abort, request
 from waitress import serve as waitress_serve
 
@@ -132,6 +134,8 @@ def create_app(
     def _idle(_exc: BaseException | None) -> None:
         data.busy.release()
 
+    harden(app, Path(out_dir) / "exports")  # after _busy: teardown always has an acquire
+
     app.layout = make_layout(data, streets_url=streets_url)
     register(app, data, service, streets_url, version)
     app.lifecircle = {"data": data, "whatif": service, "warmer": warmer}  # type: ignore[attr-defined]
@@ -187,18 +191,160 @@ def warm(data: DashboardData, *, full: bool = False, budget_s: float = 60.0) -> 
     return n
 
 
+# -- server hardening -------------------------------------------------------------------------
+#: Largest request body (bytes): a callback body is a few kB; larger ones get 413.
+MAX_BODY_BYTES: int = 2 * 1024 * 1024
+
+#: Dashboard exports are deleted after this many seconds (they are sent to the browser at once)
+#: and the oldest go first when the folder holds more than EXPORTS_MAX_BYTES.
+EXPORTS_MAX_AGE_S: float = 24 * 3600.0
+EXPORTS_MAX_BYTES: int = 256 * 1024 * 1024
+_PRUNE_EVERY_S = 30.0
+
+#: waitress: open connections accepted (idle ones are cheap: an event loop, no thread each),
+#: and seconds an idle connection is kept. With 200 idle sockets held, real clients still get
+#: connections and a worker thread; a hung client is dropped after CHANNEL_TIMEOUT_S.
+CONNECTION_LIMIT: int = 1000
+CHANNEL_TIMEOUT_S: int = 20
+
+UPDATE_ROUTE = "/_dash-update-component"
+
+
+def harden(app: dash.Dash, exports_dir: Path) -> None:
+    """Body limit (413), malformed callback bodies (400), unknown bundles (404), export pruning."""
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    last_prune = [0.0]
+
+    @server.before_request
+    def _check_callback_body() -> None:
+        if request.path != UPDATE_ROUTE or request.method != "POST":
+            return
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            abort(413)
+        problem = callback_body_problem(app, request.get_data(cache=True))
+        if problem:
+            abort(Response(f"bad callback request: {problem}", 400, mimetype="text/plain"))
+
+    @server.errorhandler(DependencyException)
+    def _unknown_bundle(_exc: Exception) -> Response:
+        return Response("not found", status=404, mimetype="text/plain")
+
+    @server.after_request
+    def _prune(resp: Response) -> Response:
+        now = time.monotonic()
+        if request.path == UPDATE_ROUTE and now - last_prune[0] > _PRUNE_EVERY_S:
+            last_prune[0] = now
+            prune_exports(exports_dir)
+        return resp
+
+    prune_exports(exports_dir)
+
+
+def callback_body_problem(app: dash.Dash, body: bytes) -> str:
+    """What is wrong with a ``_dash-update-component`` body ('' when it is well formed).
+
+    Checks the shape Dash's renderer sends: an object naming a registered callback ``output``,
+    with ``inputs`` (and ``state``) lists of ``{id, property}`` matching that callback.
+    """
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return "not JSON"
+    if not isinstance(doc, dict):
+        return "expected a JSON object"
+    output = doc.get("output")
+    spec = app.callback_map.get(output) if isinstance(output, str) else None
+    if spec is None:
+        return "unknown output"
+    outputs = doc.get("outputs")
+    want_out = spec.get("output")
+    n_out = len(want_out) if isinstance(want_out, list | tuple) else 1
+    if output.startswith(".."):  # several outputs: a list, one {id, property} each
+        if not isinstance(outputs, list) or len(outputs) != n_out:
+            return "outputs do not match the callback"
+        items = outputs
+    else:
+        if not isinstance(outputs, dict | list):
+            return "outputs missing"
+        items = outputs if isinstance(outputs, list) else [outputs]
+    flat = [x for o in items for x in (o if isinstance(o, list) else [o])]
+    if not all(isinstance(o, dict) and "id" in o and "property" in o for o in flat):
+        return "outputs item malformed"
+    if not isinstance(doc.get("changedPropIds", []), list):
+        return "changedPropIds is not a list"
+    for key in ("inputs", "state"):
+        got = doc.get(key, [])
+        want = spec.get(key) or []
+        if not isinstance(got, list) or len(got) != len(want):
+            return f"{key} do not match the callback"
+        for g, w in zip(got, want, strict=True):
+            if isinstance(g, list):  # pattern-matching (ALL) inputs: a list of items
+                if not all(isinstance(x, dict) and "id" in x and "property" in x for x in g):
+                    return f"{key} item malformed"
+                continue
+            if not isinstance(g, dict) or g.get("property") != w.get("property"):
+                return f"{key} do not match the callback"
+            if isinstance(w.get("id"), str) and g.get("id") != w["id"]:
+                return f"{key} do not match the callback"
+    return ""
+
+
+def prune_exports(
+    folder: Path, *, max_age_s: float = EXPORTS_MAX_AGE_S, max_bytes: int = EXPORTS_MAX_BYTES
+) -> list[Path]:
+    """Delete exports older than ``max_age_s``, then the oldest until under ``max_bytes``.
+
+    Only plain files directly in ``folder`` are touched; returns the removed paths.
+    """
+    if not folder.is_dir():
+        return []
+    now = time.time()
+    files = []
+    for p in folder.iterdir():
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if p.is_file():
+            files.append((st.st_mtime, st.st_size, p))
+    files.sort()
+    removed = []
+    total = sum(size for _, size, _ in files)
+    for mtime, size, p in files:
+        if now - mtime > max_age_s or total > max_bytes:
+            try:
+                p.unlink()
+            except OSError:
+                continue
+            total -= size
+            removed.append(p)
+    return removed
+
+
 def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, threads: int = 8) -> None:
-    """Serve ``app`` with waitress (multi-threaded), blocking until interrupted."""
+    """Serve ``app`` with waitress (multi-threaded), blocking until interrupted.
+
+    Bodies above :data:`MAX_BODY_BYTES` are refused by waitress itself (413) before they are
+    read into memory; poll() instead of select() so that more than 1024 sockets work.
+    """
     log.info("serving on http://%s:%d", host, port)
-    waitress_serve(
-        app.server,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="lifecircle",
-        connection_limit=200,
-        channel_timeout=60,
-    )
+    waitress_serve(app.server, host=host, port=port, **server_options(threads))
+
+
+def server_options(threads: int = 8) -> dict[str, Any]:
+    """waitress settings: body and header limits, connection limit, idle timeout, poll()."""
+    return {
+        "threads": threads,
+        "ident": "lifecircle",
+        "connection_limit": CONNECTION_LIMIT,
+        "channel_timeout": CHANNEL_TIMEOUT_S,
+        "cleanup_interval": 5,
+        "max_request_body_size": MAX_BODY_BYTES,
+        "max_request_header_size": 64 * 1024,
+        "asyncore_use_poll": True,
+        "backlog": 1024,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
@@ -240,6 +241,126 @@ def run(url: str, clients: int, duration: float, server_pid: int | None = None) 
     }
 
 
+# -- abuse mode: idle sockets and huge bodies ---------------------------------------------------
+def _big_body(host: str, port: int, size: int, chunked: bool) -> dict[str, Any]:
+    """POST a ``size``-byte body (declared or chunked); returns status, bytes sent, seconds."""
+    head = (
+        f"POST /_dash-update-component HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Content-Type: application/json\r\n"
+        + ("Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {size}\r\n")
+        + "\r\n"
+    ).encode()
+    block = b" " * (1 << 20)
+    sent = 0
+    status = ""
+    t0 = time.perf_counter()
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.sendall(head)
+        sock.setblocking(False)
+        try:
+            while sent < size:
+                n = min(len(block), size - sent)
+                data = (f"{n:x}\r\n".encode() + block[:n] + b"\r\n") if chunked else block[:n]
+                try:
+                    sock.sendall(data)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                except OSError:
+                    break  # the server closed the connection: it refused the body
+                sent += n
+                try:
+                    got = sock.recv(4096)
+                    if got:
+                        status = got.split(b"\r\n", 1)[0].decode(errors="replace")
+                        break
+                    break
+                except BlockingIOError:
+                    pass
+        finally:
+            sock.setblocking(True)
+            sock.settimeout(10)
+            if not status:
+                try:
+                    got = sock.recv(4096)
+                    status = got.split(b"\r\n", 1)[0].decode(errors="replace") or "closed"
+                except OSError as exc:
+                    status = f"closed ({type(exc).__name__})"
+    return {
+        "mode": "chunked" if chunked else "content-length",
+        "body_mb": round(size / 2**20),
+        "status": status,
+        "sent_mb": round(sent / 2**20, 1),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def abuse(url: str, idle: int, hold_s: float, body_mb: int, server_pid: int | None) -> dict:
+    """Hold ``idle`` idle connections while a legitimate client works; then send huge bodies.
+
+    Half of the idle sockets send nothing, half a partial request header (slowloris). The
+    legitimate client opens a new connection per request (GET / and a map-view callback) every
+    0.5 s for ``hold_s`` seconds; its latencies and failures are reported.
+    """
+    import psutil
+
+    u = urlparse(url)
+    host, port = u.hostname or "127.0.0.1", u.port or 80
+    info = discover(url)
+    server = psutil.Process(server_pid) if server_pid else None
+    rss0 = server.memory_info().rss / 2**20 if server else None
+    socks = []
+    for i in range(idle):
+        s = socket.create_connection((host, port), timeout=10)
+        if i % 2:
+            s.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Slow: ".encode())
+        socks.append(s)
+    lat: list[float] = []
+    failures: list[str] = []
+    deadline = time.time() + hold_s
+    area, cat = info["areas"][0], info["categories"][0]
+    while time.time() < deadline:
+        t0 = time.perf_counter()
+        try:
+            requests.get(url, timeout=10).raise_for_status()
+            c = DashClient(url)
+            c.new_session()
+            c.view(area, cat)
+            lat.append(time.perf_counter() - t0)
+        except Exception as exc:  # a benchmark records every failure kind
+            failures.append(f"{type(exc).__name__}: {str(exc)[:120]}")
+        time.sleep(0.5)
+    still_open = 0
+    for s in socks:
+        try:
+            s.setblocking(False)
+            still_open += 0 if s.recv(1) == b"" else 1  # b"": the server closed it
+        except BlockingIOError:
+            still_open += 1
+        except OSError:
+            pass
+        finally:
+            s.close()
+    bodies = [_big_body(host, port, body_mb * 2**20, chunked) for chunked in (False, True)]
+    rss1 = server.memory_info().rss / 2**20 if server else None
+    alive = requests.get(url, timeout=10).status_code == 200
+    s_lat = sorted(lat)
+    return {
+        "url": url,
+        "idle_connections": idle,
+        "hold_s": hold_s,
+        "legit_requests": len(lat),
+        "legit_failures": len(failures),
+        "failure_samples": failures[:3],
+        "legit_p50_ms": round(1e3 * statistics.median(s_lat), 1) if s_lat else None,
+        "legit_max_ms": round(1e3 * s_lat[-1], 1) if s_lat else None,
+        "idle_still_open_at_end": still_open,
+        "big_bodies": bodies,
+        "server_rss_mb_before": None if rss0 is None else round(rss0, 1),
+        "server_rss_mb_after": None if rss1 is None else round(rss1, 1),
+        "app_up_after": alive,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "out", help="Results folder.")
@@ -249,6 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=8, help="Server worker threads.")
     ap.add_argument("--synthetic", action="store_true", help="Tiny synthetic results.")
     ap.add_argument("--json", action="store_true", help="Print one JSON object.")
+    ap.add_argument(
+        "--abuse",
+        action="store_true",
+        help="Instead of the load mix: hold --idle idle connections while one legitimate "
+        "client works for --hold seconds, then send --body-mb MB bodies (expect 413).",
+    )
+    ap.add_argument("--idle", type=int, default=200, help="Idle connections (--abuse).")
+    ap.add_argument("--hold", type=float, default=30.0, help="Seconds to hold them (--abuse).")
+    ap.add_argument("--body-mb", type=int, default=200, help="Body size in MB (--abuse).")
     args = ap.parse_args(argv)
     duration = min(max(args.duration, 1.0), MAX_DURATION_S)
     clients = min(max(args.clients, 1), 500)
@@ -277,6 +407,43 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         proc, url = start_server(out, args.threads, extra)
+    if args.abuse:
+        try:
+            res = abuse(
+                url,
+                min(max(args.idle, 0), 2000),
+                min(max(args.hold, 1.0), MAX_DURATION_S),
+                min(max(args.body_mb, 1), 1024),
+                proc.pid if proc is not None else None,
+            )
+        finally:
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if args.json:
+            print(json.dumps(res, ensure_ascii=False, indent=1))
+        else:
+            print(
+                f"{res['idle_connections']} idle connections held {res['hold_s']:.0f} s: "
+                f"legitimate client {res['legit_requests']} requests, "
+                f"{res['legit_failures']} failed, p50 {res['legit_p50_ms']} ms, "
+                f"max {res['legit_max_ms']} ms; idle still open at the end: "
+                f"{res['idle_still_open_at_end']}"
+            )
+            for b in res["big_bodies"]:
+                print(
+                    f"{b['body_mb']} MB body ({b['mode']}): {b['status']!r} after "
+                    f"{b['sent_mb']} MB sent, {b['seconds']} s"
+                )
+            print(
+                f"server RSS {res['server_rss_mb_before']} -> {res['server_rss_mb_after']} MB; "
+                f"app up after: {'yes' if res['app_up_after'] else 'NO'}"
+            )
+        ok = res["app_up_after"] and res["legit_failures"] == 0
+        return 0 if ok else 1
     try:
         res = run(url, clients, duration, proc.pid if proc is not None else None)
         if proc is not None:
