@@ -58,6 +58,15 @@ def _jit(fn: _F) -> _F:
     return cast(_F, nb.njit(cache=True, nogil=True)(fn))
 
 
+def _jit_inline(fn: _F) -> _F:
+    """As :func:`_jit`, and inlined into the caller by numba (LLVM does not inline it alone).
+
+    For tiny helpers of hot loops: inlining :func:`_scan_cell` and :func:`_project` makes
+    :func:`grid_nearest` a third faster, with the same arithmetic.
+    """
+    return cast(_F, nb.njit(cache=True, nogil=True, inline="always")(fn))
+
+
 class Graph(NamedTuple):
     """The search graph: a CSR over arcs and its undirected edges (see the module notes)."""
 
@@ -221,29 +230,22 @@ def search(
     e_dist = np.empty(cap, np.float64)
     e_next = np.empty(cap, np.int64)
     ne = 0
-    nt = 0
-    sentinel = indptr.shape[0] - 2
-    for s in range(seed_node.shape[0]):
+    seeded, nt = _apply_seeds(indptr, seed_node, seed_dist, seed_lab, bound, dist, lab, touched)
+    for s in seeded:
         n = seed_node[s]
         d = seed_dist[s]
-        if d <= bound and d < dist[n] and n != sentinel:
-            if dist[n] == _INF:
-                touched[nt] = n
-                nt += 1
-            dist[n] = d
-            lab[n] = seed_lab[s]
-            if ne == cap:
-                cap *= 2
-                e_node = _grow_i(e_node, cap)
-                e_dist = _grow_f(e_dist, cap)
-                e_next = _grow_i(e_next, cap)
-            b = min(int(d * inv), nb - 1)
-            e_node[ne] = n
-            e_dist[ne] = d
-            e_next[ne] = head[b]
-            head[b] = ne
-            ne += 1
-            pending += 1
+        if ne == cap:
+            cap *= 2
+            e_node = _grow_i(e_node, cap)
+            e_dist = _grow_f(e_dist, cap)
+            e_next = _grow_i(e_next, cap)
+        b = min(int(d * inv), nb - 1)
+        e_node[ne] = n
+        e_dist[ne] = d
+        e_next[ne] = head[b]
+        head[b] = ne
+        ne += 1
+        pending += 1
     for b in range(nb):
         if pending == 0:
             break
@@ -305,22 +307,13 @@ def search_heap(
     hk = np.empty(cap, np.float64)
     hv = np.empty(cap, np.int64)
     size = 0
-    nt = 0
-    sentinel = indptr.shape[0] - 2
-    for s in range(seed_node.shape[0]):
-        n = seed_node[s]
-        d = seed_dist[s]
-        if d <= bound and d < dist[n] and n != sentinel:
-            if dist[n] == _INF:
-                touched[nt] = n
-                nt += 1
-            dist[n] = d
-            lab[n] = seed_lab[s]
-            if size == cap:
-                cap *= 2
-                hk = _grow_f(hk, cap)
-                hv = _grow_i(hv, cap)
-            size = _heap_push(hk, hv, size, d, n)
+    seeded, nt = _apply_seeds(indptr, seed_node, seed_dist, seed_lab, bound, dist, lab, touched)
+    for s in seeded:
+        if size == cap:
+            cap *= 2
+            hk = _grow_f(hk, cap)
+            hv = _grow_i(hv, cap)
+        size = _heap_push(hk, hv, size, seed_dist[s], seed_node[s])
     while size > 0:
         d, n, size = _heap_pop(hk, hv, size)
         if d > dist[n]:
@@ -341,6 +334,40 @@ def search_heap(
                     hv = _grow_i(hv, cap)
                 size = _heap_push(hk, hv, size, nd, m)
     return nt
+
+
+@_jit
+def _apply_seeds(
+    indptr: I64,
+    seed_node: I64,
+    seed_dist: F64,
+    seed_lab: I64,
+    bound: float,
+    dist: F64,
+    lab: I64,
+    touched: I64,
+) -> tuple[I64, int]:
+    """Set the seeds that improve their node; returns their indices (in order) and ``nt``.
+
+    A seed counts when it is within ``bound``, strictly below its node's value and not on the
+    sentinel (the last node). Both queues then enqueue exactly these seeds, in this order.
+    """
+    sentinel = indptr.shape[0] - 2
+    seeded = np.empty(seed_node.shape[0], np.int64)
+    k = 0
+    nt = 0
+    for s in range(seed_node.shape[0]):
+        n = seed_node[s]
+        d = seed_dist[s]
+        if d <= bound and d < dist[n] and n != sentinel:
+            if dist[n] == _INF:
+                touched[nt] = n
+                nt += 1
+            dist[n] = d
+            lab[n] = seed_lab[s]
+            seeded[k] = s
+            k += 1
+    return seeded[:k], nt
 
 
 @_jit
@@ -861,7 +888,7 @@ def _sample_cell(
     return cj * nx + ci
 
 
-@_jit
+@_jit_inline
 def _project(
     px: float, py: float, x0: float, y0: float, x1: float, y1: float
 ) -> tuple[float, float]:
@@ -890,7 +917,7 @@ def segment_project(px: F64, py: F64, x0: F64, y0: F64, x1: F64, y1: F64) -> tup
     return t, d
 
 
-@_jit
+@_jit_inline
 def _scan_cell(grid: Grid, c: int, px: float, py: float, best: float, bs: int) -> tuple[float, int]:
     """Return the nearer of segment ``bs`` (squared distance ``best``) and cell ``c``'s."""
     x0, y0, x1, y1 = grid.x0, grid.y0, grid.x1, grid.y1

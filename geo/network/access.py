@@ -22,7 +22,7 @@ How it is fast, and still exact:
   a snapped point is placed by chain and position;
 * junctions are numbered along a Z-order curve, and units are read chain by chain;
 * snapping uses a uniform grid with an exact stopping rule (no per-segment Python objects);
-* searches are compiled (numba, :mod:`geo._dijkstra`) bounded Dijkstras; categories and
+* searches are compiled (numba, :mod:`geo.network._dijkstra`) bounded Dijkstras; categories and
   facility chunks run in threads.
 
 Memory is linear in nodes + edges + units: nothing is dense in units x facilities.
@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, MissingStageError
 from geo._types import ProgressFn
 from geo.facilities.taxonomy import load_taxonomy
 from geo.io.files import write_atomic
@@ -172,16 +173,16 @@ class AccessEngine:
         self.edge_len = np.ascontiguousarray(edge_len, np.float64)
         n, m = len(self.node_x), len(self.edge_u)
         if len(self.edge_v) != m or len(self.edge_len) != m or len(self.node_y) != n:
-            raise LifeCircleError("edge/node arrays differ in length", record="AccessEngine")
+            raise ValueError("AccessEngine: edge/node arrays differ in length")
         if m and (
             self.edge_u.min() < 0
             or self.edge_v.min() < 0
             or max(self.edge_u.max(), self.edge_v.max()) >= n
         ):
-            raise LifeCircleError("edge end node index out of range", record="AccessEngine")
+            raise ValueError("AccessEngine: edge end node index out of range")
         if m and not (np.isfinite(self.edge_len).all() and (self.edge_len >= 0).all()):
             bad = int(np.flatnonzero(~(np.isfinite(self.edge_len) & (self.edge_len >= 0)))[0])
-            raise LifeCircleError(
+            raise InputError(
                 f"edge {bad} has length {self.edge_len[bad]!r}; expected a "
                 "finite non-negative length_m",
                 record=f"edge {bad}",
@@ -334,7 +335,7 @@ class AccessEngine:
 
     @classmethod
     def from_network(cls, net: WalkNetwork) -> AccessEngine:
-        """Compile a :class:`geo.network.WalkNetwork` (nodes ``x, y`` in ``net.crs``).
+        """Compile a :class:`geo.network.network.WalkNetwork` (nodes ``x, y`` in ``net.crs``).
 
         Straight 2-point edges use the node coordinates; other edge geometries are projected
         and split into their segments for snapping.
@@ -351,14 +352,14 @@ class AccessEngine:
         nodes, edges = net.nodes, net.edges
         index = pd.Index(nodes["node_id"].to_numpy())
         if not index.is_unique:
-            raise LifeCircleError(
+            raise InputError(
                 f"network '{net.area}': node_id values are not unique", record="nodes.node_id"
             )
         u = index.get_indexer(edges["u"].to_numpy())
         v = index.get_indexer(edges["v"].to_numpy())
         if len(u) and (u.min() < 0 or v.min() < 0):
             bad = int(np.flatnonzero((u < 0) | (v < 0))[0])
-            raise LifeCircleError(
+            raise InputError(
                 f"network '{net.area}': edge {bad} names a node missing from the nodes table",
                 record=f"edge {bad}",
             )
@@ -414,16 +415,16 @@ class AccessEngine:
         px = np.atleast_1d(np.asarray(x, np.float64))
         py = np.atleast_1d(np.asarray(y, np.float64))
         if px.shape != py.shape:
-            raise LifeCircleError("snap: x and y differ in length", record="AccessEngine.snap")
+            raise ValueError("AccessEngine.snap: x and y differ in length")
         if len(px) == 0:
             return _empty_snapped()
         if self.n_edges == 0:
-            raise LifeCircleError(
+            raise InputError(
                 "cannot snap points to a network without edges", record="AccessEngine.snap"
             )
         if not (np.isfinite(px).all() and np.isfinite(py).all()):
             bad = int(np.flatnonzero(~(np.isfinite(px) & np.isfinite(py)))[0])
-            raise LifeCircleError(
+            raise InputError(
                 f"point {bad} has no finite coordinates ({px[bad]}, {py[bad]})",
                 record=f"point {bad}",
             )
@@ -458,20 +459,18 @@ class AccessEngine:
         """
         idx = np.asarray(nodes, np.int64)
         if len(idx) and (idx.min() < 0 or idx.max() >= self.n_nodes):
-            raise LifeCircleError(
-                "snap_nodes: node index out of range", record="AccessEngine.snap_nodes"
-            )
+            raise ValueError("AccessEngine.snap_nodes: node index out of range")
         e = self._node_edge[idx]
         if len(idx) and (e < 0).any():
             bad = int(idx[e < 0][0])
-            raise LifeCircleError(f"node {bad} has no edge to snap to", record=f"node {bad}")
+            raise InputError(f"node {bad} has no edge to snap to", record=f"node {bad}")
         offset = np.where(self.edge_u[e] == idx, 0.0, self.edge_len[e])
         return Snapped(e, offset, np.zeros(len(idx)))
 
     # -- queries ------------------------------------------------------------------------------
     def _check(self, pts: Snapped, what: str) -> None:
         if len(pts) and (pts.edge.min() < 0 or pts.edge.max() >= self.n_edges):
-            raise LifeCircleError(f"{what}: edge index out of range for this network", record=what)
+            raise ValueError(f"{what}: edge index out of range for this network")
 
     def _place(self, pts: Snapped) -> _dj.Placed:
         """Search placement and spur placement of snapped points.
@@ -556,10 +555,7 @@ class AccessEngine:
         else:
             bounds = [float(b) for b in max_m]
         if len(bounds) != len(facilities):
-            raise LifeCircleError(
-                "nearest_many: one bound per facility set expected",
-                record="AccessEngine.nearest_many",
-            )
+            raise ValueError("AccessEngine.nearest_many: one bound per facility set expected")
         ua = self._unit_args(units)
         fas = [self._fac_args(f) for f in facilities]
 
@@ -667,7 +663,7 @@ class WhatIf:
     ``max(radius_m, max_m)`` and merges it; ``remove`` runs one search bounded by
     ``radius_m`` for the counts, re-grows only the removed facility's catchment (junctions it
     labelled, seeded from their neighbours) and recomputes only the units whose nearest it
-    was. Results equal a full recomputation exactly (see :mod:`geo._dijkstra`).
+    was. Results equal a full recomputation exactly (see :mod:`geo.network._dijkstra`).
     """
 
     def __init__(
@@ -770,7 +766,7 @@ class WhatIf:
     def add_snapped(self, point: Snapped) -> int:
         """Add one already snapped facility; returns its handle."""
         if len(point) != 1:
-            raise LifeCircleError("WhatIf.add_snapped: expected exactly one point", record="WhatIf")
+            raise ValueError("WhatIf.add_snapped: expected exactly one point")
         placed = self.engine._fac_args(point)
         self._grow()
         h = self._n
@@ -806,7 +802,7 @@ class WhatIf:
         """
         h = int(handle)
         if not (0 <= h < self._n) or not self._active[h]:
-            raise LifeCircleError(f"no active facility with handle {h}", record="WhatIf")
+            raise InputError(f"no active facility with handle {h}", record="WhatIf")
         ui, ud, _ = self._reach(h, self.radius_m, reset=True)
         self.n_within[ui[ud <= self.radius_m]] -= 1
         self._active[h] = False
@@ -876,7 +872,6 @@ def _zorder(x: F64, y: F64) -> I64:
 
 def _polyline_segments(net: WalkNetwork, u: I64, v: I64, x: F64, y: F64) -> Segments:
     """Split projected edge geometries into segments oriented from ``u`` to ``v``."""
-
     geoms = net.edges.geometry.values
     coords, gi = shapely.get_coordinates(geoms, return_index=True)
     px, py = to_projected(coords[:, 0], coords[:, 1], net.crs)
@@ -953,17 +948,17 @@ def compute_access(
     """
     for col in ("unit_id", "x", "y"):
         if col not in units.columns:
-            raise LifeCircleError(
+            raise InputError(
                 f"units table lacks column '{col}' (expected unit_id, x, y)", record="units"
             )
     for col in ("category", "x", "y"):
         if col not in facilities.columns:
-            raise LifeCircleError(
+            raise InputError(
                 f"facilities table lacks column '{col}' (expected category, x, y)",
                 record="facilities",
             )
     if speed_kmh <= 0:
-        raise LifeCircleError(
+        raise InputError(
             f"walking speed must be positive, got {speed_kmh} km/h", record="speed_kmh"
         )
     eng = engine if engine is not None else AccessEngine.from_network(net)
@@ -1009,7 +1004,7 @@ def compute_access(
 
 
 def category_thresholds(default_m: float = DEFAULT_THRESHOLD_M) -> dict[str, float]:
-    """Return the walking threshold (m) per category from the taxonomy (``{}`` without one).
+    """Return the walking threshold (m) per category from the taxonomy.
 
     Parameters
     ----------
@@ -1021,14 +1016,9 @@ def category_thresholds(default_m: float = DEFAULT_THRESHOLD_M) -> dict[str, flo
     dict
         ``{category: metres}`` in taxonomy order.
     """
-    tax = load_taxonomy()
-    if hasattr(tax, "thresholds"):
-        return {
-            str(k): float(v) if v is not None else default_m for k, v in tax.thresholds().items()
-        }
     return {
-        str(k): float(getattr(c, "threshold_m", default_m) or default_m)
-        for k, c in tax.categories.items()
+        str(k): float(v) if v is not None else default_m
+        for k, v in load_taxonomy().thresholds().items()
     }
 
 
@@ -1059,24 +1049,18 @@ def demand_points(
             ),
             "nodes",
         )
-
-    try:
-        gdf = gpd.read_file(path, layer="demand")
-    except Exception as exc:
-        raise LifeCircleError(f"cannot read layer 'demand': {exc}", path=path) from None
-    if "unit_id" not in gdf.columns:
-        raise LifeCircleError("demand layer lacks column 'unit_id'", path=path)
+    gdf = _read_layer(path, "demand", "unit_id")
     if {"x", "y"} <= set(gdf.columns) and np.isfinite(gdf[["x", "y"]].to_numpy(float)).all():
         x, y = gdf["x"].to_numpy(float), gdf["y"].to_numpy(float)
     else:
         if gdf.crs is None:
-            raise LifeCircleError("demand layer has no CRS (expected WGS-84)", path=path)
+            raise InputError("demand layer has no CRS (expected WGS-84)", path=path)
         pts = gdf.to_crs(net.crs).geometry.representative_point()
         x, y = pts.x.to_numpy(float), pts.y.to_numpy(float)
         bad = ~(np.isfinite(x) & np.isfinite(y))
         if bad.any():
             uid = gdf["unit_id"].iloc[int(np.flatnonzero(bad)[0])]
-            raise LifeCircleError(
+            raise InputError(
                 "demand unit without a usable geometry", path=path, record=f"unit_id {uid}"
             )
     return pd.DataFrame({"unit_id": gdf["unit_id"].to_numpy(), "x": x, "y": y}), "demand"
@@ -1092,16 +1076,10 @@ def facility_points(
     Rows without geometry or category, or whose ``status`` is not in ``statuses``, are left
     out; polygons count at their representative point.
     """
-
     path = Path(path)
-    try:
-        gdf = gpd.read_file(path, layer="facilities")
-    except Exception as exc:
-        raise LifeCircleError(f"cannot read layer 'facilities': {exc}", path=path) from None
-    if "category" not in gdf.columns:
-        raise LifeCircleError("facilities layer lacks column 'category'", path=path)
+    gdf = _read_layer(path, "facilities", "category")
     keep = gdf.geometry.notna() & ~gdf.geometry.is_empty & gdf["category"].notna()
-    if "counted" in gdf.columns:  # geo.geocode.counted_rows: one row per distinct facility
+    if "counted" in gdf.columns:  # one row per distinct facility (geocode.counted_rows)
         keep &= gdf["counted"].astype(bool)
     if "status" in gdf.columns:
         keep &= gdf["status"].isin(list(statuses))
@@ -1109,7 +1087,7 @@ def facility_points(
     if gdf.empty:
         return pd.DataFrame({"category": pd.Series([], dtype=object), "x": [], "y": []})
     if gdf.crs is None:
-        raise LifeCircleError("facilities layer has no CRS (expected WGS-84)", path=path)
+        raise InputError("facilities layer has no CRS (expected WGS-84)", path=path)
     pts = gdf.to_crs(crs).geometry.representative_point()
     return pd.DataFrame(
         {
@@ -1118,6 +1096,17 @@ def facility_points(
             "y": pts.y.to_numpy(float),
         }
     )
+
+
+def _read_layer(path: Path, layer: str, column: str) -> gpd.GeoDataFrame:
+    """Read a GeoPackage ``layer`` that must have ``column``."""
+    try:
+        gdf = gpd.read_file(path, layer=layer)
+    except Exception as exc:
+        raise InputError(f"cannot read layer '{layer}': {exc}", path=path) from None
+    if column not in gdf.columns:
+        raise InputError(f"{layer} layer lacks column '{column}'", path=path)
+    return gdf
 
 
 def access_table_path(out: str | os.PathLike[str], area_id: str, profile: str = "default") -> Path:
@@ -1165,20 +1154,16 @@ def run_access(
         One summary row per area (``area, status, units, unit_source, facilities,
         categories, path, seconds, note``).
     """
-    import time
-
     if profile not in settings.WALK_SPEEDS_KMH:
-        raise LifeCircleError(
+        raise InputError(
             f"unknown walking profile '{profile}'; known: {', '.join(settings.WALK_SPEEDS_KMH)}",
             record="profile",
         )
     speed = settings.WALK_SPEEDS_KMH[profile]
     fac_path = Path(facilities_path) if facilities_path else Path(out) / "facilities.gpkg"
     if not fac_path.exists():
-        raise LifeCircleError(
-            "no facilities table; run `lifecircle facilities build` first "
-            "(or pass --facilities FILE)",
-            path=fac_path,
+        raise MissingStageError(
+            "facilities table", path=fac_path, command="lifecircle facilities build"
         )
     fac_all = facility_points(fac_path, statuses)
     thr = dict(thresholds) if thresholds is not None else category_thresholds()

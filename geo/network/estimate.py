@@ -1,6 +1,6 @@
 """Straight-line access estimates for areas without a complete walking network.
 
-Where the OSM network is incomplete (:func:`geo.network.basis_for` gives ``estimate``) or
+Where the OSM network is incomplete (:func:`geo.network.network.basis_for` gives ``estimate``) or
 absent (``none``, e.g. 长白新村 here), walking distance is estimated as the straight-line
 distance times a *detour factor* calibrated on a complete network (新华路). The estimate is
 always labelled: every row carries ``basis = "estimate"`` and a note. It is never presented
@@ -35,10 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import shapely
 from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError
 from geo.io.files import read_json, write_text_atomic
 from geo.io.geom import project_geom
 from geo.network.access import compute_access
@@ -121,7 +125,7 @@ def detour_stats(
     keep = np.isfinite(net) & (crow >= band_m[0]) & (crow <= band_m[1]) & (crow > 0)
     net, crow = net[keep], crow[keep]
     if len(net) == 0:
-        raise LifeCircleError(
+        raise InputError(
             f"no node pairs {band_m[0]:.0f}-{band_m[1]:.0f} m apart to "
             "calibrate the detour factor on"
         )
@@ -161,8 +165,6 @@ def detour_stats(
 
 def _graph(net: WalkNetwork) -> csr_matrix:
     """Return the network as a symmetric sparse matrix of edge lengths (m) by node row."""
-    from scipy.sparse import coo_matrix
-
     n = net.n_nodes
     index = pd.Index(net.nodes["node_id"].to_numpy())
     u = index.get_indexer(net.edges["u"].to_numpy())
@@ -207,10 +209,8 @@ def calibrate_detour(
     -------
     DetourCalibration
     """
-    from scipy.sparse.csgraph import connected_components, dijkstra
-
     if net.n_nodes == 0:
-        raise LifeCircleError(f"network of area '{net.area}' is empty; cannot calibrate")
+        raise InputError(f"network of area '{net.area}' is empty; cannot calibrate")
     g = _graph(net)
     # csgraph reads the explicit stored entries (the graph is symmetric by construction)
     _, labels = connected_components(g, directed=False)
@@ -218,11 +218,9 @@ def calibrate_detour(
     x = net.nodes["x"].to_numpy(float)
     y = net.nodes["y"].to_numpy(float)
     if boundary is not None:
-        import shapely
-
         big = big[shapely.contains_xy(project_geom(boundary), x[big], y[big])]
         if len(big) < 2:
-            raise LifeCircleError(f"fewer than 2 network nodes inside area '{net.area}'")
+            raise InputError(f"fewer than 2 network nodes inside area '{net.area}'")
     cells = pd.DataFrame({"i": np.floor(x[big] / thin_m), "j": np.floor(y[big] / thin_m)})
     thinned = big[~cells.duplicated().to_numpy()]
     rng = np.random.default_rng(seed)
@@ -263,10 +261,9 @@ def calibrate_nearest(
         Fitted on (access-engine nearest distance, straight-line nearest distance) per unit and
         category; ``n_sources`` is the number of units.
     """
-
     cats = sorted(str(c) for c in facilities["category"].dropna().unique())
     if not cats or units.empty:
-        raise LifeCircleError(f"no units or facilities in area '{net.area}' to calibrate on")
+        raise InputError(f"no units or facilities in area '{net.area}' to calibrate on")
     thr = dict.fromkeys(cats, band_m[1])
     fac = facilities[["category", "x", "y"]]
     on_net = compute_access(net, units[["unit_id", "x", "y"]], fac, thr, max_m=3.0 * band_m[1])
@@ -301,12 +298,12 @@ def read_calibration(out: str | os.PathLike[str]) -> DetourCalibration | None:
         return None
     raw = read_json(path)
     if not isinstance(raw, dict):
-        raise LifeCircleError("expected a JSON object", path=path)
+        raise InputError("expected a JSON object", path=path)
     try:
         raw["band_m"] = tuple(raw.get("band_m", CALIBRATION_BAND_M))
         return DetourCalibration(**raw)
     except TypeError as exc:
-        raise LifeCircleError(f"unexpected calibration fields: {exc}", path=path) from None
+        raise InputError(f"unexpected calibration fields: {exc}", path=path) from None
 
 
 def estimate_access(
@@ -345,14 +342,12 @@ def estimate_access(
         ``unit_id, category, nearest_m, nearest_min, n_within, basis, note``, one row per unit
         and category; ``nearest_m = inf`` where no facility is (within ``max_m``).
     """
-    from scipy.spatial import cKDTree
-
     if not np.isfinite(factor) or factor <= 0:
-        raise LifeCircleError(f"detour factor must be positive, got {factor}")
+        raise InputError(f"detour factor must be positive, got {factor}")
     for col, df, what in (("unit_id", units, "units"), ("category", facilities, "facilities")):
         for c in (col, "x", "y"):
             if c not in df.columns:
-                raise LifeCircleError(f"{what} table lacks column '{c}'")
+                raise InputError(f"{what} table lacks column '{c}'")
     ux = units["x"].to_numpy(float)
     uy = units["y"].to_numpy(float)
     pts = np.column_stack([ux, uy])
@@ -417,10 +412,8 @@ def facility_points(
         ``facility_id, category, x, y`` (EPSG:32651); facilities placed only at ``area`` or
         ``unresolved`` precision are left out (their position is not known).
     """
-    import shapely
-
     fac = facilities
-    if "counted" in fac.columns:  # geo.geocode.counted_rows: one row per distinct facility
+    if "counted" in fac.columns:  # one row per distinct facility (geocode.counted_rows)
         fac = fac[fac["counted"].astype(bool)]
     if "status" in fac.columns:
         fac = fac[fac["status"].isin(statuses)]
