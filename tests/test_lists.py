@@ -151,3 +151,32 @@ def test_bad_rows_are_kept_with_one_line_each(tmp_path, tax, area):
     assert (s["rows"], s["unresolved"], s["area_only"], s["duplicates"]) == (6, 1, 2, 1)
     assert s["placed"]["address"] == 3
     assert math.isnan(rows.iloc[0]["uncertainty_m"])
+
+
+@pytest.mark.integration
+def test_import_command_on_the_mirror_list(mirror, tmp_path):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    src = mirror / "facilities_official" / "facility_list_4_subdistricts.csv"
+    res = CliRunner().invoke(main, ["facilities", "import", str(src), "--area", "xinhualu",
+                                    "--out", str(tmp_path), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "40 rows read / 读取" in res.output
+    assert "subdistrict '五角场街道' is not 新华路街道" in res.output
+    assert (tmp_path / "lists" / "imports.json").exists()
+    rows = pd.read_csv(tmp_path / "lists" / "facility_list_4_subdistricts.csv")
+    assert len(rows) == 40 and set(rows["area"]) == {"xinhualu"}
+
+
+@pytest.mark.integration
+def test_import_command_without_a_name_column_exits_2(mirror, tmp_path):
+    from click.testing import CliRunner
+
+    from geo.cli import main
+
+    path = write_csv(tmp_path / "x.csv", ["foo", "地址"], [["a", "b"]])
+    res = CliRunner().invoke(main, ["facilities", "import", str(path), "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and "no name column" in res.output

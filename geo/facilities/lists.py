@@ -362,7 +362,7 @@ def place_list(
         sub = flist.cell(i, "subdistrict")
         target = _area_of(sub, areas) if sub else None
         if forced is not None:
-            if target is not None and target.id != forced.id:
+            if sub and _area_of(sub, [forced]) is None:
                 warn(i, f"subdistrict '{sub}' is not {forced.name_zh}; row read for "
                         f"--area {forced.id} as asked")  # fmt: skip
             target = forced
