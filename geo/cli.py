@@ -365,7 +365,7 @@ def plans_extract(ctx: RunContext, as_json: bool, plan_file: Path | None) -> Non
         summarize,
     )
     from geo.facilities.taxonomy import load_taxonomy
-    from geo.io.tables import write_mentions
+    from geo.io.tables import MENTIONS, write_mentions
 
     tax = load_taxonomy()
     if plan_file is not None:
@@ -379,12 +379,10 @@ def plans_extract(ctx: RunContext, as_json: bool, plan_file: Path | None) -> Non
         doc = plan_doc_id(plan_file)
         ms = extract_mentions(text, doc, area_id, tax, other_places=others)
         df = mentions_frame(ms, tax)
-        target = write_mentions(df, ctx.out / "plan_mentions.csv", replace_docs=[doc])
+        target = write_mentions(df, MENTIONS.path(ctx.out), replace_docs=[doc])
     else:
         df = extract_mentions_for(ctx, tax)
-        target = write_mentions(
-            df, ctx.out / "plan_mentions.csv", replace_areas=[a.id for a in ctx.areas]
-        )
+        target = write_mentions(df, MENTIONS.path(ctx.out), replace_areas=[a.id for a in ctx.areas])
     summary = summarize(df, tax)
     summary["file"] = str(target)
     if as_json:
@@ -573,7 +571,7 @@ def facilities_build(
     from geo.facilities.providers import make_geocoders
     from geo.facilities.taxonomy import load_taxonomy
     from geo.io.files import write_atomic
-    from geo.io.tables import write_facilities
+    from geo.io.tables import FACILITIES, write_facilities
 
     online = make_geocoders(geocoders, cache_dir=ctx.out / "cache" / "geocode", amap_key=amap_key)
     tax = load_taxonomy()
@@ -602,7 +600,7 @@ def facilities_build(
         area_names={a.id: a.name_zh for a in ctx.areas},
         boundaries={a.id: ctx.registry.boundary(a) for a in ctx.areas},
     )
-    fac_path = write_facilities(ctx.out / "facilities.gpkg", combined, replace_areas=ids)
+    fac_path = write_facilities(FACILITIES.path(ctx.out), combined, replace_areas=ids)
     by_source = source_table(combined, ids, tax.keys)
     write_atomic(
         ctx.out / "facility_sources.csv",

@@ -38,7 +38,7 @@ from geo.facilities.taxonomy import load_taxonomy
 from geo.io.areas import Area, Registry
 from geo.io.files import write_text_atomic
 from geo.io.osm import OsmData
-from geo.io.tables import ALL, COMPOSITE, write_facilities
+from geo.io.tables import ALL, COMPOSITE, COVERAGE, CSV_ENCODING, FACILITIES, write_facilities
 from geo.network import access as access_mod
 from geo.network.network import WalkNetwork, build_area_network, is_walkable, network_status
 from geo.planning.context import category_specs, detour_calibration
@@ -118,7 +118,7 @@ def calibrate(
     area = registry.get(calibration_area)
     tax = load_taxonomy()
     fac = build_inventory(registry, area, tax)
-    write_facilities(out / "facilities.gpkg", fac, replace_areas=[area.id])
+    write_facilities(FACILITIES.path(out), fac, replace_areas=[area.id])
     return detour_calibration(
         registry,
         out,
@@ -206,7 +206,7 @@ def screen_area(
         tax = load_taxonomy()
         with _timed(seconds, "facilities"):
             fac = build_inventory(registry, area, tax)
-            write_facilities(out / "facilities.gpkg", fac)
+            write_facilities(FACILITIES.path(out), fac)
         with _timed(seconds, "demand"):
             hoods = nb.hex_neighbourhoods(area.id, boundary, nb.DEFAULT_HEX_M)
             nb.write_neighbourhoods(hoods, out / "neighbourhoods.gpkg", [area.id])
@@ -267,4 +267,4 @@ def read_status(out: str | Path) -> dict[str, Any] | None:
 
 def read_area_rows(out: str | Path) -> pd.DataFrame:
     """The area rows (default profile) of an area folder's ``coverage.csv``."""
-    return area_rows(pd.read_csv(Path(out) / "coverage.csv", encoding="utf-8-sig"))
+    return area_rows(pd.read_csv(COVERAGE.path(out), encoding=CSV_ENCODING))

@@ -234,7 +234,7 @@ FACILITIES: Final = TableSpec(
     crs=settings.STORAGE_CRS,
     layer="facilities",
     description="OSM, list and plan facilities (WGS-84 points or polygons)",
-    required=("area", "category", "source", "status", "geometry"),
+    required=("category", "geometry"),
 )
 
 DEMAND: Final = TableSpec(

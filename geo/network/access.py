@@ -58,6 +58,7 @@ from geo._types import ProgressFn
 from geo.facilities.taxonomy import load_taxonomy
 from geo.io.files import write_atomic
 from geo.io.geom import to_projected
+from geo.io.tables import FACILITIES, access_path, placed_mask, read_facilities
 from geo.network import _dijkstra as _dj
 from geo.network._dijkstra import F64, I64
 from geo.network.network import WalkNetwork, basis_for
@@ -1071,16 +1072,14 @@ def facility_points(
     statuses: Sequence[str] = ("existing",),
     crs: str = settings.PROJECTED_CRS,
 ) -> pd.DataFrame:
-    """Facilities as ``category, x, y`` (projected) from a GeoPackage layer ``facilities``.
+    """Facilities as ``category, x, y`` (projected) from ``facilities.gpkg``.
 
-    Rows without geometry or category, or whose ``status`` is not in ``statuses``, are left
-    out; polygons count at their representative point.
+    Only distinct, placed rows count (:func:`geo.io.tables.placed_mask`: geometry, category,
+    ``counted``, placed more precisely than the whole area) whose ``status`` is in
+    ``statuses``; polygons count at their representative point.
     """
-    path = Path(path)
-    gdf = _read_layer(path, "facilities", "category")
-    keep = gdf.geometry.notna() & ~gdf.geometry.is_empty & gdf["category"].notna()
-    if "counted" in gdf.columns:  # one row per distinct facility (geocode.counted_rows)
-        keep &= gdf["counted"].astype(bool)
+    gdf = read_facilities(path)
+    keep = placed_mask(gdf)
     if "status" in gdf.columns:
         keep &= gdf["status"].isin(list(statuses))
     gdf = gdf[keep]
@@ -1107,12 +1106,6 @@ def _read_layer(path: Path, layer: str, column: str) -> gpd.GeoDataFrame:
     if column not in gdf.columns:
         raise InputError(f"{layer} layer lacks column '{column}'", path=path)
     return gdf
-
-
-def access_table_path(out: str | os.PathLike[str], area_id: str, profile: str = "default") -> Path:
-    """``<out>/access/<area>.parquet`` (default profile) or ``<area>.<profile>.parquet``."""
-    name = f"{area_id}.parquet" if profile == "default" else f"{area_id}.{profile}.parquet"
-    return Path(out) / "access" / name
 
 
 def run_access(
@@ -1160,7 +1153,7 @@ def run_access(
             record="profile",
         )
     speed = settings.WALK_SPEEDS_KMH[profile]
-    fac_path = Path(facilities_path) if facilities_path else Path(out) / "facilities.gpkg"
+    fac_path = Path(facilities_path) if facilities_path else FACILITIES.path(out)
     if not fac_path.exists():
         raise MissingStageError(
             "facilities table", path=fac_path, command="lifecircle facilities build"
@@ -1204,7 +1197,7 @@ def run_access(
         table["profile"] = profile
         table["speed_kmh"] = speed
         table["unit_source"] = source
-        target = access_table_path(out, area.id, profile)
+        target = access_path(out, area.id, profile=profile)
         write_atomic(target, functools.partial(_write_parquet, table))
         comp = float(net.info.get("completeness", 0.0))
         rows.append(

@@ -663,8 +663,8 @@ def run_coverage(
     )
     table = join_reconciliation(table, read_reconciliation(out))
     gaps = gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), crs=settings.STORAGE_CRS)
-    write_coverage(table, out / "coverage.csv")
-    write_gaps(gaps, out / "gaps.gpkg", [a.id for a in areas], scenario)
+    write_coverage(table, COVERAGE.path(out))
+    write_gaps(gaps, GAPS.path(out), [a.id for a in areas], scenario)
     write_text_atomic(out / "coverage_README.txt", README_TEXT + data_status.readme_text())
     return table, gaps
 

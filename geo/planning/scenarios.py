@@ -37,7 +37,7 @@ import pandas as pd
 
 from geo import settings
 from geo.io.files import write_atomic
-from geo.io.tables import DELTAS, SCENARIOS, access_path, read_facilities
+from geo.io.tables import COVERAGE, DELTAS, GAPS, SCENARIOS, access_path, read_facilities
 from geo.planning import coverage as cov_mod
 from geo.planning import data_status
 from geo.planning.context import AreaContext, build_context, category_specs, scenario_facilities
@@ -162,7 +162,7 @@ def deltas_table(
 
 def deltas_path(out: str | os.PathLike[str]) -> Path:
     """``<out>/scenario_deltas.csv``."""
-    return Path(out) / "scenario_deltas.csv"
+    return DELTAS.path(out)
 
 
 def write_deltas(table: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
@@ -270,7 +270,7 @@ def run_scenarios(
     write_deltas(deltas, out)
     if write_coverage_rows:
         rows = allcov[allcov["scenario"] != "baseline"]
-        cov_mod.write_coverage(rows, out / "coverage.csv")
+        cov_mod.write_coverage(rows, COVERAGE.path(out))
         for s, frames in gaps.items():
             frames = [f for f in frames if len(f)]
             g = (
@@ -280,5 +280,5 @@ def run_scenarios(
                     setup.demand.iloc[:0], pd.DataFrame(), specs, basis="none", scenario=s
                 )
             )
-            cov_mod.write_gaps(g, out / "gaps.gpkg", [a.id for a in areas], s)
+            cov_mod.write_gaps(g, GAPS.path(out), [a.id for a in areas], s)
     return deltas
