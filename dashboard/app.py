@@ -254,7 +254,9 @@ def callback_body_problem(app: dash.Dash, body: bytes) -> str:
     if not isinstance(doc, dict):
         return "expected a JSON object"
     output = doc.get("output")
-    spec = app.callback_map.get(output) if isinstance(output, str) else None
+    if not isinstance(output, str):
+        return "unknown output"
+    spec = app.callback_map.get(output)
     if spec is None:
         return "unknown output"
     outputs = doc.get("outputs")
