@@ -58,7 +58,7 @@ from geo._types import ProgressFn
 from geo.facilities.taxonomy import load_taxonomy
 from geo.io.files import write_atomic
 from geo.io.geom import to_projected
-from geo.io.tables import FACILITIES, access_path, placed_mask, read_facilities
+from geo.io.tables import DEMAND, FACILITIES, access_path, placed_mask, read_facilities
 from geo.network import _dijkstra as _dj
 from geo.network._dijkstra import F64, I64
 from geo.network.network import WalkNetwork, basis_for
@@ -1037,7 +1037,7 @@ def demand_points(
     units, source
         ``source`` is ``"demand"`` or ``"nodes"``.
     """
-    path = Path(out) / "demand" / f"{area_id}.gpkg"
+    path = DEMAND.path(out, area=area_id)
     if not path.exists():
         nodes = net.nodes
         return (
@@ -1050,7 +1050,12 @@ def demand_points(
             ),
             "nodes",
         )
-    gdf = _read_layer(path, "demand", "unit_id")
+    try:
+        gdf = gpd.read_file(path, layer=DEMAND.layer)
+    except Exception as exc:  # pyogrio raises several types; all mean "unreadable file"
+        raise InputError(f"cannot read layer 'demand': {exc}", path=path) from None
+    if "unit_id" not in gdf.columns:
+        raise InputError("demand layer lacks column 'unit_id'", path=path)
     if {"x", "y"} <= set(gdf.columns) and np.isfinite(gdf[["x", "y"]].to_numpy(float)).all():
         x, y = gdf["x"].to_numpy(float), gdf["y"].to_numpy(float)
     else:
@@ -1095,17 +1100,6 @@ def facility_points(
             "y": pts.y.to_numpy(float),
         }
     )
-
-
-def _read_layer(path: Path, layer: str, column: str) -> gpd.GeoDataFrame:
-    """Read a GeoPackage ``layer`` that must have ``column``."""
-    try:
-        gdf = gpd.read_file(path, layer=layer)
-    except Exception as exc:
-        raise InputError(f"cannot read layer '{layer}': {exc}", path=path) from None
-    if column not in gdf.columns:
-        raise InputError(f"{layer} layer lacks column '{column}'", path=path)
-    return gdf
 
 
 def run_access(
