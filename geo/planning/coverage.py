@@ -37,7 +37,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -73,6 +73,10 @@ from geo.planning.context import (
     profile_speed,
     tier_threshold_m,
 )
+
+if TYPE_CHECKING:
+    from geo.io.areas import Area, Registry
+    from geo.network.network import WalkNetwork
 
 #: Buffer (m) around uncovered buildings before dissolving them into gap polygons.
 GAP_BUILDING_BUFFER_M: float = 25.0
@@ -551,6 +555,35 @@ def area_coverage_rows(
     return cov
 
 
+def stage_context(
+    registry: Registry,
+    area: Area,
+    out: str | os.PathLike[str],
+    nets: Mapping[str, WalkNetwork | None],
+    facilities: gpd.GeoDataFrame | None,
+    specs: Mapping[str, CategorySpec],
+    *,
+    cache_dir: Path | None = None,
+    **options: Any,
+) -> AreaContext:
+    """The :class:`AreaContext` of one area as every planning stage builds it.
+
+    The area's network from ``nets``, and :func:`coverage_check` stored with a new detour
+    calibration; ``options`` go to :func:`geo.planning.context.build_context`.
+    """
+    return build_context(
+        registry,
+        area,
+        out,
+        nets.get(area.id),
+        facilities=facilities,
+        cache_dir=cache_dir,
+        specs=specs,
+        check=coverage_check,
+        **options,
+    )
+
+
 def stage_access(
     ctx: AreaContext,
     out: str | os.PathLike[str],
@@ -627,16 +660,15 @@ def run_coverage(
                 else []
             )
             specs = category_specs(None, fallback=cats)
-        ctx = build_context(
+        ctx = stage_context(
             registry,
             area,
             out,
-            nets.get(area.id),
-            facilities=fac,
+            nets,
+            fac,
+            specs,
             cache_dir=cache_dir,
             demand=demand,
-            specs=specs,
-            check=coverage_check,
             engine=False,
             calibration=calibration,
         )

@@ -40,7 +40,7 @@ from geo.io.files import write_atomic
 from geo.io.tables import COVERAGE, DELTAS, GAPS, SCENARIOS, access_path, read_facilities
 from geo.planning import coverage as cov_mod
 from geo.planning import data_status
-from geo.planning.context import AreaContext, build_context, category_specs, scenario_facilities
+from geo.planning.context import AreaContext, category_specs, scenario_facilities
 from geo.planning.coverage import area_coverage_rows
 from geo.planning.sites import read_sites
 
@@ -228,16 +228,7 @@ def run_scenarios(
     counts: dict[tuple[str, str], pd.DataFrame] = {}
     it = progress(areas, "scenarios / 情景") if progress is not None else areas
     for area in it:
-        setup = build_context(
-            registry,
-            area,
-            out,
-            nets.get(area.id),
-            facilities=fac,
-            cache_dir=cache_dir,
-            specs=specs,
-            check=cov_mod.coverage_check,
-        )
+        setup = cov_mod.stage_context(registry, area, out, nets, fac, specs, cache_dir=cache_dir)
         fac_by = {
             s: scenario_facilities(fac, s, boundary=setup.boundary, sites=sites, area_id=area.id)
             for s in SCENARIOS

@@ -41,8 +41,8 @@ from geo.io.files import write_atomic
 from geo.io.geom import project_geom, to_projected
 from geo.io.tables import SITES, read_facilities, read_mentions
 from geo.network.access import Snapped
-from geo.planning.context import build_context, category_specs, scenario_facilities
-from geo.planning.coverage import coverage_check
+from geo.planning.context import category_specs, scenario_facilities
+from geo.planning.coverage import stage_context
 
 if TYPE_CHECKING:
     from scipy.optimize import Bounds, LinearConstraint
@@ -1164,16 +1164,7 @@ def run_sites(
         if req.empty or not (req["k"] > 0).any():
             skipped.append(f"{area.id}: the plans name no generic new facility / 规划无新增设施")
             continue
-        setup = build_context(
-            registry,
-            area,
-            out,
-            nets.get(area.id),
-            facilities=fac,
-            cache_dir=cache_dir,
-            specs=specs,
-            check=coverage_check,
-        )
+        setup = stage_context(registry, area, out, nets, fac, specs, cache_dir=cache_dir)
         if setup.basis == "none":
             skipped.append(f"{area.id}: {setup.note}")
             continue
