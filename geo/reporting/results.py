@@ -171,6 +171,16 @@ class AreaInfo:
 
 
 @dataclass(frozen=True)
+class AreaIndex:
+    """An area's ``coverage.csv`` facts: basis, thresholds ``{(category, tier, profile): m}``
+    and data status ``{(category, scenario, profile): (status, sources searched)}``."""
+
+    basis: str
+    thresholds: dict[tuple[str, int, str], float]
+    status: dict[tuple[str, str, str], tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class StreetLabel:
     """A street name and where to write it (projected ``x, y``, WGS-84 ``lon, lat``)."""
 
@@ -267,12 +277,48 @@ class Results:
             ),
         )
 
+    def area_index(self, area: str) -> AreaIndex:
+        """The area's ``coverage.csv`` facts as dictionaries (callbacks look them up)."""
+        info = self.area(area)
+
+        def load() -> AreaIndex:
+            cov = self.coverage[self.coverage["area"] == area]
+            basis = _basis_of(cov, area) if len(cov) else info.basis
+            thresholds: dict[tuple[str, int, str], float] = {}
+            if "threshold_m" in cov:
+                thr = cov.dropna(subset=["threshold_m"]).drop_duplicates(
+                    ["category", "tier", "profile"]
+                )
+                for c, tr, p, v in zip(
+                    thr["category"], thr["tier"], thr["profile"], thr["threshold_m"], strict=True
+                ):
+                    thresholds[(str(c), int(tr), str(p))] = float(v)
+            status: dict[tuple[str, str, str], tuple[str, str]] = {}
+            if "data_status" in cov:
+                rows = cov[cov["unit"] == "ALL"].drop_duplicates(
+                    ["category", "scenario", "profile"]
+                )
+                searched = (
+                    rows["sources_searched"]
+                    if "sources_searched" in rows
+                    else pd.Series("", index=rows.index)
+                )
+                for c, s, p, st, se in zip(
+                    rows["category"], rows["scenario"], rows["profile"], rows["data_status"],
+                    searched, strict=True,
+                ):  # fmt: skip
+                    status[(str(c), str(s), str(p))] = (
+                        st if isinstance(st, str) and st else "ok",
+                        se if isinstance(se, str) else "",
+                    )
+            return AreaIndex(basis, thresholds, status)
+
+        return self._cached("index", area, load)  # type: ignore[no-any-return]
+
     def coverage_basis(self, area: str) -> str:
         """The basis of the area's coverage figures (``network | estimate | none``): the one
         basis its distances, shares and gaps are shown on."""
-        info = self.area(area)
-        rows = self.coverage[self.coverage["area"] == area]
-        return _basis_of(self.coverage, area) if len(rows) else info.basis
+        return self.area_index(area).basis
 
     def access(self, area: str, scenario: str = "baseline") -> pd.DataFrame:
         """Per-unit access table of a scenario on the area's coverage basis (the table the
@@ -304,6 +350,13 @@ class Results:
         """Walking distance (m) to the nearest facility per demand unit, in the order of
         :meth:`demand` (``inf`` where the access table has no figure or no facility within
         its search bound); None when the results have no access table for it."""
+        return self._cached(  # type: ignore[no-any-return]
+            f"nearest:{scenario}:{category}",
+            area,
+            lambda: self._nearest(area, category, scenario),
+        )
+
+    def _nearest(self, area: str, category: str, scenario: str) -> np.ndarray | None:
         dem = self.demand(area)
         acc = self.access(area, scenario)
         acc = acc[acc["category"] == category]
@@ -321,17 +374,9 @@ class Results:
     def threshold(self, area: str, category: str, tier: int, profile: str) -> float:
         """Walking threshold (m) of a view, as ``coverage.csv`` states it (the category's
         standard distance at its own tier, else tier x walking speed)."""
-        cov = self.coverage
-        rows = cov[
-            (cov["area"] == area)
-            & (cov["category"] == category)
-            & (cov["tier"] == int(tier))
-            & (cov["profile"] == profile)
-        ]
-        if "threshold_m" in rows:
-            vals = pd.to_numeric(rows["threshold_m"], errors="coerce").dropna().to_numpy(float)
-            if len(vals):
-                return float(vals[0])
+        thr = self.area_index(area).thresholds.get((category, int(tier), profile))
+        if thr is not None:
+            return thr
         return float(round(int(tier) * settings.WALK_SPEEDS_KMH[profile] * 1000.0 / 60.0))
 
     def network(self, area: str) -> Any:
@@ -828,22 +873,9 @@ def data_status(
     :data:`geo.planning.data_status.DATA_STATUS` (``no_facility_data``, ``not_placed`` are
     shown grey, without gaps).
     """
-    cov = results.coverage
-    if cov.empty or "data_status" not in cov.columns:
+    if area not in results.areas:
         return "ok", ""
-    sel = cov[
-        (cov["area"] == area)
-        & (cov["category"] == category)
-        & (cov["unit"] == "ALL")
-        & (cov["profile"] == profile)
-    ]
-    sub = sel[sel["scenario"] == scenario] if "scenario" in sel else sel
-    if sub.empty:
-        return "ok", ""
-    r = sub.iloc[0]
-    status = r["data_status"] if isinstance(r["data_status"], str) and r["data_status"] else "ok"
-    searched = r.get("sources_searched", "")
-    return status, searched if isinstance(searched, str) else ""
+    return results.area_index(area).status.get((category, scenario, profile), ("ok", ""))
 
 
 def data_status_label(status: str, lang: str | None = None) -> str:

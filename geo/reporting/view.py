@@ -15,10 +15,11 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo import settings
 from geo.planning.context import CategorySpec
-from geo.planning.coverage import gap_polygons
+from geo.planning.coverage import GAP_BUILDING_BUFFER_M, gap_polygons
 from geo.reporting.results import (
     COMPOSITE,
     Results,
@@ -91,6 +92,25 @@ def _empty_gaps() -> gpd.GeoDataFrame:
     )
 
 
+def _gap_demand(results: Results, area: str) -> gpd.GeoDataFrame:
+    """The area's demand units, projected, buildings already buffered as
+    :func:`~geo.planning.coverage.gap_polygons` buffers them (done once per area)."""
+
+    def load() -> gpd.GeoDataFrame:
+        dem = results.demand(area)
+        if dem.empty or "unit_id" not in dem:
+            return dem
+        proj = dem.to_crs(settings.PROJECTED_CRS)
+        if "unit_type" in proj:
+            is_b = (proj["unit_type"] == "building").to_numpy()
+            geoms = proj.geometry.values.copy()
+            geoms[is_b] = shapely.buffer(geoms[is_b], GAP_BUILDING_BUFFER_M, quad_segs=4)
+            proj = proj.set_geometry(geoms).assign(unit_type="buffered")
+        return proj
+
+    return results._cached("gap_demand", area, load)  # type: ignore[no-any-return]
+
+
 def view_gaps(
     results: Results,
     area: str,
@@ -122,7 +142,7 @@ def view_gaps(
         return _empty_gaps()
     if data_status(results, area, category, scenario=scenario, profile=profile)[0] != "ok":
         return _empty_gaps()  # no facility data is not a gap (issue 11)
-    dem = results.demand(area)
+    dem = _gap_demand(results, area)
     if dem.empty or "unit_id" not in dem:
         return _empty_gaps()
     thr = results.threshold(area, category, tier, profile)
