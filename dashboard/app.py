@@ -22,7 +22,7 @@ from typing import Any
 
 import dash
 from dash.exceptions import DependencyException
-from flask import Response, abort, request
+from flask import Flask, Response, abort, request
 from waitress import serve as waitress_serve
 
 from dashboard import layers
@@ -104,7 +104,9 @@ def create_app(
         v = versions.get(area) or hashlib.sha1(data.streets_json(area)).hexdigest()[:10]
         return f"{STREETS_ROUTE}{area}.geojson?v={v}"
 
-    @app.server.route(f"{STREETS_ROUTE}<area>.geojson")
+    server: Flask = app.server  # Dash types it Any; the Flask app, typed for its decorators
+
+    @server.route(f"{STREETS_ROUTE}<area>.geojson")
     def streets(area: str) -> Response:
         # only known area ids: the URL never names a file
         if area not in data.results.areas:
@@ -115,7 +117,7 @@ def create_app(
 
     version = secrets.token_hex(4)  # a new start may have new results: new layer URLs
 
-    @app.server.route("/lifecircle/layer/<kind>.geojson")
+    @server.route("/lifecircle/layer/<kind>.geojson")
     def layer(kind: str) -> Response:
         # parameters are validated against the loaded results; nothing names a file
         try:
@@ -126,11 +128,11 @@ def create_app(
         resp.headers["Cache-Control"] = "public, max-age=86400"
         return resp
 
-    @app.server.before_request
+    @server.before_request
     def _busy() -> None:
         data.busy.acquire()
 
-    @app.server.teardown_request
+    @server.teardown_request
     def _idle(_exc: BaseException | None) -> None:
         data.busy.release()
 

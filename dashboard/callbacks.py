@@ -682,7 +682,9 @@ def on_export(
     finally:
         st.export_slots.release()
     done = t("report_done", lang) if report else t("exported", lang)
-    return dcc.send_file(str(path)), html.Span(f"{done}: {path.name}{note}", id=ids.EXPORT_DONE)
+    # dash.dcc re-exports send_file implicitly and leaves it unannotated
+    download = dcc.send_file(str(path))  # type: ignore[attr-defined,no-untyped-call]
+    return download, html.Span(f"{done}: {path.name}{note}", id=ids.EXPORT_DONE)
 
 
 def _whatif_label(a: Any, lang: str) -> list[Any]:

@@ -24,7 +24,7 @@ import dash
 import dash_leaflet as dl
 import pandas as pd
 from dash import Input, Output, dcc, html
-from flask import abort, make_response, redirect
+from flask import Flask, abort, make_response, redirect
 
 from dashboard.app import create_app
 from geo.reporting.results import BASIS_LABELS, OSM_CREDIT, share_colour, share_legend
@@ -214,7 +214,7 @@ def make_city_layout(table: pd.DataFrame, polygons: Any, facts: dict[str, Any]) 
                             html.Label("类别 category", className="lc-lab"),
                             dcc.Dropdown(
                                 id=CITY_CATEGORY,
-                                options=category_options(table),  # type: ignore[arg-type]
+                                options=category_options(table),
                                 value="composite",
                                 clearable=False,
                             ),
@@ -318,7 +318,9 @@ def create_city_app(
             return dash.no_update
         return f"{OPEN_ROUTE}{aid}"
 
-    @app.server.route(f"{OPEN_ROUTE}<area>")
+    server: Flask = app.server  # Dash types it Any; the Flask app, typed for its decorators
+
+    @server.route(f"{OPEN_ROUTE}<area>")
     def open_area(area: str) -> Any:
         # only known area ids: the cookie never names a file
         if area not in known:

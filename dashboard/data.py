@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,8 @@ from geo.reporting.results import (
     load_results,
     scenario_facilities,
 )
+
+_T = TypeVar("_T")
 
 
 class Busy:
@@ -204,13 +206,15 @@ class DashboardData:
         return area, cat, tier_i, str(scenario), str(profile)
 
     # -- cached builders -----------------------------------------------------------------
-    def _cached(self, key: tuple[Any, ...], build: Any) -> Any:
+    def _cached(self, key: tuple[Any, ...], build: Callable[[], _T]) -> _T:
         with self._lock:
             if key in self._cache:
-                return self._cache[key]
+                hit: _T = self._cache[key]
+                return hit
         value = build()
         with self._lock:
-            return self._cache.setdefault(key, value)
+            stored: _T = self._cache.setdefault(key, value)
+            return stored
 
     def cell_features(self, area: str) -> list[dict[str, Any]]:
         """GeoJSON features (geometry + ``unit``, ``name``) of the area's neighbourhood cells."""
@@ -397,13 +401,14 @@ class DashboardData:
         base = self._coverage.get((area, tier, "baseline", "default"))
         return (base, True) if base is not None else ({}, False)
 
-    def memo(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    def memo(self, key: tuple[Any, ...], build: Callable[[], _T]) -> _T:
         """A bounded LRU cache (``memo_size`` entries) for outputs that depend only on
         validated inputs (the static layers' GeoJSON bytes)."""
         with self._lock:
             if key in self._lru:
                 self._lru.move_to_end(key)
-                return self._lru[key]
+                hit: _T = self._lru[key]
+                return hit
         value = build()
         with self._lock:
             self._lru[key] = value
@@ -491,4 +496,5 @@ def _road_class(highway: str) -> str:
 def _geojson_geom(geom: Any, ndigits: int = 6) -> dict[str, Any]:
     """GeoJSON geometry dict with coordinates rounded to ``ndigits`` (~0.1 m at 6)."""
     rounded = shapely.transform(geom, lambda c: np.round(c, ndigits))
-    return json.loads(shapely.to_geojson(rounded))
+    geojson: dict[str, Any] = json.loads(shapely.to_geojson(rounded))
+    return geojson

@@ -157,7 +157,8 @@ def nearest_m(area: str, category: str, scenario: str, units: pd.DataFrame) -> n
     fx = np.array([p[0] for p in pts])
     fy = np.array([p[1] for p in pts])
     d = np.abs(units["lx"].to_numpy()[:, None] - fx) + np.abs(units["ly"].to_numpy()[:, None] - fy)
-    return d.min(axis=1)
+    nearest: np.ndarray = d.min(axis=1)
+    return nearest
 
 
 def threshold_m(tier: int, profile: str) -> float:

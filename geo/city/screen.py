@@ -117,7 +117,9 @@ def _client(scheduler: str | None, workers: int, threads: int) -> tuple[Any, Any
         ) from None
     if scheduler:
         try:
-            return Client(scheduler, timeout="3s", set_as_default=True), None
+            # distributed leaves Client/LocalCluster/as_completed unannotated
+            client = Client(scheduler, timeout="3s", set_as_default=True)  # type: ignore[no-untyped-call]
+            return client, None
         except (OSError, TimeoutError, ValueError) as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(
@@ -125,7 +127,7 @@ def _client(scheduler: str | None, workers: int, threads: int) -> tuple[Any, Any
                 path=scheduler,
                 hint="start one with `dask scheduler` or omit --scheduler",
             ) from None
-    cluster = LocalCluster(
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
@@ -133,7 +135,7 @@ def _client(scheduler: str | None, workers: int, threads: int) -> tuple[Any, Any
         memory_limit=0,
         env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)},
     )
-    return Client(cluster, set_as_default=True), cluster
+    return Client(cluster, set_as_default=True), cluster  # type: ignore[no-untyped-call]
 
 
 def dashboard_link(client: Any) -> str | None:
@@ -556,7 +558,7 @@ def run_screen(
             )
             futures[fut] = a.id
         t_tasks = time.perf_counter()
-        stream: Iterable[Any] = as_completed(list(futures))
+        stream: Iterable[Any] = as_completed(list(futures))  # type: ignore[no-untyped-call]
         if progress is not None:
             stream = progress(stream, len(areas), len(done))
         for fut in stream:

@@ -227,7 +227,8 @@ def _draw_gaps(ax: Any, view: View, crs: str, n_labels: int = 5) -> None:
 
 def _polygons(geoms: np.ndarray) -> np.ndarray:
     """Every polygon part of ``geoms`` (multi-polygons exploded)."""
-    return shapely.get_parts(geoms)
+    parts: np.ndarray = shapely.get_parts(geoms)
+    return parts
 
 
 def _draw_facilities(ax: Any, view: View, crs: str, small: bool = False) -> list[Any]:

@@ -664,7 +664,7 @@ class _Pages:
 
     def savefig(self, fig: Figure) -> None:
         self.n += 1
-        self.pdf.savefig(fig)
+        self.pdf.savefig(fig)  # type: ignore[no-untyped-call]  # PdfPages.savefig is unannotated
         if self.png_dir is not None:
             fig.savefig(self.png_dir / f"page-{self.n:02d}.png", dpi=110)
 

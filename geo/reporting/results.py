@@ -12,10 +12,10 @@ import datetime as _dt
 import json
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +33,8 @@ from geo.io.tables import COMPOSITE, PROFILES, SCENARIOS, TIERS, access_path, sc
 from geo.network.estimate import FALLBACK_DETOUR, read_calibration
 from geo.network.network import build_area_network
 from geo.planning.data_status import DATA_STATUS_LABELS
+
+_T = TypeVar("_T")
 
 __all__ = ["COMPOSITE", "PROFILES", "SCENARIOS", "TIERS"]
 
@@ -256,15 +258,17 @@ class Results:
         return keys
 
     # -- lazily loaded per-area tables --------------------------------------------------
-    def _cached(self, kind: str, area: str, loader: Any) -> Any:
+    def _cached(self, kind: str, area: str, loader: Callable[[], _T]) -> _T:
         key = (kind, area)
         with self._lock:
             if key in self._cache:
-                return self._cache[key]
+                hit: _T = self._cache[key]
+                return hit
         value = loader()
         with self._lock:
             self._cache.setdefault(key, value)
-            return self._cache[key]
+            stored: _T = self._cache[key]
+            return stored
 
     def demand(self, area: str) -> gpd.GeoDataFrame:
         """Demand units of an area (``out/demand/<area>.gpkg``), WGS-84; empty when missing."""
@@ -423,7 +427,7 @@ class Results:
             merged = shapely.line_merge(shapely.union_all(project_geom(st.geometry.values)))
             return [shapely.get_coordinates(g) for g in shapely.get_parts(merged)]
 
-        return self._cached("street_lines", area, load)  # type: ignore[no-any-return]
+        return self._cached("street_lines", area, load)
 
     def _named_streets(self, area: str) -> tuple[Any, np.ndarray]:
         """STRtree of the area's named street segments (projected) and their names."""
@@ -439,7 +443,7 @@ class Results:
             geoms = project_geom(named.geometry.values)
             return shapely.STRtree(geoms), named["name"].astype(str).to_numpy(object)
 
-        return self._cached("named_streets", area, load)  # type: ignore[no-any-return]
+        return self._cached("named_streets", area, load)
 
     def nearest_street(self, area: str, x: float, y: float, max_m: float = 250.0) -> str:
         """Name of the named street nearest to projected ``(x, y)`` (from the walking
@@ -488,7 +492,7 @@ class Results:
                 out.append(StreetLabel(str(name), mid.x, mid.y, float(lon), float(lat), angle))
             return out
 
-        return self._cached("street_labels", area, load)[:max_labels]  # type: ignore[no-any-return]
+        return self._cached("street_labels", area, load)[:max_labels]
 
     def neighbourhood_names(self, area: str) -> dict[str, str]:
         """``{unit: name}``: the neighbourhood's human name where the results have one (an
@@ -504,7 +508,7 @@ class Results:
                 out[str(unit)] = str(unit) if generic else text
             return out
 
-        return self._cached("names", area, load)  # type: ignore[no-any-return]
+        return self._cached("names", area, load)
 
     def zone(self, area: str) -> Any:
         """The area's boundary buffered by ``settings.CLIP_BUFFER_M`` (projected, prepared):
@@ -855,7 +859,7 @@ def cell_shares(
     for c in cols:
         if c not in rows:
             rows = rows.assign(**{c: np.nan})
-    merged = cells.merge(rows[cols].drop_duplicates("unit"), on="unit", how="left")
+    merged: pd.DataFrame = cells.merge(rows[cols].drop_duplicates("unit"), on="unit", how="left")
     return merged.reset_index(drop=True)
 
 
