@@ -214,7 +214,7 @@ UPDATE_ROUTE = "/_dash-update-component"
 
 def harden(app: dash.Dash, exports_dir: Path) -> None:
     """Body limit (413), malformed callback bodies (400), unknown bundles (404), export pruning."""
-    server = app.server
+    server: Flask = app.server  # Dash types it Any; the Flask app, typed for its decorators
     server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     last_prune = [0.0]
 
