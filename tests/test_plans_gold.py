@@ -29,12 +29,12 @@ GOLD_DIR = Path(__file__).parent / "gold"
 
 #: The figures reported in the issue notes; the test fails below any of them. These are
 #: IN-SAMPLE figures: the rules were written while reading these five plans (issue #12 added
-#: three facilities the first labelling left out: 五角场广场 twice, 金丽心灵驿站).
+#: four facilities the first labelling left out: 五角场广场 twice, 金丽心灵驿站, 阳光综合服务中心).
 STATED = {
-    "named_precision": 21 / 21,  # full-scope plans
-    "named_recall": 29 / 29,  # all gold files
-    "category_accuracy": 29 / 29,  # matched named facilities
-    "action_accuracy": 28 / 29,
+    "named_precision": 22 / 22,  # full-scope plans
+    "named_recall": 30 / 30,  # all gold files
+    "category_accuracy": 30 / 30,  # matched named facilities
+    "action_accuracy": 29 / 30,
     "generic_recall": 49 / 49,
     "generic_accuracy": 48 / 49,  # category, action and quantity (where labelled) all right
 }

@@ -74,6 +74,14 @@ def test_weak_head_after_generic_modifiers_with_a_cue_is_generic(tax):
     ]
 
 
+def test_dictionary_word_heads_need_a_cue(tax):
+    # 服务中心 is one jieba word: 综合服务 classifies it, 企业/法律 do not
+    assert ex(tax, "嘉平路综合服务中心揭牌。") == [
+        ("named", "嘉平路综合服务中心", "community_service", "new", 1, "yes")
+    ]
+    assert ex(tax, "完善企业服务中心功能，做好法律服务中心建设。") == []
+
+
 def test_head_inside_a_longer_name_is_absorbed(tax):
     assert ex(tax, "乐居坊社区睦邻中心持续开展活动。") == [
         ("named", "乐居坊社区睦邻中心", "community_service", "existing", 1, "yes")
@@ -135,6 +143,9 @@ def test_quoted_slogans_are_no_facility(tax):
         ("依托竹园长者食堂开展助餐服务。", "existing"),
         ("今年新建的福寿颐养院共设床位80张。", "new"),
         ("青枫广场完成焕新改造后重新开放。", "upgrade"),
+        ("近日，彩霞社区食堂建成投用。", "new"),
+        ("两个街道联合打造的青枫滨河步道全线贯通。", "new"),  # a noun then a verb: adverbial
+        ("深化青枫综合服务中心建设。", "existing"),  # deepening work on what exists
     ],
 )
 def test_verb_frames(tax, text, action):

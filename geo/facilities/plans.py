@@ -540,7 +540,7 @@ class _Sentence:
             if tb > b and (known or s[b] not in r.single_stops):
                 continue  # the head is the start of a longer word (站位, 中心城区)
             if ta < a and known and w not in r.heads:
-                continue  # the head ends a dictionary word (重点, 校园, 乐坊, 服务中心)
+                continue  # the head ends a dictionary word (重点, 校园, 医学院, 加油站)
             out.append(KeywordHit(a, b, m.group(0), r.heads.get(m.group(0)) or ""))
         return out
 
@@ -759,6 +759,8 @@ class _Sentence:
             j = bisect.bisect_left(self.tok_starts, name_end)
             first = self.toks[j][0] if j < len(self.toks) else ""
             fpos = r.pos.get(first)
+            second = self.toks[j + 1][0] if j + 1 < len(self.toks) else ""
+            spos = r.pos.get(second) or ""
             if (
                 first
                 and first not in lex.stop_words
@@ -770,6 +772,8 @@ class _Sentence:
                 and fpos not in lex.stop_pos
                 and fpos not in lex.head_stop_pos
                 and not (first[0].isdigit() or first[0] in lex.numerals)
+                # …步道全线贯通: a noun then a verb is an adverbial, not the facility's part
+                and not (r.is_verb(second) or (spos.startswith("v") and spos != "vn"))
             ):
                 info.modifier = True
         own_pre = s[info.it_start : info.ev_start]
