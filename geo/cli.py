@@ -565,12 +565,12 @@ def facilities_build(
         add_to_geocode_report,
         all_errors,
         list_stage,
+        write_area_csv,
         write_list_outputs,
     )
     from geo.facilities.merge import merge_sources, source_table
     from geo.facilities.providers import make_geocoders
     from geo.facilities.taxonomy import load_taxonomy
-    from geo.io.files import write_atomic
     from geo.io.tables import FACILITIES, write_facilities
 
     online = make_geocoders(geocoders, cache_dir=ctx.out / "cache" / "geocode", amap_key=amap_key)
@@ -591,7 +591,7 @@ def facilities_build(
     )
     list_rows, lists = list_stage(ctx.registry, ctx.areas, tax, out=ctx.out)
     errors = add_to_geocode_report(geo_path, list_rows, all_errors(lists), ids)
-    write_list_outputs(ctx.out, list_rows, lists)
+    write_list_outputs(ctx.out, list_rows, lists, ids)
     combined = merge_sources(
         table,
         list_rows,
@@ -602,10 +602,7 @@ def facilities_build(
     )
     fac_path = write_facilities(FACILITIES.path(ctx.out), combined, replace_areas=ids)
     by_source = source_table(combined, ids, tax.keys)
-    write_atomic(
-        ctx.out / "facility_sources.csv",
-        lambda p: by_source.to_csv(p, index=False, encoding="utf-8-sig"),
-    )
+    write_area_csv(ctx.out / "facility_sources.csv", by_source, ids)
     rec = reconcile(mentions, table, ctx.areas, tax)
     rec_path = write_reconciliation(
         rec, ctx.out / "inventory_reconciliation.csv", replace_areas=ids

@@ -180,3 +180,19 @@ def test_import_command_without_a_name_column_exits_2(mirror, tmp_path):
     res = CliRunner().invoke(main, ["facilities", "import", str(path), "--out", str(tmp_path)])
     assert res.exit_code == 2
     assert res.output.count("\n") == 1 and "no name column" in res.output
+
+
+def test_geocode_report_rows_are_replaced_not_stacked(tmp_path, tax, area):
+    from geo.facilities.lists import add_to_geocode_report
+
+    path = write_csv(tmp_path / "l.csv", ["name", "category", "address"],
+                     [["站", "health", "东西路21号"]])  # fmt: skip
+    placed = place_list(read_list(path), [area], tax, area="synth")
+    report = tmp_path / "geocode_report.csv"
+    pd.DataFrame({"area": ["synth", "other"], "named": [1, 2]}).to_csv(report, index=False)
+    for _ in range(2):  # a second build reads the first one's report
+        add_to_geocode_report(report, placed.rows, placed.errors, ["synth"])
+    rep = pd.read_csv(report)
+    place = rep[rep["table"] == "placement"].set_index("area")
+    assert place.loc["synth", "list_address"] == 1 and place.loc["other", "list_rows"] == 0
+    assert list(rep[rep["table"] == "error"]["precision"]) == ["all placed"]

@@ -755,20 +755,39 @@ def _row_of(warning: str) -> int:
     return int(m.group(1)) if m else -1
 
 
-def write_list_outputs(out: str | os.PathLike[str], rows, placed: Sequence[PlacedList]) -> Path:
+def write_list_outputs(
+    out: str | os.PathLike[str],
+    rows,
+    placed: Sequence[PlacedList],
+    area_ids: Sequence[str] | None = None,
+) -> Path:
     """``out/facility_lists.csv`` (every row, its placement and notes) and
-    ``out/geocode_errors.csv`` (rows with both address and coordinates)."""
+    ``out/geocode_errors.csv`` (rows with both address and coordinates).
 
+    With ``area_ids``, rows of other areas already in the files are kept (a run for some
+    areas loses nothing).
+    """
     out = Path(out)
     table = pd.DataFrame(rows.drop(columns="geometry"))
     pts = rows.geometry
     table["lon"] = [g.x if g is not None and not g.is_empty else math.nan for g in pts]
     table["lat"] = [g.y if g is not None and not g.is_empty else math.nan for g in pts]
-    path = write_atomic(out / ROWS_FILE,
-                        lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))  # fmt: skip
-    err = all_errors(placed)
-    write_atomic(out / ERRORS_FILE, lambda p: err.to_csv(p, index=False, encoding="utf-8-sig"))
+    path = write_area_csv(out / ROWS_FILE, table, area_ids)
+    write_area_csv(out / ERRORS_FILE, all_errors(placed), area_ids)
     return path
+
+
+def write_area_csv(path: Path, table: pd.DataFrame, area_ids: Sequence[str] | None) -> Path:
+    """Write a per-area CSV (UTF-8 with BOM), keeping the rows of areas not in ``area_ids``."""
+    if area_ids is not None and path.exists():
+        try:
+            old = pd.read_csv(path, encoding="utf-8-sig", dtype={"area": str})
+            keep = old[~old["area"].astype(str).isin(list(area_ids))]
+            if len(keep):
+                table = pd.concat([keep, table], ignore_index=True)
+        except (OSError, ValueError, KeyError):
+            pass  # an unreadable old file is replaced
+    return write_atomic(path, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
 
 
 def all_errors(placed: Sequence[PlacedList]) -> pd.DataFrame:
@@ -798,8 +817,9 @@ def add_to_geocode_report(path: str | os.PathLike[str], rows, errors: pd.DataFra
     rep["table"] = "placement"
     cols = ["list_rows", *(f"list_{p}" for p in LIST_PRECISIONS), "list_flagged"]
     for c in cols:
-        if c not in rep.columns:
-            rep[c] = 0
+        old = rep[c] if c in rep.columns else 0
+        rep[c] = pd.to_numeric(old, errors="coerce")
+        rep[c] = rep[c].fillna(0).astype("int64")
     for a in area_ids:
         sub = rows[rows["area"].astype(str) == a] if len(rows) else rows
         counts = sub["precision"].value_counts() if len(sub) else pd.Series(dtype=int)
