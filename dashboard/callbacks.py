@@ -815,7 +815,11 @@ def _unit_panel(
             html.Tr(
                 [
                     html.Td(label),
-                    _td(("≈ " if estimate else "") + _pct(share), "lc-share", cat),
+                    _td(
+                        ("≈ " if estimate and np.isfinite(share) else "") + _pct(share),
+                        "lc-share",
+                        cat,
+                    ),
                     html.Td(f"{_num(r['covered_population'])} / {_num(r['population'])}"),
                     _td(
                         "—" if q is None or cat == COMPOSITE else _distance(q[1], lang),

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -604,3 +605,55 @@ def test_one_language_at_a_time(driver, url, artifacts):
     assert _CJK.findall(text.replace("中文", "")) == [], text
     driver.save_screenshot(str(artifacts / "dashboard_11_english_panel.png"))
     _radio(driver, "lang", "zh")
+
+
+@pytest.mark.integration
+def test_real_estimate_area_panel_agrees_with_coverage(driver, real_url, pipeline_out, artifacts):
+    """An estimate area: the panel's shares are coverage.csv's (marked ≈), and its distances
+    come from the same basis: a fully covered category is never 'beyond' its threshold."""
+    area, category = "weifangxincun", "culture"
+    cov = pd.read_csv(pipeline_out / "coverage.csv")
+    cov = cov[
+        (cov["area"] == area)
+        & (cov["tier"] == 15)
+        & (cov["scenario"] == "baseline")
+        & (cov["profile"] == "default")
+    ]
+    _open(driver, real_url, category=None)
+    _dropdown(driver, "area", area)
+    _dropdown(driver, "category", category)
+    share = cov[(cov["unit"] == "ALL") & (cov["category"] == category)]["share"].iloc[0]
+    _wait_text(driver, "#area-share", f"≈ {share:.1%}")
+    cells = cov[(cov["unit"] != "ALL") & (cov["category"] == category)].dropna(subset=["share"])
+    unit = str(cells.sort_values("population").iloc[-1]["unit"])
+    _click_centre(driver, f"path.lc-cell-{unit}")
+    _wait(driver, lambda d: unit in _text(d, "#panel"))
+    rows = cov[cov["unit"] == unit].set_index("category")["share"]
+    shown = _attrs(driver, "#panel-table td.lc-share", "data-category")
+    assert shown == {c: f"≈ {v:.1%}" for c, v in rows.items() if np.isfinite(v)} | {
+        c: "—" for c, v in rows.items() if not np.isfinite(v)
+    }
+    nearest = _attrs(driver, "#panel-table td.lc-nearest", "data-category")
+    for c, v in rows.items():
+        if c != "composite" and np.isfinite(v) and v == 1.0:
+            assert nearest[c] != "超出搜索范围"
+    assert _text(driver, "#basis-badge").startswith("≈ 估算")
+    driver.save_screenshot(str(artifacts / f"dashboard_real_estimate_{area}_panel.png"))
+
+
+@pytest.mark.integration
+def test_real_xinhualu_elderly_gaps_and_whatif(driver, real_url, artifacts):
+    """新华路 养老 at 5 minutes: gap labels, a simulated facility named by its street."""
+    _open(driver, real_url, category=None)
+    _dropdown(driver, "area", "xinhualu")
+    _dropdown(driver, "category", "elderly_care")
+    _radio(driver, "tier", "5")
+    _wait(driver, lambda d: _gap_labels(d))
+    driver.save_screenshot(str(artifacts / "dashboard_real_xinhualu_elderly_gaps.png"))
+    _radio(driver, "mode", "add")
+    _click_centre(driver, "path[class*='lc-cell-xinhualu-h008']")
+    _wait(driver, lambda d: d.find_elements("css selector", "#whatif-summary"))
+    assert _text(driver, "#whatif-list span").endswith("附近 #1")
+    driver.save_screenshot(str(artifacts / "dashboard_real_xinhualu_whatif_gaps.png"))
+    _retry(lambda: driver.find_element("id", "whatif-clear").click())
+    _radio(driver, "mode", "inspect")

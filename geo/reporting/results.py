@@ -27,8 +27,9 @@ from geo import settings
 from geo._errors import LifeCircleError
 from geo.demand.neighbourhoods import assign_neighbourhood
 from geo.facilities.taxonomy import load_taxonomy
-from geo.io.areas import load_registry
+from geo.io.areas import load_registry, network_sources
 from geo.io.geom import clip_polygon, project_geom
+from geo.io.osm import read_many
 from geo.io.tables import COMPOSITE, PROFILES, SCENARIOS, TIERS, access_path, scenario_mask
 from geo.network.estimate import FALLBACK_DETOUR, read_calibration
 from geo.network.network import build_area_network
@@ -495,17 +496,23 @@ class Results:
         return self._cached("street_labels", area, load)[:max_labels]
 
     def neighbourhood_names(self, area: str) -> dict[str, str]:
-        """``{unit: name}``: the neighbourhood's human name where the results have one (an
-        OSM residential compound or 居委), else its id (e.g. ``xinhualu-h007``)."""
+        """``{unit: name}``: a name people use for each neighbourhood cell, else its id.
+
+        In order: the cell's own name in ``neighbourhoods.gpkg`` (user-drawn neighbourhoods);
+        the named OSM residential compound (``landuse=residential``, ``place=neighbourhood``,
+        e.g. 吉浦小区) that covers the largest part of the cell, when it covers at least
+        :data:`MIN_NAME_COVER` of it; otherwise the id (e.g. ``xinhualu-h007``).
+        """
 
         def load() -> dict[str, str]:
             hoods = self.neighbourhoods[self.neighbourhoods["area"] == area]
             names = hoods["name"] if "name" in hoods else pd.Series("", index=hoods.index)
+            compounds = _compound_names(self, area, hoods) if len(hoods) else {}
             out = {}
             for unit, name in zip(hoods["unit"], names, strict=True):
                 text = str(name or "").strip()
                 generic = not text or text == "nan" or text.startswith(_GENERIC_NAMES)
-                out[str(unit)] = str(unit) if generic else text
+                out[str(unit)] = compounds.get(str(unit), str(unit)) if generic else text
             return out
 
         return self._cached("names", area, load)
@@ -560,6 +567,60 @@ class Results:
             return str(info.data_date)
         stamps = self.status.get(area, {}).get("data_timestamps") or []
         return str(max(stamps))[:10] if stamps else "unknown 未知"
+
+
+#: Share of a cell a named residential compound must cover to name the cell.
+MIN_NAME_COVER: float = 0.10
+#: OSM tags of named residential places (compounds, 居委 neighbourhoods).
+_PLACE_TAGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("landuse", ("residential",)),
+    ("place", ("neighbourhood", "quarter")),
+    ("residential", ()),  # any value
+)
+
+
+def _compound_names(results: Results, area: str, hoods: gpd.GeoDataFrame) -> dict[str, str]:
+    """``{unit: name}`` of the named OSM residential compound covering most of each cell."""
+    reg = results.registry
+    if reg is None:
+        return {}
+    try:
+        info = reg.get(area)
+        paths = network_sources(reg, info) + [reg.resolve(f) for f in info.features]
+        data = read_many(paths, keys=tuple(k for k, _ in _PLACE_TAGS)) if paths else None
+    except (LifeCircleError, OSError) as exc:
+        results.missing.append(f"neighbourhood names for {area}: {exc}")
+        return {}
+    if data is None:
+        return {}
+    polys: list[Any] = []
+    labels: list[str] = []
+    for w in data.ways:
+        name = str(w.tags.get("name") or "").strip()
+        if not name or not w.closed:
+            continue
+        if not any(k in w.tags and (not v or w.tags[k] in v) for k, v in _PLACE_TAGS):
+            continue
+        poly = shapely.make_valid(shapely.Polygon(w.coords))
+        if not poly.is_empty and poly.area > 0:
+            polys.append(poly)
+            labels.append(name)
+    if not polys:
+        return {}
+    named = gpd.GeoDataFrame({"name": labels}, geometry=polys, crs=settings.STORAGE_CRS)
+    named = named.to_crs(settings.PROJECTED_CRS).dissolve(by="name").reset_index()
+    cells = hoods.to_crs(settings.PROJECTED_CRS)
+    tree = shapely.STRtree(named.geometry.values)
+    out: dict[str, str] = {}
+    for unit, cell in zip(cells["unit"], cells.geometry.values, strict=True):
+        hits = tree.query(cell, predicate="intersects")
+        if not len(hits):
+            continue
+        cover = shapely.area(shapely.intersection(named.geometry.values[hits], cell))
+        best = int(np.argmax(cover))
+        if cover[best] >= MIN_NAME_COVER * shapely.area(cell):
+            out[str(unit)] = str(named["name"].iloc[hits[best]])
+    return out
 
 
 def read_registry(areas_file: str | Path | None = None, data_dir: str | Path | None = None) -> Any:
