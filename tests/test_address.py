@@ -7,6 +7,7 @@ import math
 import pytest
 
 from geo.facilities.address import AddressIndex, parse_address, parse_housenumber
+from geo.io.osm import OsmPoint
 from tests import _synth_addresses as synth
 
 
@@ -149,3 +150,14 @@ def test_distance_to_road(index):
     assert index.distance_to_road(parse_address("东西路1号"), lon, lat) == pytest.approx(
         320, abs=0.5
     )
+
+
+def test_osm_address_on_a_road_that_is_not_mapped_is_still_exact():
+    data = synth.town()
+    lon, lat = synth.lonlat(620, 820)
+    data.points.append(OsmPoint("node", 99, {"addr:street": "无路街", "addr:housenumber": "7"},
+                                lon, lat))  # fmt: skip
+    idx = AddressIndex(synth.boundary(), data, name="synthetic")
+    res, (x, y) = place(idx, "无路街7号")
+    assert res.precision == "address"
+    assert (x, y) == pytest.approx((620, 820), abs=0.5)

@@ -231,26 +231,7 @@ def _parse_rest(text: str, district: str, rest: str) -> ParsedAddress:
                              qualifier=_qualifier(tail), detail=tail)  # fmt: skip
     m = _ROAD_RE.match(s)
     if m:
-        road = m.group(0)
-        tail = s[m.end() :]
-        qual = ""
-        q = _QUALIFIER_RE.match(tail)
-        if q and q.group(0) not in ("口", "内"):
-            qual, tail = q.group(0), tail[q.end() :]
-        n = _NUMBER_RE.match(tail)
-        assert n is not None  # every group is optional
-        after = tail[n.end() :]
-        compound = ""
-        c = _COMPOUND_RE.match(after)
-        if c and n.group(0):
-            compound = c.group("name")
-        return ParsedAddress(
-            text, rest, district, road=road,
-            lane=_int(n.group("lane")), sublane=_int(n.group("sub")),
-            number=_int(n.group("num")), number_to=_int(n.group("num2")),
-            suffix=n.group("suf1") or n.group("suf2") or "",
-            compound=compound, qualifier=qual or _qualifier(after), detail=after,
-        )  # fmt: skip
+        return _parse_after_road(text, district, rest, m.group(0), s[m.end() :])
     c = _COMPOUND_RE.match(s)
     if c:
         tail = s[c.end() :]
@@ -271,6 +252,44 @@ def _parse_rest(text: str, district: str, rest: str) -> ParsedAddress:
         text, rest, district,
         problem=f"no road (…路/街/大道/公路), crossing or compound (…村/小区/街坊) in '{rest}'",
     )  # fmt: skip
+
+
+def _parse_after_road(text: str, district: str, rest: str, road: str, tail: str) -> ParsedAddress:
+    """The parts after a road name: qualifier, 弄/支弄/号 numbers, a compound, the detail."""
+    qual = ""
+    q = _QUALIFIER_RE.match(tail)
+    if q and q.group(0) not in ("口", "内"):
+        qual, tail = q.group(0), tail[q.end() :]
+    n = _NUMBER_RE.match(tail)
+    assert n is not None  # every group is optional
+    after = tail[n.end() :]
+    compound = ""
+    c = _COMPOUND_RE.match(after)
+    if c and n.group(0):
+        compound = c.group("name")
+    return ParsedAddress(
+        text, rest, district, road=road,
+        lane=_int(n.group("lane")), sublane=_int(n.group("sub")),
+        number=_int(n.group("num")), number_to=_int(n.group("num2")),
+        suffix=n.group("suf1") or n.group("suf2") or "",
+        compound=compound, qualifier=qual or _qualifier(after), detail=after,
+    )  # fmt: skip
+
+
+def with_known_road(parsed: ParsedAddress, names: Iterable[str]) -> ParsedAddress | None:
+    """Re-read an address with the longest known road name it starts with (None: none).
+
+    The grammar reads a road up to its first suffix (长乐街 and 无名路街 both end at the
+    first 路/街 found); a name the OSM data knows is preferred when the text starts with it.
+    """
+    s = parsed.rest.translate(_DROP)
+    best = ""
+    for name in names:
+        if len(name) > len(best) and s.startswith(name) and name != parsed.road:
+            best = name
+    if not best:
+        return None
+    return _parse_after_road(parsed.text, parsed.district, parsed.rest, best, s[len(best) :])
 
 
 def _int(v: str | None) -> int | None:
@@ -394,6 +413,7 @@ class AddressIndex:
         self.addresses: dict[tuple[str, int | None, int | None, int, str], Place] = {}
         self.lanes: dict[tuple[str, int], Place] = {}
         self.compounds: dict[str, Place] = {}
+        self._names: list[str] | None = None
         self._build(data)
 
     # -- construction ---------------------------------------------------------------------
@@ -527,29 +547,35 @@ class AddressIndex:
             WGS-84 point, :data:`PRECISIONS` label, ``uncertainty_m``, what was matched and a
             note saying why a better level was not possible.
         """
+        road = self.road(parsed)
+        if road is None and not parsed.road_en and not parsed.cross_road:
+            known = with_known_road(parsed, self._street_names())
+            if known is not None:
+                parsed, road = known, self.road(known)
         if parsed.problem:
             return Placement("area", note=parsed.problem)
-        road = self.road(parsed)
         road_label = parsed.road or parsed.road_en
         why: list[str] = []
         extra = QUALIFIER_M if parsed.qualifier else 0.0
         if road is None and road_label:
             why.append(f"road '{road_label}' not in the OSM data of {self.name or 'the area'}")
+        # OSM addresses and lanes are found by the road's name, even where the road itself
+        # is not mapped as a named highway
+        rn = road.name if road is not None else norm_name(parsed.road)
+        if rn and parsed.number is not None:
+            key = (rn, parsed.lane, parsed.sublane, parsed.number, parsed.suffix)
+            alt = (rn, parsed.lane, parsed.sublane, parsed.number, "")
+            hit = self.addresses.get(key) or self.addresses.get(alt)
+            if hit is not None:
+                return self._out("address", hit.x, hit.y, hit.radius + extra,
+                                 hit.name, hit.ref, "OSM address")  # fmt: skip
+        if rn and parsed.lane is not None:
+            lane = self.lanes.get((rn, parsed.lane))
+            if lane is not None:
+                return self._out("compound", lane.x, lane.y, lane.radius + extra,
+                                 f"{rn}{parsed.lane}弄", lane.ref,
+                                 "the lane (弄) in OSM, not the number in it")  # fmt: skip
         if road is not None:
-            rn = road.name
-            if parsed.number is not None:
-                key = (rn, parsed.lane, parsed.sublane, parsed.number, parsed.suffix)
-                alt = (rn, parsed.lane, parsed.sublane, parsed.number, "")
-                hit = self.addresses.get(key) or self.addresses.get(alt)
-                if hit is not None:
-                    return self._out("address", hit.x, hit.y, hit.radius + extra,
-                                     hit.name, hit.ref, "OSM address")  # fmt: skip
-            if parsed.lane is not None:
-                lane = self.lanes.get((rn, parsed.lane))
-                if lane is not None:
-                    return self._out("compound", lane.x, lane.y, lane.radius + extra,
-                                     f"{rn}{parsed.lane}弄", lane.ref,
-                                     "the lane (弄) in OSM, not the number in it")  # fmt: skip
             number = parsed.lane if parsed.lane is not None else parsed.number
             if number is not None:
                 if parsed.lane is not None:
@@ -600,6 +626,13 @@ class AddressIndex:
             return self._out("street", mid.x, mid.y, line.length / 2.0, road.name,
                              ",".join(road.refs[:5]), note)  # fmt: skip
         return Placement("area", note="; ".join(why) or "nothing to place")
+
+    def _street_names(self) -> list[str]:
+        """Every road name the index knows: named highways and ``addr:street`` values."""
+        if self._names is None:
+            names = set(self.roads) | {k[0] for k in self.addresses} | {k[0] for k in self.lanes}
+            self._names = sorted(names, key=len, reverse=True)
+        return self._names
 
     def _compound(self, name: str) -> Place | None:
         key = norm_name(name)
