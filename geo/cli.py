@@ -16,10 +16,10 @@ import functools
 import json
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -27,6 +27,11 @@ from geo import settings
 from geo._errors import InputError, LifeCircleError
 from geo.io.files import remove_stale_tmp
 from geo.io.validate import HEX_RANGE_M, FiniteFloat, InputWarning
+
+if TYPE_CHECKING:
+    from geo.io.areas import Area, Registry
+
+_T = TypeVar("_T")
 
 EXIT_BAD_INPUT = 2
 
@@ -44,13 +49,13 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property
-    def registry(self):
+    def registry(self) -> Registry:
         from geo.io.areas import load_registry
 
         return load_registry(data_dir=self.data_dir)
 
     @functools.cached_property
-    def areas(self):
+    def areas(self) -> list[Area]:
         return self.registry.select(self.area_ids)
 
     @property
@@ -111,7 +116,14 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     """Input warnings as one ``warning:`` line on stderr; others as Python prints them."""
     if issubclass(category, InputWarning):
         click.echo(f"warning: {message}".replace("\n", " "), err=True)
@@ -132,7 +144,7 @@ def _os_error_line(exc: OSError) -> str:
 
 
 @contextlib.contextmanager
-def console_errors(debug: bool = False):
+def console_errors(debug: bool = False) -> Iterator[None]:
     """Map user-facing failures to one stderr line and an exit code; print input warnings.
 
     LifeCircleError and OSError (a read-only ``--out``, a full disk, EFBIG) exit 2 with one
@@ -163,13 +175,14 @@ def console_errors(debug: bool = False):
             sys.exit(130)
 
 
-def progress(ctx: RunContext, iterable, desc: str, **kw: Any):
+def progress(ctx: RunContext, iterable: Iterable[_T], desc: str, **kw: Any) -> Iterable[_T]:
     """A tqdm progress bar on stderr (hidden with --no-progress or --json)."""
     from tqdm import tqdm
 
-    return tqdm(
+    bar: Iterable[_T] = tqdm(
         iterable, desc=desc, disable=not ctx.progress, file=sys.stderr, dynamic_ncols=True, **kw
     )
+    return bar
 
 
 def echo_json(obj: Any) -> None:
@@ -180,7 +193,7 @@ def echo_json(obj: Any) -> None:
 class _Main(click.Group):
     """The top group: a bad option or value is one ``error:`` line and exit 2 (no usage block)."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Any = None,
         prog_name: str | None = None,
@@ -435,7 +448,9 @@ def _wpad(text: str, width: int) -> str:
     return text + " " * max(1, width - used)
 
 
-def _area_row(reg: Any, aid: str, name: str, district: str, rel: int, pop: Any, a: Any) -> dict:
+def _area_row(
+    reg: Registry, aid: str, name: str, district: str, rel: int, pop: Any, a: Area | None
+) -> dict[str, Any]:
     local = a is not None and reg.path is not None and a.extra.get("added_by") is not None
     return {
         "id": a.id if a is not None else aid,
@@ -607,7 +622,7 @@ def facilities_build(
     rec_path = write_reconciliation(
         rec, ctx.out / "inventory_reconciliation.csv", replace_areas=ids
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for area_id in ids:
         sub = table[table["area"] == area_id]
         inside = sub[sub["in_area"].astype(bool)]
@@ -794,7 +809,7 @@ def make_demand_from_options(
     neighbourhood_file: Path | None,
     hex_m: float | None,
     building_rule: str = "cell",
-) -> dict:
+) -> dict[str, Any]:
     """Run the demand stage for the chosen areas with the CLI's population options."""
     from geo.demand.population import make_demand, parse_population_totals
 
@@ -1053,7 +1068,7 @@ def sites(
         f"{'population':>12}  {'method':<7}{'gap':>7}  basis"
     )
     for key, g in table.groupby(["area", "category"], sort=False):
-        area, cat = str(key[0]), str(key[1])  # type: ignore[index]
+        area, cat = str(key[0]), str(key[1])
         r = g.iloc[0]
         click.echo(
             f"{area:<16}{cat:<20}{int(r['k']):>3}{g['gain_population'].sum():>12,.0f}"
@@ -1142,7 +1157,7 @@ def dashboard(ctx: RunContext, host: str, port: int, threads: int) -> None:
     click.echo("loading results / 读取结果 ...", err=True)
     if has_city(ctx.out):  # a city screen: the city view at /city/ (geo/city, dashboard/city)
         click.echo(f"city view / 全市: http://{host}:{port}/city/", err=True)
-        serve(city_server(ctx), host=host, port=port, threads=threads)  # type: ignore[arg-type]
+        serve(city_server(ctx), host=host, port=port, threads=threads)
         return
     app = create_app(ctx.out, registry=ctx.registry, areas=ctx.area_ids or None)
     click.echo(f"dashboard / 仪表盘: http://{host}:{port}/  (Ctrl+C to stop)", err=True)

@@ -40,15 +40,20 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 from pyproj import Transformer
 
 from geo import settings
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from geo.io.osm import OsmData
 
 #: Placement levels, best first.
 PRECISIONS: tuple[str, ...] = ("address", "interpolated", "intersection", "compound", "street",
@@ -399,7 +404,14 @@ class AddressIndex:
         The area's id, used in notes.
     """
 
-    def __init__(self, boundary, data, *, buffer_m: float = INDEX_BUFFER_M, name: str = ""):
+    def __init__(
+        self,
+        boundary: BaseGeometry,
+        data: OsmData,
+        *,
+        buffer_m: float = INDEX_BUFFER_M,
+        name: str = "",
+    ) -> None:
         self.name = name
         self._fwd = Transformer.from_crs(settings.STORAGE_CRS, settings.PROJECTED_CRS,
                                          always_xy=True)  # fmt: skip
@@ -417,12 +429,12 @@ class AddressIndex:
         self._build(data)
 
     # -- construction ---------------------------------------------------------------------
-    def _project(self, geom):
+    def _project(self, geom: BaseGeometry) -> BaseGeometry:
         return shapely.transform(
             geom, lambda c: np.column_stack(self._fwd.transform(c[:, 0], c[:, 1]))
         )
 
-    def _build(self, data) -> None:
+    def _build(self, data: OsmData) -> None:
         parts: dict[str, list[Any]] = {}
         refs: dict[str, list[str]] = {}
         lane_pts: dict[tuple[str, int], list[tuple[float, float, str]]] = {}
@@ -483,7 +495,13 @@ class AddressIndex:
         for road_obj in self.roads.values():
             road_obj.anchors.sort()
 
-    def _add_feature(self, tags, geom_fn, ref: str, lane_pts) -> None:
+    def _add_feature(
+        self,
+        tags: Mapping[str, str],
+        geom_fn: Callable[..., BaseGeometry],  # called without arguments
+        ref: str,
+        lane_pts: dict[tuple[str, int], list[tuple[float, float, str]]],
+    ) -> None:
         street = tags.get("addr:street")
         number = tags.get("addr:housenumber")
         name = tags.get("name")
@@ -668,7 +686,9 @@ class AddressIndex:
                 + ("; across the road (对面)" if opposite else ""))  # fmt: skip
         return x, y, unc, note
 
-    def _out(self, precision, x, y, unc, matched, ref, note) -> Placement:
+    def _out(
+        self, precision: str, x: float, y: float, unc: float, matched: str, ref: str, note: str
+    ) -> Placement:
         lon, lat = self._inv.transform(x, y)
         return Placement(precision, float(lon), float(lat), round(float(unc), 1), matched, ref,
                          note)  # fmt: skip
@@ -694,7 +714,7 @@ def norm_en(text: object) -> str:
 # -------------------------------------------------------------------------------------------
 # geometry helpers (metres)
 # -------------------------------------------------------------------------------------------
-def road_axis(lines) -> Any:
+def road_axis(lines: BaseGeometry) -> Any:
     """One LineString along a road made of several pieces (metres).
 
     Pieces are ordered along the road's main direction (first principal axis of its vertices);
@@ -726,7 +746,7 @@ def road_axis(lines) -> Any:
     return shapely.LineString(coords)
 
 
-def _station(axis, x: float, y: float) -> tuple[float, float]:
+def _station(axis: BaseGeometry, x: float, y: float) -> tuple[float, float]:
     """(distance along ``axis``, signed offset: + left of the direction of travel) of a point."""
     p = shapely.Point(x, y)
     s = float(axis.project(p))
@@ -737,7 +757,7 @@ def _station(axis, x: float, y: float) -> tuple[float, float]:
     return s, float(math.copysign(math.hypot(dx, dy), side))
 
 
-def _tangent(axis, s: float) -> tuple[float, float]:
+def _tangent(axis: BaseGeometry, s: float) -> tuple[float, float]:
     a = axis.interpolate(max(s - 1.0, 0.0))
     b = axis.interpolate(min(s + 1.0, axis.length))
     dx, dy = b.x - a.x, b.y - a.y
@@ -745,13 +765,15 @@ def _tangent(axis, s: float) -> tuple[float, float]:
     return dx / n, dy / n
 
 
-def _offset_point(axis, s: float, off: float) -> tuple[float, float]:
+def _offset_point(axis: BaseGeometry, s: float, off: float) -> tuple[float, float]:
     foot = axis.interpolate(s)
     tx, ty = _tangent(axis, s)
     return float(foot.x - ty * off), float(foot.y + tx * off)
 
 
-def _crossing(a: Road, b: Road, area=None) -> tuple[float, float, float] | None:
+def _crossing(
+    a: Road, b: Road, area: BaseGeometry | None = None
+) -> tuple[float, float, float] | None:
     """Where two roads meet (metres) and an uncertainty; None when they do not meet.
 
     Roads may meet more than once (dual carriageways give 2-4 points a few metres apart; a

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -43,6 +43,13 @@ from geo.io.files import read_text_utf8, write_atomic
 from geo.io.geom import bbox_of, clip_polygon, project_geom
 from geo.io.osm import FEATURE_KEYS, OsmData, OsmWay, read_osm
 from geo.io.tables import FACILITIES, MENTIONS
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from geo._types import ProgressFn
+    from geo.facilities.taxonomy import Taxonomy
+    from geo.io.areas import Area, Registry
 
 #: The committed gazetteer of hand-checked locations.
 GAZETTEER_FILE: Path = settings.PROJECT_DATA_DIR / "facilities" / "gazetteer.csv"
@@ -186,7 +193,7 @@ def specific_part(name: str, terms: Iterable[str] = GENERIC_TERMS) -> str:
     return re.sub(r"[()\d]+", "", s)
 
 
-def generic_terms(taxonomy=None) -> tuple[str, ...]:
+def generic_terms(taxonomy: Taxonomy | None = None) -> tuple[str, ...]:
     """:data:`GENERIC_TERMS` plus every category keyword of the taxonomy (if it loads)."""
     terms = list(GENERIC_TERMS)
     try:
@@ -209,7 +216,9 @@ def name_score(a: str, b: str) -> float:
 # -------------------------------------------------------------------------------------------
 # gazetteer
 # -------------------------------------------------------------------------------------------
-def load_gazetteer(path: str | Path | None = None, registry=None):
+def load_gazetteer(
+    path: str | Path | None = None, registry: Registry | None = None
+) -> gpd.GeoDataFrame:
     """Read and validate the gazetteer; coordinates are converted to WGS-84.
 
     Parameters
@@ -359,7 +368,9 @@ def _lane_key(text: str) -> tuple[str, int] | None:
     return (m.group(1), int(m.group(2))) if m else None
 
 
-def build_road_index(area_id: str, boundary, data, *, sources: Sequence[str] = ()) -> RoadIndex:
+def build_road_index(
+    area_id: str, boundary: BaseGeometry, data: OsmData, *, sources: Sequence[str] = ()
+) -> RoadIndex:
     """Index named highway ways and numbered lanes/addresses of OSM data for one area.
 
     Parameters
@@ -411,7 +422,13 @@ def build_road_index(area_id: str, boundary, data, *, sources: Sequence[str] = (
     return idx
 
 
-def _add_address(idx: RoadIndex, tags: Mapping[str, str], geom_fn, ref: str, zone) -> None:
+def _add_address(
+    idx: RoadIndex,
+    tags: Mapping[str, str],
+    geom_fn: Callable[..., BaseGeometry],  # called without arguments
+    ref: str,
+    zone: BaseGeometry,
+) -> None:
     """Record a numbered address or a lane-named feature as a lane point."""
     keys: list[tuple[str, int]] = []
     street = tags.get("addr:street")
@@ -441,7 +458,7 @@ def _add_address(idx: RoadIndex, tags: Mapping[str, str], geom_fn, ref: str, zon
         idx.lanes.setdefault(key, LanePoint(key[0], key[1], point, ref))
 
 
-def road_midpoint(lines) -> tuple[Any, float]:
+def road_midpoint(lines: BaseGeometry) -> tuple[Any, float]:
     """The midpoint of the longest connected piece of a road, and its uncertainty.
 
     Parameters
@@ -464,7 +481,9 @@ def road_midpoint(lines) -> tuple[Any, float]:
     return project_geom(mid, inverse=True), far
 
 
-def area_road_index(registry, area, *, data=None) -> RoadIndex:
+def area_road_index(
+    registry: Registry, area: Area | str, *, data: OsmData | None = None
+) -> RoadIndex:
     """Read the area's OSM network/feature files (or a Geofabrik roads layer) into a RoadIndex.
 
     Parameters
@@ -514,7 +533,7 @@ def area_road_index(registry, area, *, data=None) -> RoadIndex:
     return idx
 
 
-def _geofabrik_roads(registry, bbox):
+def _geofabrik_roads(registry: Registry, bbox: tuple[float, float, float, float]) -> OsmData | None:
     """Named roads from a Geofabrik ``gis_osm_roads_free_1`` layer, if a user supplied one."""
     folder = (registry.defaults.get("pois") or {}).get("geofabrik")
     if not folder:
@@ -553,7 +572,7 @@ class PoiCandidates:
     radius_m: list[float]
 
 
-def poi_candidates(inventory, zone) -> PoiCandidates:
+def poi_candidates(inventory: gpd.GeoDataFrame | None, zone: BaseGeometry) -> PoiCandidates:
     """Inventory rows with a name and category whose geometry intersects ``zone``.
 
     Parameters
@@ -630,7 +649,7 @@ def _missing(value: object) -> bool:
     return (isinstance(value, float) and np.isnan(value)) or str(value) == ""
 
 
-def _match_gazetteer(mention, gaz) -> Resolution | None:
+def _match_gazetteer(mention: Mapping[str, Any], gaz: gpd.GeoDataFrame | None) -> Resolution | None:
     if gaz is None or len(gaz) == 0:
         return None
     norm = normalise_name(mention["name"])
@@ -661,7 +680,7 @@ def _match_gazetteer(mention, gaz) -> Resolution | None:
 
 
 def _match_poi(
-    mention, cands: PoiCandidates, terms: Iterable[str] = GENERIC_TERMS
+    mention: Mapping[str, Any], cands: PoiCandidates, terms: Iterable[str] = GENERIC_TERMS
 ) -> Resolution | None:
     from rapidfuzz import fuzz
 
@@ -692,7 +711,12 @@ def _match_poi(
     )  # fmt: skip
 
 
-def _match_online(mention, geocoders, search_area, zone) -> Resolution | None:
+def _match_online(
+    mention: Mapping[str, Any],
+    geocoders: Sequence[Any],
+    search_area: SearchArea | None,
+    zone: BaseGeometry | None,
+) -> Resolution | None:
     for geocoder in geocoders:
         res = geocoder.geocode(str(mention["name"]), search_area)
         if res is None:
@@ -707,7 +731,7 @@ def _match_online(mention, geocoders, search_area, zone) -> Resolution | None:
     return None
 
 
-def _match_street(mention, roads: RoadIndex | None) -> Resolution | None:
+def _match_street(mention: Mapping[str, Any], roads: RoadIndex | None) -> Resolution | None:
     if roads is None or not roads.available:
         return None
     for text in (mention.get("place_hint"), mention.get("name")):
@@ -737,12 +761,12 @@ def _match_street(mention, roads: RoadIndex | None) -> Resolution | None:
 def resolve_mention(
     mention: Mapping[str, Any],
     *,
-    gazetteer=None,
+    gazetteer: gpd.GeoDataFrame | None = None,
     candidates: PoiCandidates | None = None,
     roads: RoadIndex | None = None,
     geocoders: Sequence[Any] = (),
-    search_area=None,
-    online_zone=None,
+    search_area: SearchArea | None = None,
+    online_zone: BaseGeometry | None = None,
     terms: Iterable[str] = GENERIC_TERMS,
 ) -> Resolution:
     """Resolve one named mention through gazetteer -> poi -> (online) -> street -> area.
@@ -772,7 +796,7 @@ def resolve_mention(
     if str(mention.get("in_area", "")).strip().lower() == "no":
         return Resolution("unresolved", "skipped", CONFIDENCE["unresolved"],
                           note="outside the area according to the plan (in_area=no)")  # fmt: skip
-    steps = [
+    steps: list[Callable[[], Resolution | None]] = [
         lambda: _match_gazetteer(mention, gazetteer),
         lambda: _match_poi(mention, candidates, terms) if candidates is not None else None,
         lambda: _match_online(mention, geocoders, search_area, online_zone) if geocoders
@@ -807,16 +831,16 @@ def _validate_mentions(mentions: pd.DataFrame) -> None:
 
 
 def geocode_mentions(
-    registry,
+    registry: Registry,
     mentions_df: pd.DataFrame,
-    inventory_gdf=None,
-    gazetteer=None,
+    inventory_gdf: gpd.GeoDataFrame | None = None,
+    gazetteer: gpd.GeoDataFrame | str | Path | Literal[False] | None = None,
     *,
     roads: Mapping[str, RoadIndex] | None = None,
     geocoders: Sequence[Any] = (),
     poi_buffer_m: float = POI_BUFFER_M,
-    progress=None,
-):
+    progress: ProgressFn | None = None,
+) -> gpd.GeoDataFrame:
     """Place every named plan mention, recording precision and confidence.
 
     Parameters
@@ -903,7 +927,7 @@ def plan_facility_id(mention: Mapping[str, Any]) -> str:
 ACTION_STATUS: dict[str, str] = {"existing": "existing", "upgrade": "existing", "new": "planned"}
 
 
-def plan_facilities(geocoded, registry=None) -> Any:
+def plan_facilities(geocoded: gpd.GeoDataFrame, registry: Registry | None = None) -> Any:
     """Turn geocoded mentions into ``source=plan`` facility rows (contract "facilities").
 
     Mentions with ``in_area=no`` are dropped (they are outside the area). ``status`` is
@@ -957,7 +981,11 @@ def plan_facilities(geocoded, registry=None) -> Any:
 # -------------------------------------------------------------------------------------------
 # QA report
 # -------------------------------------------------------------------------------------------
-def geocode_report(geocoded, mentions_df=None, roads: Mapping[str, RoadIndex] | None = None):
+def geocode_report(
+    geocoded: gpd.GeoDataFrame,
+    mentions_df: pd.DataFrame | None = None,
+    roads: Mapping[str, RoadIndex] | None = None,
+) -> pd.DataFrame:
     """Per area: mentions placed at each precision, and the unplaced list.
 
     Parameters
@@ -1026,7 +1054,9 @@ def format_report(report: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def verify_gazetteer(gazetteer, inventory, max_m: float = 50.0) -> pd.DataFrame:
+def verify_gazetteer(
+    gazetteer: gpd.GeoDataFrame, inventory: gpd.GeoDataFrame | None, max_m: float = 50.0
+) -> pd.DataFrame:
     """Distance from each gazetteer row to the OSM element it cites, where the inventory has it.
 
     Parameters
@@ -1069,7 +1099,9 @@ def verify_gazetteer(gazetteer, inventory, max_m: float = 50.0) -> pd.DataFrame:
 REPORT_NAME: str = "geocode_report.csv"
 
 
-def combine_facilities(osm_rows, plan_rows):
+def combine_facilities(
+    osm_rows: gpd.GeoDataFrame | None, plan_rows: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
     """OSM inventory rows followed by plan rows, as one WGS-84 GeoDataFrame.
 
     Parameters
@@ -1140,16 +1172,16 @@ def counted_rows(fac: pd.DataFrame) -> np.ndarray:
 
 
 def geocode_stage(
-    registry,
+    registry: Registry,
     mentions_df: pd.DataFrame,
-    inventory_gdf,
+    inventory_gdf: gpd.GeoDataFrame | None,
     out: str | Path,
     *,
     area_ids: Sequence[str] | None = None,
-    gazetteer=None,
+    gazetteer: gpd.GeoDataFrame | str | Path | Literal[False] | None = None,
     geocoders: Sequence[Any] = (),
-    progress=None,
-):
+    progress: ProgressFn | None = None,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame, Path]:
     """Geocode the mentions of the chosen areas and write ``out/geocode_report.csv``.
 
     Parameters
@@ -1203,7 +1235,11 @@ def geocode_stage(
     return geocoded, rows, report, path
 
 
-def _gazetteer_check(gazetteer, inventory, area_id: str) -> str:
+def _gazetteer_check(
+    gazetteer: gpd.GeoDataFrame | Literal[False] | None,
+    inventory: gpd.GeoDataFrame | None,
+    area_id: str,
+) -> str:
     """One report cell: how the area's gazetteer rows compare with the OSM inventory."""
     if gazetteer is None or gazetteer is False or len(gazetteer) == 0:
         return "no gazetteer"

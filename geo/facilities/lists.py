@@ -27,10 +27,10 @@ import io
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -46,6 +46,12 @@ from geo.io.areas import network_sources
 from geo.io.files import write_atomic, write_text_atomic
 from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
 from geo.io.osm import FEATURE_KEYS, OsmData, read_osm
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from geo.facilities.taxonomy import Taxonomy
+    from geo.io.areas import Area, Registry
 
 #: Accepted column names per role (compared after NFKC, traditional->simplified, lower case,
 #: without spaces and _-). The first matching header of a role wins.
@@ -250,7 +256,7 @@ class PlacedList:
         }
 
 
-def classify_row(taxonomy, category_text: str, name: str) -> str:
+def classify_row(taxonomy: Taxonomy, category_text: str, name: str) -> str:
     """A taxonomy category from a category cell (a key, label or type word), else the name."""
     key = category_text.strip().lower()
     if key in taxonomy.categories:
@@ -261,9 +267,9 @@ def classify_row(taxonomy, category_text: str, name: str) -> str:
             return k
     for text in (folded, fold_text(name)):
         if text:
-            cat = taxonomy.classify_name(text)
-            if cat is not None:
-                return str(cat)
+            found = taxonomy.classify_name(text)
+            if found is not None:
+                return str(found)
     return ""
 
 
@@ -288,11 +294,11 @@ def _float(text: str) -> float:
 def place_list(
     flist: FacilityList,
     areas: Sequence[AreaInfo],
-    taxonomy,
+    taxonomy: Taxonomy,
     *,
     area: str | None = None,
     crs: str | None = None,
-    subdistricts=None,
+    subdistricts: gpd.GeoDataFrame | None = None,
 ) -> PlacedList:
     """Classify and place every row of a list; never drops a row.
 
@@ -488,20 +494,20 @@ def _in_shanghai(lon: float, lat: float) -> bool:
     return bool(x0 <= lon <= x1 and y0 <= lat <= y1)
 
 
-def _dist_m(point, lon: float, lat: float) -> float:
+def _dist_m(point: BaseGeometry, lon: float, lat: float) -> float:
 
     x, y = to_projected(np.array([point.x, lon]), np.array([point.y, lat]))
     return float(math.hypot(x[1] - x[0], y[1] - y[0]))
 
 
-def _near_area(area: AreaInfo, point) -> bool:
+def _near_area(area: AreaInfo, point: BaseGeometry) -> bool:
     if area.boundary.covers(point):
         return True
 
     return bool(project_geom(area.boundary).distance(project_geom(point)) <= AREA_TOLERANCE_M)
 
 
-def _readings(lon: float, lat: float):
+def _readings(lon: float, lat: float) -> Iterator[tuple[str, float, float]]:
 
     for name in CRS_NAMES:
         wx, wy = to_wgs84([lon], [lat], name)
@@ -534,7 +540,7 @@ def _crs_cause(index: AddressIndex, parsed: ParsedAddress, lon: float, lat: floa
     return f"looks like {_CRS_LABEL[best[1]]} read as {_CRS_LABEL[declared]}"
 
 
-def _subdistrict_at(subdistricts, point) -> str:
+def _subdistrict_at(subdistricts: gpd.GeoDataFrame | None, point: BaseGeometry) -> str:
     if subdistricts is None or len(subdistricts) == 0:
         return ""
     hit = subdistricts[subdistricts.geometry.covers(point)]
@@ -617,7 +623,7 @@ ROWS_FILE: str = "facility_lists.csv"
 ERRORS_FILE: str = "geocode_errors.csv"
 
 
-def area_info(registry, area) -> AreaInfo:
+def area_info(registry: Registry, area: Area | str) -> AreaInfo:
     """The area's boundary and an :class:`AddressIndex` on its OSM files (None without roads)."""
 
     if isinstance(area, str):
@@ -668,7 +674,7 @@ def record_import(out: str | os.PathLike[str], spec: ListSpec) -> Path:
     return write_text_atomic(Path(out) / IMPORTS_FILE, text)
 
 
-def registry_lists(registry, areas) -> list[tuple[ListSpec, Path]]:
+def registry_lists(registry: Registry, areas: Iterable[Area]) -> list[tuple[ListSpec, Path]]:
     """The lists named by the chosen areas in ``areas.yaml`` (each file once), resolved."""
     out: list[tuple[ListSpec, Path]] = []
     seen: set[Path] = set()
@@ -681,7 +687,7 @@ def registry_lists(registry, areas) -> list[tuple[ListSpec, Path]]:
     return out
 
 
-def load_subdistricts(registry):
+def load_subdistricts(registry: Registry) -> gpd.GeoDataFrame | None:
     """Every subdistrict polygon of the registry's boundary file (to name where a point is)."""
 
     rel = (registry.defaults.get("boundary") or {}).get("file")
@@ -695,9 +701,9 @@ def load_subdistricts(registry):
 
 
 def list_stage(
-    registry,
-    areas,
-    taxonomy,
+    registry: Registry,
+    areas: Sequence[Area],
+    taxonomy: Taxonomy,
     *,
     out: str | os.PathLike[str] | None = None,
     extra: Sequence[ListSpec] = (),
@@ -757,7 +763,7 @@ def _row_of(warning: str) -> int:
 
 def write_list_outputs(
     out: str | os.PathLike[str],
-    rows,
+    rows: gpd.GeoDataFrame,
     placed: Sequence[PlacedList],
     area_ids: Sequence[str] | None = None,
 ) -> Path:
@@ -799,8 +805,12 @@ def all_errors(placed: Sequence[PlacedList]) -> pd.DataFrame:
     return pd.concat(errs, ignore_index=True)
 
 
-def add_to_geocode_report(path: str | os.PathLike[str], rows, errors: pd.DataFrame,
-                          area_ids: Sequence[str]) -> pd.DataFrame:  # fmt: skip
+def add_to_geocode_report(
+    path: str | os.PathLike[str],
+    rows: gpd.GeoDataFrame,
+    errors: pd.DataFrame,
+    area_ids: Sequence[str],
+) -> pd.DataFrame:
     """Add list results to ``geocode_report.csv`` (written first by the plan geocoder).
 
     Each area row (``table = placement``) gets ``list_rows`` and one ``list_<precision>``

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -100,7 +100,7 @@ def same_facility_name(a: str, b: str, min_score: float = NAME_MIN_SCORE) -> flo
     return score if score >= min_score else 0.0
 
 
-def _point(geom) -> Any:
+def _point(geom: Any) -> Any:  # a table cell: a geometry, None or NaN
     if geom is None or (isinstance(geom, float) and math.isnan(geom)) or geom.is_empty:
         return None
     return geom if geom.geom_type == "Point" else geom.representative_point()
@@ -114,19 +114,19 @@ def _unc(value: object) -> float:
     return 0.0 if math.isnan(v) else v
 
 
-def _placed(precision: object, geom) -> bool:
+def _placed(precision: object, geom: Any) -> bool:
     return _point(geom) is not None and str(precision) not in ("area", "unresolved")
 
 
 def merge_sources(
-    osm_rows,
-    list_rows=None,
-    plan_rows=None,
+    osm_rows: gpd.GeoDataFrame | None,
+    list_rows: gpd.GeoDataFrame | None = None,
+    plan_rows: gpd.GeoDataFrame | None = None,
     mentions: pd.DataFrame | None = None,
     *,
     area_names: Mapping[str, str] | None = None,
     boundaries: Mapping[str, Any] | None = None,
-):
+) -> gpd.GeoDataFrame:
     """Combine OSM, list and plan rows into one facilities table with ``known_by``.
 
     Parameters
@@ -233,7 +233,7 @@ def _join(a: object, b: str) -> str:
     return f"{a}; {b}" if a else b
 
 
-def _projected_points(geoms) -> list[tuple[float, float] | None]:
+def _projected_points(geoms: Iterable[Any]) -> list[tuple[float, float] | None]:
 
     pts = [_point(g) for g in geoms]
     ok = [k for k, p in enumerate(pts) if p is not None]
@@ -245,7 +245,13 @@ def _projected_points(geoms) -> list[tuple[float, float] | None]:
     return out
 
 
-def _best_match(i: int, candidates: np.ndarray, fac: Any, keys, proj) -> int | None:
+def _best_match(
+    i: int,
+    candidates: np.ndarray,
+    fac: Any,
+    keys: np.ndarray,
+    proj: Sequence[tuple[float, float] | None],
+) -> int | None:
     """The candidate row that is the same facility as row ``i`` (best name score), or None."""
     if len(candidates) == 0 or not keys[i]:
         return None
@@ -301,7 +307,13 @@ def _take_place(fac: Any, p: int, j: int) -> None:
     fac.at[j, "note"] = _join(fac.at[j, "note"], f"named by the plan: {fac.at[p, 'facility_id']}")
 
 
-def _generic_matches(mentions, fac, keys, free_list, prefixes) -> list[dict[str, Any]]:
+def _generic_matches(
+    mentions: pd.DataFrame | None,
+    fac: gpd.GeoDataFrame,
+    keys: np.ndarray,
+    free_list: list[int],
+    prefixes: Mapping[str, tuple[str, ...]],
+) -> list[dict[str, Any]]:
     """Plan rows for generic ``new`` mentions of one facility matching a unique list row."""
     if mentions is None or len(mentions) == 0 or not free_list:
         return []
@@ -385,7 +397,9 @@ def _known_by(fac: pd.DataFrame) -> list[str]:
     return [";".join(s for s in SOURCES if s in groups[find(k)]) for k in range(len(ids))]
 
 
-def source_table(fac, areas: Sequence[str], categories: Sequence[str]) -> pd.DataFrame:
+def source_table(
+    fac: gpd.GeoDataFrame, areas: Sequence[str], categories: Sequence[str]
+) -> pd.DataFrame:
     """Facilities counted inside each area, per category, by which sources know them.
 
     Returns
@@ -412,7 +426,7 @@ def source_table(fac, areas: Sequence[str], categories: Sequence[str]) -> pd.Dat
                                        "total"])  # fmt: skip
 
 
-def in_area_mask(fac, boundaries: Mapping[str, Any]) -> np.ndarray:
+def in_area_mask(fac: gpd.GeoDataFrame, boundaries: Mapping[str, Any]) -> np.ndarray:
     """Whether each row's point lies inside its area's boundary."""
     out = np.zeros(len(fac), dtype=bool)
     for k, (a, g) in enumerate(zip(fac["area"].astype(str), fac.geometry, strict=True)):

@@ -318,7 +318,7 @@ class Results:
                     )
             return AreaIndex(basis, thresholds, status)
 
-        return self._cached("index", area, load)  # type: ignore[no-any-return]
+        return self._cached("index", area, load)
 
     def coverage_basis(self, area: str) -> str:
         """The basis of the area's coverage figures (``network | estimate | none``): the one
@@ -355,7 +355,7 @@ class Results:
         """Walking distance (m) to the nearest facility per demand unit, in the order of
         :meth:`demand` (``inf`` where the access table has no figure or no facility within
         its search bound); None when the results have no access table for it."""
-        return self._cached(  # type: ignore[no-any-return]
+        return self._cached(
             f"nearest:{scenario}:{category}",
             area,
             lambda: self._nearest(area, category, scenario),

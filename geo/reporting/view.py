@@ -108,7 +108,7 @@ def _gap_demand(results: Results, area: str) -> gpd.GeoDataFrame:
             proj = proj.set_geometry(geoms).assign(unit_type="buffered")
         return proj
 
-    return results._cached("gap_demand", area, load)  # type: ignore[no-any-return]
+    return results._cached("gap_demand", area, load)
 
 
 def view_gaps(
