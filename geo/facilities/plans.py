@@ -330,6 +330,9 @@ class _Rules:
             reverse=True,
         )
         self.cue_words = {c for c, _ in self.cues}
+        self.keyword_patterns = [
+            re.compile(p) for cat in tax.categories.values() for p in cat.keyword_patterns
+        ]
         self.gen_mod_pats = [re.compile(p) for p in lex.generic_modifier_patterns]
         self.out_re = (
             re.compile("|".join(f"(?:{p})" for p in lex.out_of_area_patterns))
@@ -1010,6 +1013,12 @@ def extract_mentions(
     out: list[Mention] = []
     for s0, s1 in split_sentences(norm):
         s = norm[s0:s1]
+        if rules.tax._keyword_re is not None and not (
+            rules.tax._keyword_re.search(s)
+            or any(p.search(s) for p in rules.keyword_patterns)
+            or (rules.head_re is not None and rules.head_re.search(s))
+        ):
+            continue  # no keyword and no head noun: skip the tokenizer (most of the time)
         sent = _Sentence(rules, s)
         if not sent.hits:
             continue
