@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check geo dashboard scripts tests
 .venv/bin/ruff format --check geo dashboard scripts tests
-.venv/bin/mypy geo
+.venv/bin/mypy geo dashboard
 mkdir -p out/test-artifacts
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
