@@ -82,6 +82,16 @@ def test_dictionary_word_heads_need_a_cue(tax):
     assert ex(tax, "完善企业服务中心功能，做好法律服务中心建设。") == []
 
 
+def test_a_park_or_compound_named_right_before_a_facility_is_part_of_its_name(tax):
+    assert ex(tax, "新建桂花园睦邻中心。") == [
+        ("named", "桂花园睦邻中心", "community_service", "new", 1, "yes")
+    ]
+    # 花园小区 is a residential compound (an excluded phrase), not a park
+    assert ex(tax, "在锦绣花园小区新建一处睦邻点。") == [
+        ("generic", "睦邻点", "community_service", "new", 1, "yes")
+    ]
+
+
 def test_head_inside_a_longer_name_is_absorbed(tax):
     assert ex(tax, "乐居坊社区睦邻中心持续开展活动。") == [
         ("named", "乐居坊社区睦邻中心", "community_service", "existing", 1, "yes")

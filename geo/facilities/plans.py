@@ -510,6 +510,8 @@ class _Sentence:
         # a name stops where a keyword ends (北茶园社区 | 睦邻中心); a head noun inside a longer
         # name (创智坊社区睦邻中心) is absorbed by it instead
         self.hit_ends = {h.end for h in kw_hits}
+        self.kw_by_end = {h.end: h for h in kw_hits}
+        self.absorbed: set[tuple[int, int]] = set()
         # clause and item boundaries (positions of separator characters / words)
         self.clause_cuts = [i for i, c in enumerate(s) if c in _CLAUSE_SEPS]
         item_cuts = [i for i, c in enumerate(s) if c in rules.item_chars]
@@ -544,6 +546,12 @@ class _Sentence:
                 continue  # the head is the start of a longer word (站位, 中心城区)
             if ta < a and known and w not in r.heads:
                 continue  # the head ends a dictionary word (重点, 校园, 医学院, 加油站)
+            if any(
+                x.start() <= a and b <= x.end()
+                for ex in r.tax._exclude_re.values()
+                for x in ex.finditer(s, max(0, a - 8), min(len(s), b + 8))
+            ):
+                continue  # an excluded phrase (花园小区, 慈善超市)
             out.append(KeywordHit(a, b, m.group(0), r.heads.get(m.group(0)) or ""))
         return out
 
@@ -602,6 +610,15 @@ class _Sentence:
             if a < limit or not w:
                 break
             if cur in self.hit_ends:
+                h0 = self.kw_by_end[cur]
+                if cur == pos and h0.keyword in self.lex.place_heads:
+                    # 共康花园睦邻点: a compound or park named right before is part of the name
+                    self.absorbed.add((h0.start, h0.end))
+                    acc.append((s[h0.start : cur], h0.start, cur))
+                    length += cur - h0.start
+                    cur = h0.start
+                    j = self.tokens_before(cur)
+                    continue
                 break  # another facility ends here: this one is its guest
             if w == "”":
                 q = s.rfind("“", limit, a)
@@ -651,7 +668,9 @@ class _Sentence:
     def parse(self) -> list[_Hit]:
         infos = [self.context(h) for h in self.hits]
         for info in infos:  # a head noun inside another mention's name is part of that name
-            if (info.hit.start, info.hit.end) in self.head_spans and any(
+            if (info.hit.start, info.hit.end) in self.absorbed:
+                info.dropped = True
+            elif (info.hit.start, info.hit.end) in self.head_spans and any(
                 o is not info and o.name_start <= info.hit.start and info.hit.end <= o.hit.start
                 for o in infos
             ):

@@ -139,6 +139,7 @@ class Lexicon:
     out_of_area_patterns: tuple[str, ...] = ()
     brand_default_category: str | None = None
     brand_heads: tuple[str, ...] = ()
+    place_heads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -612,6 +613,7 @@ def _lexicon_from_entry(
         "completion_verbs",
         "out_of_area_patterns",
         "brand_heads",
+        "place_heads",
     ):
         v = entry.get(k) or []
         if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
@@ -628,6 +630,7 @@ def _lexicon_from_entry(
     return Lexicon(
         brand_default_category=brand,
         brand_heads=opt["brand_heads"],
+        place_heads=opt["place_heads"],
         head_nouns={str(k): (str(v) if v else None) for k, v in heads.items()},
         head_cues={k: tuple(v) for k, v in cues.items()},
         head_stop_pos=frozenset(opt["head_stop_pos"]),
