@@ -132,3 +132,19 @@ def test_the_same_facility_in_two_lists_counts_once():
         True,
         False,
     )
+
+
+def test_a_park_of_the_same_name_matches_farther_than_a_similar_name():
+    osm = frame([
+        ["osm:s:way/5", "s", "幸福绿地", "park_green", "osm", "existing", "exact", "way/5",
+         None, True, None, None, "", pt(300, 300)],
+    ])  # fmt: skip
+    lists = frame([
+        ["list:l:2", "s", "幸福绿地", "park_green", "list", "existing", "intersection", "",
+         15.0, True, "l.csv", 2, "", pt(300, 510)],  # 210 m: the park's corner
+        ["list:l:3", "s", "幸福小绿地", "park_green", "list", "existing", "intersection", "",
+         15.0, True, "l.csv", 3, "", pt(300, 510)],  # similar name only: too far
+    ])  # fmt: skip
+    fac = merge_sources(osm, lists).set_index("facility_id")
+    assert fac.loc["list:l:2", "duplicate_of"] == "osm:s:way/5"
+    assert fac.loc["list:l:3", "duplicate_of"] == ""

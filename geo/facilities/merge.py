@@ -16,8 +16,9 @@ Rows stay rows (each keeps its own provenance); rows that are one facility are l
 
 Name similarity (:func:`match_key`, :func:`same_facility_name`): rapidfuzz ratio on names
 without 上海市 / district / subdistrict prefixes and the fillers 社区 and 睦邻, or one name
-containing the other. Distance: two placed rows match only within :data:`MATCH_RADIUS_M` plus
-their stated uncertainties; a row without a point matches on name within its area only.
+containing the other. Distance: two placed rows match only within :data:`MATCH_RADIUS_M`
+(:data:`SAME_NAME_RADIUS_M` for equal names) plus their stated uncertainties; a row without a
+point matches on name within its area only.
 
 Column ``known_by`` says, for every row, which sources know the facility it belongs to
 (``osm``, ``list``, ``plan``, ``;``-joined in that order). ``counted``
@@ -43,6 +44,9 @@ from geo.io.geom import to_projected
 
 #: Two placed rows of one facility lie at most this far apart, plus their uncertainties (m).
 MATCH_RADIUS_M: float = 150.0
+#: Two placed rows with the SAME name (match key) and category may lie this far apart (m): a
+#: park or campus is mapped at a point inside it, a list places it at its address or gate.
+SAME_NAME_RADIUS_M: float = 500.0
 #: rapidfuzz ratio (0-100) above which two match keys are the same facility's name.
 NAME_MIN_SCORE: float = 80.0
 #: A contained name must be at least this long to count (characters).
@@ -270,9 +274,8 @@ def _best_match(
             a, b = proj[i], proj[j]
             if a is None or b is None:
                 continue
-            limit = (
-                MATCH_RADIUS_M + _unc(fac.at[i, "uncertainty_m"]) + _unc(fac.at[j, "uncertainty_m"])
-            )
+            base = SAME_NAME_RADIUS_M if score == 100.0 else MATCH_RADIUS_M
+            limit = base + _unc(fac.at[i, "uncertainty_m"]) + _unc(fac.at[j, "uncertainty_m"])
             if math.hypot(a[0] - b[0], a[1] - b[1]) > limit:
                 continue
         if best is None or score > best[0]:
