@@ -668,12 +668,12 @@ class _Sentence:
     def parse(self) -> list[_Hit]:
         infos = [self.context(h) for h in self.hits]
         for info in infos:  # a head noun inside another mention's name is part of that name
-            if (info.hit.start, info.hit.end) in self.absorbed:
-                info.dropped = True
-            elif (info.hit.start, info.hit.end) in self.head_spans and any(
+            span = (info.hit.start, info.hit.end)
+            inside = span in self.head_spans and any(
                 o is not info and o.name_start <= info.hit.start and info.hit.end <= o.hit.start
                 for o in infos
-            ):
+            )
+            if span in self.absorbed or inside:
                 info.dropped = True
         self.lists_with_deng(infos)
         self.examples(infos)
