@@ -11,6 +11,10 @@ from geo import settings
 
 ARTIFACTS = settings.PROJECT_ROOT / "out" / "test-artifacts"
 
+# Tests never read a developer's local area overlay (`lifecircle areas add`); tests of the
+# overlay set their own.
+os.environ.setdefault("LIFECIRCLE_AREAS_LOCAL", str(ARTIFACTS / "no-such-areas.local.yaml"))
+
 
 @pytest.fixture(scope="session")
 def mirror() -> Path:
