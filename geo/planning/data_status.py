@@ -217,21 +217,28 @@ def _redo_composite(out: pd.DataFrame, is_comp: np.ndarray, ok_cats: Sequence[st
     c_cov = int(out.columns.get_loc("covered_population"))  # type: ignore[arg-type]
     c_share = int(out.columns.get_loc("share"))  # type: ignore[arg-type]
     c_note = int(out.columns.get_loc("note"))  # type: ignore[arg-type]
-    for i in map(int, np.flatnonzero(is_comp)):
-        r = out.iloc[i]
-        if not ok_cats:
-            cov = math.nan
-        elif bool(r["is_standard_tier"]):
-            cov = by_std.get(tuple(r[c] for c in key_cols), math.nan)
-        else:
-            cov = by_tier.get((*[r[c] for c in key_cols], r["tier"]), math.nan)
-        known = not (isinstance(r["covered_population"], float) and math.isnan(
-            r["covered_population"]))  # fmt: skip
-        if known or not ok_cats:
-            out.iat[i, c_cov] = cov
-            pop = float(r["population"])
-            out.iat[i, c_share] = cov / pop if pop > 0 else math.nan
-        out.iat[i, c_note] = _join(r["note"], text)
+    idx = np.flatnonzero(is_comp)
+    comp = out.iloc[idx]
+    if ok_cats:
+        # one look-up per row, written back in one go (row-by-row writes into Arrow-backed
+        # columns copy the column each time: minutes for a large area)
+        on_std = by_std.reindex(pd.MultiIndex.from_frame(comp[key_cols])).to_numpy(dtype=float)
+        on_tier = by_tier.reindex(pd.MultiIndex.from_frame(comp[[*key_cols, "tier"]])).to_numpy(
+            dtype=float
+        )
+        cov = np.where(comp["is_standard_tier"].astype(bool).to_numpy(), on_std, on_tier)
+    else:
+        cov = np.full(len(idx), math.nan)
+    known = np.array(
+        [not (isinstance(v, float) and math.isnan(v)) for v in comp["covered_population"]],
+        dtype=bool,
+    )
+    write = known | (not ok_cats)
+    pop = comp["population"].to_numpy(dtype=float)[write]
+    out.iloc[idx[write], c_cov] = cov[write]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out.iloc[idx[write], c_share] = np.where(pop > 0, cov[write] / pop, math.nan)
+    out.iloc[idx, c_note] = [_join(n, text) for n in comp["note"]]
 
 
 def drop_gaps(gaps: gpd.GeoDataFrame | None, status: Mapping[str, str]) -> gpd.GeoDataFrame | None:
