@@ -542,6 +542,14 @@ def run_screen(
         facts["reused"] = len(done)
         futures = {}
         part_futures = {aid: client.scatter(p, hash=False) for aid, p in parts.items()}
+        # largest areas first (longest tasks first keeps the workers busy to the end)
+        size = dict(
+            zip(
+                catalogue_gdf["area"],
+                catalogue_gdf.to_crs(settings.PROJECTED_CRS).area.fillna(0.0),
+                strict=True,
+            )
+        )
         for a in todo:
             fut = client.submit(
                 screen_area,
@@ -555,6 +563,7 @@ def run_screen(
                 cache_dir=cache_dir,
                 threads=threads,
                 pure=False,
+                priority=int(size.get(a.id, 0.0) // 1000),
             )
             futures[fut] = a.id
         t_tasks = time.perf_counter()
