@@ -16,7 +16,7 @@ import shapely
 from click.testing import CliRunner
 
 from geo import settings
-from geo.city.area import screen_area
+from geo.city.area import calibrate, screen_area
 from geo.city.catalogue import district_matches, load_catalogue, select_areas
 from geo.city.screen import CITY_TABLE, check_pbf, rank_areas, run_screen
 from geo.cli import main
@@ -70,6 +70,14 @@ def test_seed_areas_keep_their_registry_entries(registry):
     xin = cat.get("xinhualu")
     assert xin.network == registry.get("xinhualu").network
     assert xin.extra["code_2023"] == "310105004000"
+
+
+@pytest.mark.integration
+def test_one_calibration_for_the_screen_on_xinhualu(registry, net_cache, tmp_path):
+    cal = calibrate(load_catalogue(registry), tmp_path, cache_dir=net_cache)
+    assert cal.area == "xinhualu"
+    assert 1.2 < cal.factor < 2.0  # nearest-facility detour of a complete inner-city network
+    assert (tmp_path / "detour_calibration.json").exists()
 
 
 # -- one area --------------------------------------------------------------------------------

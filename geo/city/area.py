@@ -111,7 +111,7 @@ def calibrate(
 ) -> Any:
     """The one detour calibration of a screen, computed in ``out`` (its own folder).
 
-    Uses the calibration area's facility inventory and demand (built there) with
+    Uses the calibration area's facility inventory and demand units (built there) with
     :func:`geo.planning.context.detour_calibration` (cached by its inputs).
     """
     out = Path(out)
@@ -119,6 +119,7 @@ def calibrate(
     tax = load_taxonomy()
     fac = build_inventory(registry, area, tax)
     write_facilities(FACILITIES.path(out), fac, replace_areas=[area.id])
+    write_demand(build_demand(registry, area).units, out, area.id)
     return detour_calibration(
         registry,
         out,
