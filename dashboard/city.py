@@ -2,9 +2,9 @@
 
 Served at ``/city/`` beside the subdistrict dashboard (:func:`create_city_server`). The polygons
 are coloured by the share covered for the chosen category (or the composite) and tier, with the
-marks the subdistrict views use: a dashed outline for the estimate basis, a grey hatch where
-the figure is unknown (no population, no facility data, a failed area). Clicking a polygon (or
-a name in the ranking) opens ``/city/open/<area>``, which remembers the area in a cookie and
+marks the subdistrict views use (:func:`dashboard.layers.cell_style`): a dotted outline for the
+estimate basis, a grey hatch where the figure is unknown (no population, no facility data, a
+failed area). Clicking a polygon (or a name in the ranking) opens ``/city/open/<area>``, which remembers the area in a cookie and
 shows today's subdistrict view (:func:`dashboard.app.create_app` on ``<out>/areas/<area>/``)
 at ``/``. Nothing here reads the stages: the command line hands in the city table and polygons
 (:mod:`geo.city.screen`) and the catalogue registry.
@@ -27,7 +27,8 @@ from dash import Input, Output, dcc, html
 from flask import Flask, abort, make_response, redirect
 
 from dashboard.app import create_app
-from geo.reporting.results import BASIS_LABELS, OSM_CREDIT, share_colour, share_legend
+from dashboard.layers import cell_style
+from geo.reporting.results import BASIS_LABELS, OSM_CREDIT, share_legend
 
 CITY_PREFIX = "/city/"
 OPEN_ROUTE = "/city/open/"
@@ -53,7 +54,6 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "no_population": ("无人口数据", "no population"),
     "failed": ("失败", "failed"),
 }
-_HATCH = "url(#lc-hatch)"
 _JS_STYLE = {"variable": "lifecircle.style"}
 _JS_EACH = {"variable": "lifecircle.each"}
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -99,18 +99,14 @@ def feature_collection(
         share = _finite(r["share"]) if r is not None else None
         status = str(r["area_status"]) if r is not None else "failed"
         basis = str(r["basis"]) if r is not None else ""
-        style: dict[str, Any] = {
-            "color": "#333333",
-            "weight": 1.2,
-            "fillOpacity": 0.75,
-            "fillColor": share_colour(share) if share is not None else _HATCH,
-        }
-        if basis == "estimate":
-            style.update(dashArray="5 4", weight=1.8)
+        # the marks of the subdistrict views: hatch = no figure, dotted outline = estimate
+        style = cell_style(math.nan if share is None else share, basis)
+        style["color"] = "#3f3f3f" if basis == "estimate" or share is None else "#333333"
+        style["weight"] = 1.6 if basis == "estimate" else 1.0
         label = "—" if share is None else f"{share:.0%}"
         why = ""
-        if r is not None and share is None:
-            why = str(r.get("data_status") or "")
+        if r is not None and share is None and str(r.get("data_status") or "ok") != "ok":
+            why = str(r["data_status"])  # e.g. no_facility_data: unknown, not 0 %
         zh, en = STATUS_LABELS.get(status, (status, status))
         tip = f"{rec.name_zh} ({rec.district}) {label} · {zh} / {en}" + (f" · {why}" if why else "")
         feats.append(
@@ -184,7 +180,7 @@ def legend() -> html.Div:
         ),
         "未知 unknown (无人口/无数据/失败)",
         html.Br(),
-        html.Span(className="lc-swatch", style={"border": "2px dashed #333"}),
+        html.Span(className="lc-swatch", style={"border": "2px dotted #3f3f3f"}),
         "估算 estimate (直线×绕行系数)",
     ]
     return html.Div(items, className="lc-legend")
