@@ -4,10 +4,10 @@ Served at ``/city/`` beside the subdistrict dashboard (:func:`create_city_server
 are coloured by the share covered for the chosen category (or the composite) and tier, with the
 marks the subdistrict views use (:func:`dashboard.layers.cell_style`): a dotted outline for the
 estimate basis, a grey hatch where the figure is unknown (no population, no facility data, a
-failed area). Clicking a polygon (or a name in the ranking) opens ``/city/open/<area>``, which remembers the area in a cookie and
-shows today's subdistrict view (:func:`dashboard.app.create_app` on ``<out>/areas/<area>/``)
-at ``/``. Nothing here reads the stages: the command line hands in the city table and polygons
-(:mod:`geo.city.screen`) and the catalogue registry.
+failed area). Clicking a polygon (or a name in the ranking) opens ``/city/open/<area>``, which
+remembers the area in a cookie and shows today's subdistrict view (:func:`dashboard.app.create_app`
+on ``<out>/areas/<area>/``) at ``/``. Nothing here reads the stages: the command line hands in
+the city table and polygons (:mod:`geo.city.screen`) and the catalogue registry.
 """
 
 from __future__ import annotations
