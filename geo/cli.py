@@ -25,6 +25,7 @@ import click
 
 from geo import settings
 from geo._errors import InputError, LifeCircleError
+from geo.io import manifest
 from geo.io.files import remove_stale_tmp
 from geo.io.validate import HEX_RANGE_M, FiniteFloat, InputWarning
 
@@ -111,9 +112,60 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 _ = ctx.areas  # validate --area early
             if kwargs.get("as_json"):  # machine-readable output: no progress bars on stderr
                 ctx.progress = False
-            return func(ctx, *args, **kwargs)
+            stage = STAGE_OF.get(func.__name__) if kwargs.get("plan_file") is None else None
+            if stage is None:
+                return func(ctx, *args, **kwargs)
+            ids = [a.id for a in ctx.areas]
+            manifest.check_inputs(ctx.out, stage, ids)  # refuse results of older runs
+            before = manifest.result_files(ctx.out)
+            result = func(ctx, *args, **kwargs)
+            manifest.record(
+                ctx.out,
+                stage,
+                ids,
+                before=before,
+                inputs=_external_inputs(ctx, kwargs),
+                options={k: str(v) for k, v in kwargs.items() if v not in (None, (), False)},
+            )
+            return result
 
     return wrapper
+
+
+#: Pipeline commands (by function name) and the manifest stage each one records.
+STAGE_OF: dict[str, str] = {
+    "plans_extract": "plans",
+    "facilities_build": "facilities",
+    "demand": "demand",
+    "access": "access",
+    "coverage": "coverage",
+    "sites": "sites",
+    "scenarios": "scenarios",
+}
+
+
+def _external_inputs(ctx: RunContext, kwargs: dict[str, Any]) -> list[Path]:
+    """The files outside ``--out`` a stage may have read: registry, boundaries, OSM, plans,
+    option files (hashed by content into the manifest)."""
+    from geo.io.areas import network_sources
+
+    paths: list[Any] = [ctx.registry.path]
+    for area in ctx.areas:
+        with contextlib.suppress(LifeCircleError):
+            paths.append(ctx.registry.resolve(area.boundary_file))
+            paths.extend(network_sources(ctx.registry, area))
+            paths.extend(ctx.registry.resolve(p) for p in area.plans)
+    paths.extend(v for v in kwargs.values() if isinstance(v, Path))
+    return manifest.input_files(paths)
+
+
+def warn_stale(ctx: RunContext) -> None:
+    """Print one warning line per stale or partial result (export, dashboard)."""
+    reasons = manifest.stale_reasons(ctx.out, manifest.DEPENDS, [a.id for a in ctx.areas])
+    for reason in reasons[:5]:
+        click.echo(f"warning: results may be stale: {reason}", err=True)
+    if len(reasons) > 5:
+        click.echo(f"warning: ... and {len(reasons) - 5} more stale results", err=True)
 
 
 def _show_warning(
@@ -1154,6 +1206,7 @@ def dashboard(ctx: RunContext, host: str, port: int, threads: int) -> None:
 
     if not ctx.out.is_dir():
         raise LifeCircleError("results folder not found; run `lifecircle run` first", path=ctx.out)
+    warn_stale(ctx)
     click.echo("loading results / 读取结果 ...", err=True)
     if has_city(ctx.out):  # a city screen: the city view at /city/ (geo/city, dashboard/city)
         click.echo(f"city view / 全市: http://{host}:{port}/city/", err=True)
@@ -1235,6 +1288,7 @@ def export_cmd(
 
     if not ctx.area_ids:
         raise LifeCircleError("give the area to export with --area (e.g. --area xinhualu)")
+    warn_stale(ctx)
     results = load_results(ctx.out, registry=ctx.registry)
     written = []
     for area in progress(ctx, [a.id for a in ctx.areas], "export / 导出"):
@@ -1269,6 +1323,7 @@ def report_cmd(ctx: RunContext, as_json: bool) -> None:
 
     if not ctx.area_ids:
         raise LifeCircleError("give the area to report on with --area (e.g. --area xinhualu)")
+    warn_stale(ctx)
     results = load_results(ctx.out, registry=ctx.registry)
     written = [
         str(write_report(results, area))
