@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
 from geo.io.files import write_atomic
 from geo.io.geom import project_geom
 
@@ -245,6 +245,15 @@ def user_neighbourhoods(
     out = gpd.GeoDataFrame(
         rows, columns=list(COLUMNS), geometry="geometry", crs=settings.PROJECTED_CRS
     )
+    # a file for another district would replace the area's units with none: refuse it rather
+    # than write empty demand and coverage tables (validation at the edge, issue #15)
+    empty = [a for a in areas if not (out["area"] == a).any()]
+    if empty:
+        raise InputError(
+            f"no neighbourhood polygon lies in area {', '.join(map(repr, empty))}",
+            path=path,
+            hint="is the file for another district, or in another CRS than it declares?",
+        )
     dupes = out["neighbourhood"][out["neighbourhood"].duplicated()]
     if not dupes.empty:
         raise LifeCircleError(

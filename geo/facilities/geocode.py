@@ -21,6 +21,7 @@ All geometry is WGS-84; distances are measured in ``settings.PROJECTED_CRS`` met
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,10 +35,11 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
 from geo.facilities.coords import check_coordinates, normalise_crs, to_wgs84
 from geo.facilities.providers import SearchArea
 from geo.facilities.taxonomy import load_taxonomy
+from geo.io import validate
 from geo.io.areas import network_sources
 from geo.io.files import read_text_utf8, write_atomic
 from geo.io.geom import bbox_of, clip_polygon, project_geom
@@ -252,6 +254,10 @@ def load_gazetteer(
     try:
         df = pd.read_csv(io.StringIO(read_text_utf8(path)), dtype=str, keep_default_na=False,
                          comment=None)  # fmt: skip
+    except pd.errors.EmptyDataError:
+        raise InputError(
+            f"empty file; expected a CSV with columns {', '.join(GAZETTEER_COLUMNS)}", path=path
+        ) from None
     except pd.errors.ParserError as exc:
         raise LifeCircleError(f"malformed CSV: {exc}", path=path) from None
     missing = [c for c in GAZETTEER_COLUMNS if c not in df.columns]
@@ -301,9 +307,19 @@ def load_gazetteer(
                 path=path,
                 record=rec,
             ) from None
+        if not (math.isfinite(x) and math.isfinite(y)):  # ranges: check_coordinates below
+            raise InputError(
+                f"lon/lat '{row.lon}', '{row.lat}' are not finite", path=path, record=rec
+            )
         area_poly = None
         if registry is not None:
-            registry.get(row.area)  # unknown area -> error naming the known ids
+            if row.area not in registry.areas:  # the gazetteer row is wrong, not areas.yaml
+                raise InputError(
+                    f"area '{row.area}' is not in the study-area registry; known areas: "
+                    f"{', '.join(registry.areas)}",
+                    path=path,
+                    record=rec,
+                )
             area_poly = registry.boundary(row.area)
         check_coordinates([x], [y], area_poly, records=[rec], buffer_m=GAZETTEER_BUFFER_M + 1000,
                           path=path)  # fmt: skip
@@ -967,6 +983,11 @@ def plan_facilities(geocoded: gpd.GeoDataFrame, registry: Registry | None = None
         for i, (area_id, geom) in enumerate(zip(g["area"], g.geometry, strict=True)):
             if geom is not None and not geom.is_empty:
                 inside[i] = bool(registry.boundary(str(area_id)).covers(geom))
+    # a point outside Shanghai (an online geocoder's namesake in another province) is never
+    # in-area, whatever the plan says and whether or not a registry was given
+    centre = shapely.centroid(np.asarray(g.geometry.values, dtype=object))
+    xs, ys = shapely.get_x(centre), shapely.get_y(centre)  # NaN where there is no point
+    inside &= np.isnan(xs) | validate.in_shanghai(xs, ys)
     g["in_area"] = inside
     g["sources"] = (
         g["doc"].astype(str).map(lambda d: d if d.lower().endswith(".txt") else f"plans/{d}.txt")

@@ -295,6 +295,8 @@ def load_registry(
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise LifeCircleError("registry is not UTF-8", path=path) from None
+    except RecursionError:
+        raise InputError("YAML nested too deeply to read", path=path) from None
     except yaml.YAMLError as exc:
         raise LifeCircleError(f"malformed YAML: {exc}".replace("\n", " "), path=path) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("areas"), list):

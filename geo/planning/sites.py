@@ -35,8 +35,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
 from geo.facilities.coords import to_wgs84
+from geo.io import validate
 from geo.io.files import write_atomic
 from geo.io.geom import project_geom, to_projected
 from geo.io.tables import SITES, read_facilities, read_mentions
@@ -797,6 +798,10 @@ def read_candidates(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise LifeCircleError(
             "lon/lat must be numbers", path=path, record=f"line {int(bad[0]) + 2}"
         )
+    out_of_range = np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))
+    if len(out_of_range):
+        i = int(out_of_range[0])
+        validate.check_lonlat(lon[i], lat[i], path=path, record=f"line {i + 2}")
     crs = (
         raw[cols["crs"]].fillna("wgs84").astype(str).to_numpy()
         if "crs" in cols
@@ -1169,6 +1174,13 @@ def run_sites(
             skipped.append(f"{area.id}: {setup.note}")
             continue
         cand, source = area_candidates(setup, user, cell_m)
+        if cand.empty and user is not None:
+            # the user's file gave no site here: refuse rather than write an empty table
+            raise InputError(
+                f"no candidate site of the file lies in area '{area.id}'",
+                path=candidates_csv,
+                hint="is the file for another district, or are lon/lat swapped?",
+            )
         if cand.empty:
             skipped.append(f"{area.id}: no candidate sites inside the area / 区内无候选点")
             continue

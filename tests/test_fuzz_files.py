@@ -1,0 +1,168 @@
+"""Fuzz suite, user files read by the stages: gazetteer, neighbourhoods, candidates, plans, and
+plan facilities placed far away. Each bad file is one InputError naming the file (and record);
+nothing here may raise anything else. All data synthetic.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geo._errors import InputError, LifeCircleError
+from geo.demand.neighbourhoods import user_neighbourhoods
+from geo.facilities.geocode import load_gazetteer, plan_facilities
+from geo.facilities.plans import read_plan
+from geo.io.areas import load_registry
+from geo.planning.sites import read_candidates
+from tests._synth_area import SQUARE, make_area
+
+GAZ_HEADER = "id,area,name,aliases,category,lon,lat,crs,osm_element,source,checked\n"
+
+
+@pytest.fixture
+def reg(tmp_path):
+    return load_registry(make_area(tmp_path), data_dir=tmp_path / "data")
+
+
+# -- gazetteer --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("", "empty file"),
+        ("\n", "empty file"),
+        (GAZ_HEADER + "g1,synth,x,,health,nan,31.2,wgs84,,src,\n", "not finite"),
+        (GAZ_HEADER + "g1,synth,x,,health,121.42,inf,wgs84,,src,\n", "not finite"),
+        (GAZ_HEADER + "g1,synth,x,,health,121.42,95,wgs84,,src,\n", "line 2"),
+        (GAZ_HEADER + "g1,nowhere,x,,health,121.42,31.2,wgs84,,src,\n", "not in the study-area"),
+    ],
+)
+def test_bad_gazetteer_names_the_gazetteer(tmp_path, reg, text, what):
+    path = tmp_path / "gazetteer.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(LifeCircleError) as err:
+        load_gazetteer(path, registry=reg)
+    assert str(path) in str(err.value) and what in str(err.value)
+    assert "areas.yaml" not in str(err.value)  # a bad gazetteer row is not the registry's fault
+
+
+_cell = st.one_of(
+    st.text(
+        alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters=',\n\r"'),
+        max_size=8,
+    ),
+    st.sampled_from(["nan", "inf", "-0", "1e400", "31.2", "121.42", "gcj02", "wgs84", "synth"]),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(cells=st.lists(_cell, min_size=11, max_size=11))
+def test_generated_gazetteer_rows_are_read_or_refused_by_name(tmp_path_factory, cells):
+    tmp = tmp_path_factory.mktemp("gz")
+    reg = load_registry(make_area(tmp), data_dir=tmp / "data")
+    path = tmp / "gazetteer.csv"
+    path.write_text(GAZ_HEADER + ",".join(cells) + "\n", encoding="utf-8")
+    message = ""
+    try:
+        load_gazetteer(path, registry=reg)
+    except LifeCircleError as exc:
+        message = str(exc)
+    assert not message or str(path) in message, message
+
+
+# -- neighbourhoods and candidates ------------------------------------------------------------
+def test_neighbourhood_file_outside_the_area_is_an_error(tmp_path):
+    far = shapely.box(121.60, 31.10, 121.61, 31.11)  # another district (synthetic)
+    path = tmp_path / "hoods.geojson"
+    gpd.GeoDataFrame({"name": ["远方居委"]}, geometry=[far], crs="EPSG:4326").to_file(path)
+    with pytest.raises(InputError, match="no neighbourhood polygon lies in area 'synth'") as err:
+        user_neighbourhoods(path, {"synth": shapely.Polygon(SQUARE)})
+    assert str(path) in str(err.value)
+
+
+def test_neighbourhood_file_inside_the_area_is_read(tmp_path):
+    inner = shapely.Polygon(SQUARE).buffer(-0.0005)
+    path = tmp_path / "hoods.geojson"
+    gpd.GeoDataFrame({"name": ["合成居委"]}, geometry=[inner], crs="EPSG:4326").to_file(path)
+    hoods = user_neighbourhoods(path, {"synth": shapely.Polygon(SQUARE)})
+    assert list(hoods["neighbourhood"]) == ["synth-合成居委"]
+
+
+@pytest.mark.parametrize(
+    ("row", "record"),
+    [("121.42,95", "line 2"), ("200,31.2", "line 2"), ("nan,31.2", "line 2"), ("x,y", "line 2")],
+)
+def test_bad_candidate_coordinates_name_the_line(tmp_path, row, record):
+    path = tmp_path / "cand.csv"
+    path.write_text("lon,lat\n" + row + "\n", encoding="utf-8")
+    with pytest.raises(LifeCircleError) as err:
+        read_candidates(path)
+    assert str(path) in str(err.value) and record in str(err.value)
+
+
+# -- plans ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["folder", "empty", "binary"])
+def test_unreadable_plan_is_one_error(tmp_path, kind):
+    path = tmp_path / "plan.txt"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        path.write_bytes(b"\x00\x01\x02PK")
+    with pytest.raises(InputError) as err:
+        read_plan(path)
+    assert str(path) in str(err.value)
+
+
+def test_plan_facility_placed_in_another_province_is_never_in_area():
+    """An online geocoder's namesake in 广东 must not count as in the Shanghai area."""
+    geocoded = gpd.GeoDataFrame(
+        {
+            "facility_id": ["plan:p:1", "plan:p:2"],
+            "area": ["synth", "synth"],
+            "name": ["合成睦邻中心", "合成菜场"],
+            "category": ["community_centre", "market"],
+            "in_area": ["yes", "yes"],
+            "action": ["new", "existing"],
+            "doc": ["p", "p"],
+            "start": [1, 2],
+            "osm_id": ["", ""],
+            **{
+                c: ["", ""]
+                for c in (
+                    "precision",
+                    "confidence",
+                    "sentence",
+                    "quantity",
+                    "place_hint",
+                    "method",
+                    "match_name",
+                    "match_ref",
+                    "match_score",
+                    "uncertainty_m",
+                    "note",
+                )
+            },
+        },
+        geometry=[shapely.Point(113.26, 23.13), shapely.Point(121.42, 31.20)],  # 广州; 上海
+        crs="EPSG:4326",
+    )
+    rows = plan_facilities(geocoded)
+    assert list(rows["in_area"]) == [False, True]
+
+
+def test_zero_byte_and_deep_json_registry(tmp_path):
+    areas = make_area(tmp_path)
+    for text in ("", "[" * 50_000):
+        areas.write_text(text, encoding="utf-8")
+        with pytest.raises(LifeCircleError) as err:
+            load_registry(areas)
+        assert str(areas) in str(err.value)
