@@ -244,7 +244,7 @@ def harden(app: dash.Dash, exports_dir: Path) -> None:
 
 
 def callback_body_problem(app: dash.Dash, body: bytes) -> str:
-    """What is wrong with a ``_dash-update-component`` body ('' when it is well formed).
+    """Return what is wrong with a ``_dash-update-component`` body ('' when it is well formed).
 
     Checks the shape Dash's renderer sends: an object naming a registered callback ``output``,
     with ``inputs`` (and ``state``) lists of ``{id, property}`` matching that callback.
@@ -337,7 +337,7 @@ def serve(app: dash.Dash, host: str = "127.0.0.1", port: int = 8050, threads: in
 
 
 def server_options(threads: int = 8) -> dict[str, Any]:
-    """waitress settings: body and header limits, connection limit, idle timeout, poll()."""
+    """Return the waitress settings: body/header and connection limits, idle timeout, poll()."""
     return {
         "threads": threads,
         "ident": "lifecircle",

@@ -137,8 +137,10 @@ def _callback(*deps: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Calla
 
 
 def callback_outputs(name: str) -> list[tuple[str, str]]:
-    """``[(component id, property)]`` of the outputs of callback ``name`` (e.g. ``on_view``),
-    in order: what a client must ask for (``dashboard.client``, the tests)."""
+    """Return ``[(component id, property)]`` of the outputs of callback ``name``, in order.
+
+    What a client must ask for (``dashboard.client``, the tests); ``name`` e.g. ``on_view``.
+    """
     for deps, _kwargs, fn in _CALLBACKS:
         if fn.__name__ == name:
             flat: list[Any] = []
@@ -153,7 +155,7 @@ def callback_outputs(name: str) -> list[tuple[str, str]]:
 
 
 def _state() -> AppState:
-    """The state of the app serving the current request."""
+    """Return the state of the app serving the current request."""
     return cast(AppState, flask.current_app.extensions["lifecircle"])
 
 
@@ -212,6 +214,7 @@ LABELS: tuple[tuple[str, str], ...] = (
 )
 @_timed("language")
 def on_language(lang_value: Any) -> list[Any]:
+    """Relabel the page and its options in the chosen language."""
     st = _state()
     data = st.data
     lang = _lang(lang_value)
@@ -232,6 +235,7 @@ def on_language(lang_value: Any) -> list[Any]:
 # -- optional online tiles -------------------------------------------------------------
 @_callback(Output(ids.TILES_LAYER, "children"), Input(ids.TILES, "value"))
 def on_tiles(value: Any) -> list[Any]:
+    """Show the online OSM tiles under the map when switched on (off by default)."""
     if isinstance(value, list) and "on" in value:
         return [
             dl.TileLayer(
@@ -582,7 +586,7 @@ def on_panel(
     category: Any,
     session: Any,
 ) -> tuple[Any, Any]:
-    """The clicked neighbourhood: a plain sentence, its table and the plan-vs-map table."""
+    """Show the clicked neighbourhood: a plain sentence, its table and the plan-vs-map table."""
     st = _state()
     data, service = st.data, st.service
     lang = _lang(lang_value)
@@ -697,7 +701,7 @@ def _whatif_label(a: Any, lang: str) -> list[Any]:
 
 
 def _td(text: str, cls: str, category: str, title: str | None = None) -> html.Td:
-    """A table cell tagged with its category (``data-category``, used by the browser tests)."""
+    """Return a table cell tagged with its category (``data-category``, for the browser tests)."""
     attrs: dict[str, Any] = {"data-category": category}
     return html.Td(text, className=cls, title=title, **attrs)
 
@@ -722,8 +726,10 @@ def _sentence(
     scenario: str,
     lang: str,
 ) -> list[Any]:
-    """One plain sentence of what is missing in a neighbourhood (names from the data in
-    ``lc-name`` spans)."""
+    """Return one plain sentence of what is missing in a neighbourhood.
+
+    Names from the data are in ``lc-name`` spans.
+    """
     if category == COMPOSITE:
         low = [
             data.category_label(str(r["category"]), lang)

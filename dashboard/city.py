@@ -126,7 +126,7 @@ def feature_collection(
 
 
 def ranking_table(table: pd.DataFrame, category: str, tier: str | int) -> html.Table:
-    """The ranking as an HTML table; names link to the subdistrict views."""
+    """Return the ranking as an HTML table; names link to the subdistrict views."""
     head = html.Tr(
         [html.Th(x) for x in ("#", "街道 subdistrict", "区 district", "覆盖 share", "依据 basis")]
     )
@@ -187,7 +187,7 @@ def legend() -> html.Div:
 
 
 def make_city_layout(table: pd.DataFrame, polygons: Any, facts: dict[str, Any]) -> html.Div:
-    """The city page: controls, map with the subdistricts, ranking."""
+    """Return the city page: controls, map with the subdistricts, ranking."""
     n = polygons["area"].nunique() if len(polygons) else 0
     b = polygons.total_bounds if len(polygons) else (121.3, 31.1, 121.6, 31.4)
     counts = table.drop_duplicates("area")["area_status"].astype(str).value_counts()
@@ -281,7 +281,7 @@ def make_city_layout(table: pd.DataFrame, polygons: Any, facts: dict[str, Any]) 
 def create_city_app(
     table: pd.DataFrame, polygons: Any, facts: dict[str, Any] | None = None
 ) -> dash.Dash:
-    """The city view as a Dash app under ``/city/`` (its own Flask server)."""
+    """Return the city view as a Dash app under ``/city/`` (its own Flask server)."""
     app = dash.Dash(
         __name__,
         url_base_pathname=CITY_PREFIX,
@@ -329,8 +329,11 @@ def create_city_app(
 
 
 class CityServer:
-    """WSGI app: ``/city/...`` is the city view; anything else is the subdistrict view of the
-    area opened last (cookie), else the results folder's own dashboard, else the city view."""
+    """Route a request: ``/city/...`` to the city view, anything else to a subdistrict view.
+
+    The subdistrict view is the area opened last (cookie), else the results folder's own
+    dashboard, else the city view.
+    """
 
     def __init__(
         self,
@@ -349,7 +352,7 @@ class CityServer:
         self._keep = keep
 
     def area_app(self, area: str) -> dash.Dash:
-        """The subdistrict app of ``area`` (built on first use; a few are kept)."""
+        """Return the subdistrict app of ``area`` (built on first use; a few are kept)."""
         with self._lock:
             app = self._apps.get(area)
             if app is None:
@@ -361,6 +364,7 @@ class CityServer:
             return app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Serve one WSGI request through the city view or a subdistrict view."""
         path = str(environ.get("PATH_INFO", ""))
         if path == "/city":
             start_response("302 Found", [("Location", CITY_PREFIX)])
@@ -418,7 +422,7 @@ def create_city_server(
     taxonomy: Any = None,
     preload: bool = False,
 ) -> CityServer:
-    """The city view plus the subdistrict views of ``<out_dir>/areas/<id>/``.
+    """Return the city view plus the subdistrict views of ``<out_dir>/areas/<id>/``.
 
     Parameters
     ----------

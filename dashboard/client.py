@@ -43,8 +43,10 @@ def _prop(id_: str, prop: str, value: Any) -> dict[str, Any]:
 
 
 def cell_points(cells: dict[str, Any]) -> list[tuple[str, float, float]]:
-    """``(unit, lon, lat)`` of each neighbourhood cell of a cells FeatureCollection (the mean
-    of the outer ring's vertices: inside for the hexagon cells)."""
+    """Return ``(unit, lon, lat)`` of each neighbourhood cell of a cells FeatureCollection.
+
+    The point is the mean of the outer ring's vertices (inside for the hexagon cells).
+    """
     out = []
     for f in cells.get("features", []):
         geom = f["geometry"]
@@ -173,12 +175,12 @@ class DashClient:
 
     # -- callbacks -----------------------------------------------------------------------
     def language(self, lang: str = "zh") -> tuple[float, dict[str, Any]]:
-        """The language callback (labels and options)."""
+        """Post the language callback (labels and options); return its time and response."""
         outputs = callback_outputs("on_language")
         return self._post(_body(outputs, [_prop("lang", "value", lang)], [], "lang.value"))
 
     def area(self, area: str, lang: str = "zh") -> tuple[float, dict[str, Any]]:
-        """The area callback (streets URL, outlines, viewport, badge)."""
+        """Post the area callback (streets URL, outlines, viewport, badge)."""
         outputs = callback_outputs("on_area")
         return self._post(
             _body(
@@ -198,7 +200,7 @@ class DashClient:
         profile: str = "default",
         lang: str = "zh",
     ) -> tuple[float, dict[str, Any]]:
-        """The main map callback (cells, facilities, gaps, what-if layer, summary)."""
+        """Post the main map callback (cells, facilities, gaps, what-if layer, summary)."""
         inputs = [
             _prop("area", "value", area),
             _prop("category", "value", category),
@@ -226,7 +228,7 @@ class DashClient:
         profile: str = "default",
         lang: str = "zh",
     ) -> tuple[float, dict[str, Any]]:
-        """The neighbourhood panel callback (a click on cell ``unit``)."""
+        """Post the neighbourhood panel callback (a click on cell ``unit``)."""
         inputs = [
             _prop("cells", "clickData", {"properties": {"unit": unit}}),
             _prop("area", "value", area),
@@ -280,7 +282,7 @@ class DashClient:
     def whatif_add(
         self, area: str, category: str, lon: float, lat: float
     ) -> tuple[float, dict[str, Any]]:
-        """A map click in "add a facility" mode."""
+        """Post a map click in "add a facility" mode."""
         return self._whatif(
             "map.n_clicks", {"latlng": {"lat": lat, "lng": lon}}, [], 0, area, category
         )
@@ -288,7 +290,7 @@ class DashClient:
     def whatif_remove(
         self, area: str, category: str, added_id: int
     ) -> tuple[float, dict[str, Any]]:
-        """A click on the remove button of added facility ``added_id``."""
+        """Post a click on the remove button of added facility ``added_id``."""
         removes = [
             {"id": {"type": "whatif-remove", "index": added_id}, "property": "n_clicks", "value": 1}
         ]
@@ -305,7 +307,7 @@ class DashClient:
         profile: str = "default",
         paper: str = "A4",
     ) -> tuple[float, dict[str, Any]]:
-        """The export button."""
+        """Post a click on the export button."""
         state = [
             _prop("export-format", "value", fmt),
             _prop("export-paper", "value", paper),

@@ -42,12 +42,12 @@ class Busy:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        """A request starts."""
+        """Count a request that starts."""
         with self._lock:
             self._n += 1
 
     def release(self) -> None:
-        """A request ends."""
+        """Count a request that ends."""
         with self._lock:
             self._n = max(0, self._n - 1)
 
@@ -276,7 +276,7 @@ class DashboardData:
         return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
 
     def streets_json(self, area: str) -> bytes:
-        """The area's streets as GeoJSON bytes (one MultiLineString per road class)."""
+        """Return the area's streets as GeoJSON bytes (one MultiLineString per road class)."""
 
         def build() -> bytes:
             streets = self.results.streets(area)
@@ -326,9 +326,11 @@ class DashboardData:
     def nearest_quartiles(
         self, area: str, scenario: str = "baseline"
     ) -> dict[tuple[str, str], tuple[float, float, float]]:
-        """``{(unit, category): (p25, median, p75)}`` of nearest-facility metres, from the
-        scenario's access table on the area's coverage basis (the table the shares come
-        from, so distances and shares always agree)."""
+        """Return ``{(unit, category): (p25, median, p75)}`` of nearest-facility metres.
+
+        From the scenario's access table on the area's coverage basis (the table the shares
+        come from, so distances and shares always agree).
+        """
 
         def build() -> dict[tuple[str, str], tuple[float, float, float]]:
             acc = self.results.access(area, scenario)
@@ -356,7 +358,7 @@ class DashboardData:
     def cell_quartiles(
         self, area: str, nearest_m: np.ndarray
     ) -> dict[str, tuple[float, float, float]]:
-        """``{unit: (p25, median, p75)}`` of per-demand-unit distances (demand order)."""
+        """Return ``{unit: (p25, median, p75)}`` of per-demand-unit distances (demand order)."""
         arr = self.area_arrays(area)
         out: dict[str, tuple[float, float, float]] = {}
         if len(nearest_m) != len(arr.cell_idx):
@@ -369,8 +371,10 @@ class DashboardData:
         return out
 
     def facility_street(self, area: str, unit: str, category: str, scenario: str) -> str:
-        """Street of the facility nearest (straight line) to a neighbourhood's centre: where
-        its residents' nearest facility is, in words."""
+        """Return the street of the facility nearest (straight line) to a neighbourhood's centre.
+
+        Where its residents' nearest facility is, in words.
+        """
 
         def build() -> str:
             fac = scenario_facilities(self.results, area, category, scenario)
@@ -402,8 +406,10 @@ class DashboardData:
         return (base, True) if base is not None else ({}, False)
 
     def memo(self, key: tuple[Any, ...], build: Callable[[], _T]) -> _T:
-        """A bounded LRU cache (``memo_size`` entries) for outputs that depend only on
-        validated inputs (the static layers' GeoJSON bytes)."""
+        """Return ``build()``, memoised in a bounded LRU cache (``memo_size`` entries).
+
+        For outputs that depend only on validated inputs (the static layers' GeoJSON bytes).
+        """
         with self._lock:
             if key in self._lru:
                 self._lru.move_to_end(key)
@@ -449,7 +455,7 @@ class DashboardData:
         return {f["properties"]["unit"] for f in self.cell_features(area)}
 
     def category_label(self, key: str, lang: str) -> str:
-        """A category's label in ``lang``."""
+        """Return a category's label in ``lang``."""
         try:
             cat = self.results.category(key)
         except LifeCircleError:

@@ -156,6 +156,6 @@ TEXTS: dict[str, tuple[str, str]] = {
 
 
 def t(key: str, lang: str = "zh") -> str:
-    """The text ``key`` in ``lang`` (``zh`` default; unknown languages fall back to ``zh``)."""
+    """Return the text ``key`` in ``lang`` (``zh`` by default and for unknown languages)."""
     zh, en = TEXTS[key]
     return en if lang == "en" else zh

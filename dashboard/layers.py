@@ -44,14 +44,16 @@ LAYER_PARAMS: dict[str, tuple[str, ...]] = {
 
 
 def layer_url(kind: str, version: str, **params: Any) -> str:
-    """URL of a static layer (``/lifecircle/layer/<kind>.geojson?...``); ``version`` busts
-    the browser cache when the results are reloaded."""
+    """Return the URL of a static layer (``/lifecircle/layer/<kind>.geojson?...``).
+
+    ``version`` busts the browser cache when the results are reloaded.
+    """
     query = urlencode({k: params[k] for k in LAYER_PARAMS[kind]} | {"v": version})
     return f"/lifecircle/layer/{kind}.geojson?{query}"
 
 
 def layer_json(data: DashboardData, kind: str, params: dict[str, Any]) -> bytes:
-    """The GeoJSON bytes of a static layer, memoised; raises LifeCircleError on bad input."""
+    """Return the GeoJSON bytes of a static layer, memoised; raises LifeCircleError on bad input."""
     if kind not in LAYER_PARAMS:
         raise LifeCircleError(f"unknown layer '{kind}'")
     area, category, tier, scenario, profile = data.check(
@@ -89,7 +91,7 @@ def layer_json(data: DashboardData, kind: str, params: dict[str, Any]) -> bytes:
 
 
 def basis_label(basis: str, completeness: float | None, lang: str) -> str:
-    """The one data badge of an area, in one language, e.g. ``≈ 估算：路网数据不完整（65%）``.
+    """Return the one data badge of an area in one language (``≈ 估算：路网数据不完整（65%）``).
 
     ``basis`` is the basis of the area's coverage figures; ``completeness`` the share of the
     area its walking network reaches.
@@ -104,9 +106,11 @@ def basis_label(basis: str, completeness: float | None, lang: str) -> str:
 
 
 def cell_style(share: float, basis: str) -> dict[str, Any]:
-    """Leaflet path style of a neighbourhood cell: hatched grey only where there is no figure
-    (the one meaning of hatching); estimate cells get a dotted dark outline (the estimate
-    symbol)."""
+    """Return the Leaflet path style of a neighbourhood cell.
+
+    Hatched grey only where there is no figure (the one meaning of hatching); estimate cells
+    get a dotted dark outline (the estimate symbol).
+    """
     if not np.isfinite(share):
         return {
             "fillColor": HATCH,
@@ -270,8 +274,11 @@ def gaps_geojson(
     lang: str,
     nearest_m: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Gaps of the view (its tier, profile, scenario and simulated facilities): outer rings
-    only (covered holes inside a gap are not outlined), labelled with their population."""
+    """Return the gaps of the view (its tier, profile, scenario and simulated facilities).
+
+    Outer rings only (covered holes inside a gap are not outlined), labelled with their
+    population.
+    """
     gaps = view_gaps(
         data.results,
         area,
@@ -317,7 +324,7 @@ def street_labels_geojson(data: DashboardData, area: str) -> dict[str, Any]:
 
 
 def selected_geojson(data: DashboardData, area: str, unit: str | None) -> dict[str, Any]:
-    """The outline of the neighbourhood the panel shows (highlighted on the map)."""
+    """Return the outline of the neighbourhood the panel shows (highlighted on the map)."""
     feats = [
         {
             "type": "Feature",

@@ -112,7 +112,7 @@ def _radio(id_: str, options: list[dict[str, Any]], value: Any) -> dcc.RadioItem
 
 
 def make_layout(data: DashboardData, *, streets_url: Callable[[str], str]) -> Callable[[], Any]:
-    """A layout function (called per page load: each page gets a new session id)."""
+    """Return a layout function (called per page load: each page gets a new session id)."""
     results = data.results
     lang = "zh"
 

@@ -162,7 +162,7 @@ def nearest_m(area: str, category: str, scenario: str, units: pd.DataFrame) -> n
 
 
 def threshold_m(tier: int, profile: str) -> float:
-    """Walking distance (m) of a tier at a profile's speed."""
+    """Return walking distance (m) of a tier at a profile's speed."""
     return tier * settings.WALK_SPEEDS_KMH[profile] * 1000.0 / 60.0
 
 
@@ -171,7 +171,7 @@ COMPLETENESS = {"synthetic_a": 0.92, "synthetic_b": 0.65, "synthetic_c": 0.0}
 
 
 def coverage_table() -> pd.DataFrame:
-    """The synthetic ``coverage.csv`` (areas x cells+ALL x categories+composite x tiers x ...)."""
+    """Return the synthetic ``coverage.csv`` (areas x cells+ALL x categories+composite x ...)."""
     rows = []
     for area in AREAS:
         units = demand(area)
@@ -221,7 +221,7 @@ def coverage_table() -> pd.DataFrame:
 
 
 def _osm_xml(area: str) -> str:
-    """A street grid as OSM XML: rows residential, columns footway (B: western half only)."""
+    """Return a street grid as OSM XML: rows residential, columns footway (B: western half only)."""
     n = int(SIDE_M // STEP_M) + 1
     max_i = n if area == "synthetic_a" else n // 2 + 1
     base = (AREAS.index(area) + 1) * 100000
@@ -485,10 +485,10 @@ def write_synthetic(root: str | Path) -> dict[str, Path]:
 
 
 def synthetic_registry(paths: dict[str, Path]) -> Any:
-    """The registry of a folder written by :func:`write_synthetic`."""
+    """Return the registry of a folder written by :func:`write_synthetic`."""
     return read_registry(paths["areas_file"], data_dir=paths["data"])
 
 
 def synthetic_taxonomy() -> list[dict[str, Any]]:
-    """The two synthetic categories as taxonomy records."""
+    """Return the two synthetic categories as taxonomy records."""
     return [dict(c) for c in CATEGORIES]

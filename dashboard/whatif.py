@@ -41,8 +41,11 @@ class WhatIfError(LifeCircleError):
 
 @dataclass
 class Added:
-    """One facility a user added: id (1, 2, ... per area and category, again from 1 after
-    "clear all"), WGS-84 and projected position, and the nearest named street."""
+    """One facility a user added, with its position and the nearest named street.
+
+    Ids count 1, 2, ... per area and category, again from 1 after "clear all"; the position is
+    kept in WGS-84 and projected.
+    """
 
     id: int
     lon: float
@@ -76,7 +79,7 @@ class Evaluation:
     added: tuple[Added, ...] = ()
 
     def overlay(self) -> WhatIfOverlay:
-        """The simulated facilities and distances as the reporting layer draws them."""
+        """Return the simulated facilities and distances as the reporting layer draws them."""
         pts = tuple(WhatIfPoint(a.lon, a.lat, a.label("zh"), a.label("en")) for a in self.added)
         near = self.nearest_m if self.nearest_m is not None else np.zeros(0)
         return WhatIfOverlay(pts, near, self.method, self.factor)
@@ -191,8 +194,11 @@ class WhatIfService:
 
     # -- per-area model ------------------------------------------------------------------
     def model(self, area: str) -> _AreaModel | None:
-        """What-if model of an area: the access engine where the network is complete, else
-        the labelled straight-line estimate; None without demand units."""
+        """Return the what-if model of an area (None without demand units).
+
+        The access engine where the network is complete, else the labelled straight-line
+        estimate.
+        """
         with self._model_lock:
             if area in self._models:
                 return self._models[area]
@@ -349,7 +355,7 @@ class WhatIfService:
 
     # -- evaluation ----------------------------------------------------------------------
     def threshold(self, area: str, category: str, tier: int, profile: str) -> float:
-        """Walking threshold (m) of a setting, as ``coverage.csv`` states it."""
+        """Return walking threshold (m) of a setting, as ``coverage.csv`` states it."""
         return self.data.results.threshold(area, category, tier, profile)
 
     def evaluate(

@@ -51,16 +51,19 @@ class RunContext:
 
     @functools.cached_property
     def registry(self) -> Registry:
+        """The study-area registry (read once, with ``--data-dir``)."""
         from geo.io.areas import load_registry
 
         return load_registry(data_dir=self.data_dir)
 
     @functools.cached_property
     def areas(self) -> list[Area]:
+        """The chosen areas (every registry area without ``--area``)."""
         return self.registry.select(self.area_ids)
 
     @property
     def cache_dir(self) -> Path:
+        """The walking-network cache folder under the results folder."""
         return self.out / "cache" / "network"
 
 
@@ -228,7 +231,7 @@ def console_errors(debug: bool = False) -> Iterator[None]:
 
 
 def progress(ctx: RunContext, iterable: Iterable[_T], desc: str, **kw: Any) -> Iterable[_T]:
-    """A tqdm progress bar on stderr (hidden with --no-progress or --json)."""
+    """Return a tqdm progress bar on stderr (hidden with --no-progress or --json)."""
     from tqdm import tqdm
 
     bar: Iterable[_T] = tqdm(
@@ -734,7 +737,7 @@ def print_list_summary(placed: Any, *, err: bool = False) -> None:
 
 
 def print_error_table(table: Any) -> None:
-    """The geocoder's error against given coordinates, per precision level."""
+    """Print the geocoder's error against given coordinates, per precision level."""
     click.echo("Geocoder error vs the list's own coordinates / 地址定位误差 (m):")
     click.echo(f"  {'precision':<14}{'rows':>6}{'median':>9}{'p90':>9}  verdict")
     for r in table.itertuples():
@@ -810,7 +813,7 @@ def facilities_import(
 # demand (population) -- geo/population.py, geo/neighbourhoods.py
 # -------------------------------------------------------------------------------------------
 def demand_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Population options shared by ``demand`` and ``coverage``."""
+    """Return population options shared by ``demand`` and ``coverage``."""
     func = click.option(
         "--raster",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -954,7 +957,7 @@ def access(
     facilities_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Walking distance to the nearest facility per demand unit and category / 步行可达性.
+    """Compute walking distance to the nearest facility per demand unit and category / 步行可达性.
 
     Writes out/access/<area>.parquet (other profiles: <area>.<profile>.parquet) with
     unit_id, category, nearest_m, nearest_min, n_within. Units come from out/demand/<area>.gpkg,
@@ -1218,7 +1221,7 @@ def dashboard(ctx: RunContext, host: str, port: int, threads: int) -> None:
 
 
 def city_server(ctx: RunContext) -> Any:
-    """The city view and subdistrict views of a screen in ``ctx.out`` (plus ``run`` results)."""
+    """Return the city view and subdistrict views of a screen in ``ctx.out`` (+ ``run`` results)."""
     from dashboard.app import create_app
     from dashboard.city import create_city_server
     from geo.city.catalogue import load_catalogue
@@ -1486,7 +1489,7 @@ def _command(path: tuple[str, ...]) -> click.Command:
 
 
 def demand_areas(ctx: RunContext) -> tuple[str, ...]:
-    """The areas whose demand units a run builds: the chosen ones plus the calibration area.
+    """Return the areas whose demand units a run builds: the chosen ones plus the calibration area.
 
     An estimate-basis area needs the detour calibration, which is fitted on the residents of
     ``settings.CALIBRATION_AREA``; the coverage stage reads them but never builds them.

@@ -64,7 +64,7 @@ def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
 
 
 def check_boundary(registry: Registry, area: Area) -> Any:
-    """The area's boundary (WGS-84); raise :class:`InputError` when it is empty or invalid."""
+    """Return the area's boundary (WGS-84); raise :class:`InputError` if empty or invalid."""
     geom = registry.boundary(area)
     if geom is None or geom.is_empty or geom.area == 0:
         raise InputError(f"empty boundary for area '{area.id}'", record=area.id)
@@ -84,8 +84,11 @@ def area_network(
     pbf_name: str = "",
     cache_dir: Path | None = None,
 ) -> WalkNetwork | None:
-    """The area's walking network: from the screen's PBF subset when it has walkable ways
-    there, else from the area's own files (None without any: the estimate is used)."""
+    """Return the area's walking network (None without any: the estimate is used).
+
+    From the screen's PBF subset when it has walkable ways there, else from the area's own
+    files.
+    """
     if osm is not None and any(is_walkable(w.tags) for w in osm.ways):
         net = build_area_network(registry, area, osm_data=osm)
         if net is not None:
@@ -95,8 +98,10 @@ def area_network(
 
 
 def population_total(area: Area) -> PopulationTotal | None:
-    """None (the census total is looked up) or, without a census code, a labelled zero that
-    :func:`screen_area` turns into missing population (never a silent zero)."""
+    """Return None (the census total is looked up) or a labelled zero without a census code.
+
+    :func:`screen_area` turns the labelled zero into missing population (never a silent zero).
+    """
     if area.census_code_2010:
         return None
     return PopulationTotal(0, NO_POPULATION, area.census_note or "no census code for this unit")
@@ -109,7 +114,7 @@ def calibrate(
     *,
     cache_dir: Path | None = None,
 ) -> Any:
-    """The one detour calibration of a screen, computed in ``out`` (its own folder).
+    """Return the one detour calibration of a screen, computed in ``out`` (its own folder).
 
     Uses the calibration area's facility inventory and demand units (built there) with
     :func:`geo.planning.context.detour_calibration` (cached by its inputs).
@@ -139,7 +144,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def area_rows(coverage: pd.DataFrame) -> pd.DataFrame:
-    """The whole-area rows of the default walking profile (one per category and tier)."""
+    """Return the whole-area rows of the default walking profile (one per category and tier)."""
     sel = coverage[(coverage["unit"] == ALL) & (coverage["profile"] == "default")]
     return sel.reset_index(drop=True)
 
@@ -258,7 +263,7 @@ def screen_area(
 
 
 def read_status(out: str | Path) -> dict[str, Any] | None:
-    """The ``screen.json`` of an area folder, or None when absent or unreadable."""
+    """Return the ``screen.json`` of an area folder, or None when absent or unreadable."""
     path = Path(out) / STATUS_FILE
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
@@ -267,5 +272,5 @@ def read_status(out: str | Path) -> dict[str, Any] | None:
 
 
 def read_area_rows(out: str | Path) -> pd.DataFrame:
-    """The area rows (default profile) of an area folder's ``coverage.csv``."""
+    """Return the area rows (default profile) of an area folder's ``coverage.csv``."""
     return area_rows(pd.read_csv(COVERAGE.path(out), encoding=CSV_ENCODING))

@@ -46,7 +46,7 @@ def district_matches(district: str, wanted: str) -> bool:
 def load_catalogue(
     registry: Registry | None = None, *, data_dir: str | Path | None = None
 ) -> Registry:
-    """A registry holding every unit of the boundary file (seed entries kept, see module doc).
+    """Return a registry holding every unit of the boundary file (seed entries kept).
 
     Parameters
     ----------
@@ -103,7 +103,7 @@ def select_areas(
     districts: Iterable[str] = (),
     all_areas: bool = False,
 ) -> list[Area]:
-    """The areas a screen covers: ``--all``, ``--district`` (repeatable) and/or ``--area`` ids.
+    """Return the areas a screen covers: ``--all``, ``--district`` (repeated) and/or ``--area``.
 
     Only units of the boundary file count for ``--all`` and ``--district`` (they carry a code).
     """
@@ -131,8 +131,11 @@ def select_areas(
 
 
 def catalogue_table(catalogue: Registry, areas: Sequence[Area]) -> Any:
-    """The areas as a GeoDataFrame (WGS-84): ``area, name_zh, name_en, district, code_2023,
-    osm_relation, census_code_2010, census_note, geometry`` (geometry None when unreadable)."""
+    """Return the areas as a GeoDataFrame (WGS-84).
+
+    Columns ``area, name_zh, name_en, district, code_2023, osm_relation, census_code_2010,
+    census_note, geometry`` (geometry None when unreadable).
+    """
     import geopandas as gpd
 
     rows = []

@@ -106,7 +106,7 @@ def check_pbf(path: str | os.PathLike[str]) -> Path:
 
 
 def _client(scheduler: str | None, workers: int, threads: int) -> tuple[Any, Any]:
-    """A dask.distributed client: to ``scheduler`` or to a new LocalCluster of processes."""
+    """Return a dask.distributed client: to ``scheduler`` or to a new LocalCluster of processes."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - a declared dependency
@@ -139,7 +139,7 @@ def _client(scheduler: str | None, workers: int, threads: int) -> tuple[Any, Any
 
 
 def dashboard_link(client: Any) -> str | None:
-    """The Dask dashboard address when the scheduler serves one (it needs bokeh)."""
+    """Return the Dask dashboard address when the scheduler serves one (it needs bokeh)."""
     try:
         services = client.scheduler_info().get("services", {})
     except Exception:
@@ -167,7 +167,7 @@ def clip_boxes(registry: Registry, areas: Sequence[Area]) -> gpd.GeoDataFrame:
 def split_osm(
     data: OsmData, boxes: gpd.GeoDataFrame, *, npartitions: int = 4
 ) -> dict[str, OsmData]:
-    """The ways of ``data`` whose bounding box meets each area's box: ``{area: OsmData}``.
+    """Return the ways of ``data`` whose bounding box meets each area's box: ``{area: OsmData}``.
 
     The ways' boxes form a partitioned ``dask_geopandas`` GeoDataFrame joined with the area
     boxes on the current Dask client (the PBF was read once, in the client).
@@ -230,8 +230,11 @@ def shared_inputs_key(registry: Registry, pbf: Path | None = None) -> str:
 
 
 def area_key(registry: Registry, area: Area, shared: str, calibration: Any = None) -> str:
-    """Content key of one area: its entry, boundary, network and feature files, the shared
-    inputs and the calibration. Unchanged key + ``ok`` status = nothing to redo."""
+    """Return the content key of one area: its entry, boundary, files, shared inputs, calibration.
+
+    The network and feature files count by content. Unchanged key + ``ok`` status = nothing to
+    redo.
+    """
     h = hashlib.sha256(shared.encode())
     h.update(
         repr(
@@ -272,7 +275,7 @@ def area_status(result: dict[str, Any]) -> str:
 
 
 def city_table(results: Sequence[dict[str, Any]], catalogue: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The city table from the area results (see the module docstring for the columns)."""
+    """Return the city table from the area results (see the module docstring for the columns)."""
     meta = catalogue.drop(columns="geometry").set_index("area")
     template: pd.DataFrame | None = None
     frames = []
@@ -331,8 +334,10 @@ def standard_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def rank_areas(table: pd.DataFrame, category: str = COMPOSITE) -> pd.DataFrame:
-    """Areas ranked by share at the category's standard threshold (1 = best); areas without a
-    share (failed, no population, no data) come last, unranked."""
+    """Rank areas by share at the category's standard threshold (1 = best).
+
+    Areas without a share (failed, no population, no data) come last, unranked.
+    """
     sel = standard_rows(table)
     sel = sel[sel["category"] == category].copy()
     sel["rank"] = sel["share"].rank(ascending=False, method="min")
@@ -395,7 +400,7 @@ def has_city(out: str | os.PathLike[str]) -> bool:
 def read_city(
     out: str | os.PathLike[str],
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame, dict[str, Any]]:
-    """The city table, the subdistrict polygons and the run facts of ``<out>/city/``."""
+    """Return the city table, the subdistrict polygons and the run facts of ``<out>/city/``."""
     folder = Path(out) / "city"
     path = folder / f"{CITY_TABLE}.parquet"
     if not path.exists():

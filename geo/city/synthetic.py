@@ -28,8 +28,9 @@ SYNTHETIC_TAGS: dict[str, str] = {
 
 
 def lattice(polygons: Mapping[str, Any], spacing_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lattice points (integer i, j) inside the union of the polygons (WGS-84), half a
-    spacing beyond their edges so the grid reaches the boundary.
+    """Return lattice points (integer i, j) inside the union of the polygons (WGS-84).
+
+    Points reach half a spacing beyond the edges so the grid reaches the boundary.
 
     Returns
     -------
@@ -56,8 +57,11 @@ def lattice(polygons: Mapping[str, Any], spacing_m: float) -> tuple[np.ndarray, 
 
 
 def grid_runs(ij: np.ndarray) -> list[np.ndarray]:
-    """Ways of the lattice: maximal runs of consecutive points along each row and column,
-    as arrays of point indices (runs of one point are dropped)."""
+    """Return the ways of the lattice as arrays of point indices.
+
+    Maximal runs of consecutive points along each row and column (runs of one point are
+    dropped).
+    """
     runs: list[np.ndarray] = []
     for axis in (0, 1):  # 0: rows (fixed j, i increasing); 1: columns (fixed i)
         fixed, moving = ij[:, 1 - axis], ij[:, axis]

@@ -305,7 +305,7 @@ def geofabrik_excluded(
 
 
 def census_total(registry: Registry, area: Area) -> PopulationTotal:
-    """The area's 2010 census total from ``registry.defaults['population']``.
+    """Return the area's 2010 census total from ``registry.defaults['population']``.
 
     Raises
     ------
@@ -405,7 +405,7 @@ def cell_label(ix: Iterable[int], iy: Iterable[int]) -> list[str]:
 def residential_grid(
     area_poly: BaseGeometry, excluded: Sequence[BaseGeometry] = (), cell_m: float = CELL_M
 ) -> gpd.GeoDataFrame:
-    """The fixed grid clipped to a projected area polygon, minus excluded land.
+    """Return the fixed grid clipped to a projected area polygon, minus excluded land.
 
     Parameters
     ----------
@@ -774,7 +774,7 @@ def distribute_raster(units: gpd.GeoDataFrame, cell_pop: pd.Series, label: str) 
 # one area end to end
 # --------------------------------------------------------------------------------------------
 def area_osm(registry: Registry, area: Area, boundary: BaseGeometry) -> OsmData:
-    """Buildings, landuse, parks and water from the area's network and feature files."""
+    """Return buildings, landuse, parks and water from the area's network and feature files."""
     bbox = bbox_of(clip_polygon(boundary, 200.0), 0.001)
     data = OsmData()
     paths = [
@@ -930,7 +930,6 @@ def make_demand(
     dict
         ``{area_id: DemandResult}``.
     """
-
     totals = totals or {}
     unknown = set(totals) - {a.id for a in registry}
     if unknown:

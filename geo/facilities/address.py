@@ -260,7 +260,7 @@ def _parse_rest(text: str, district: str, rest: str) -> ParsedAddress:
 
 
 def _parse_after_road(text: str, district: str, rest: str, road: str, tail: str) -> ParsedAddress:
-    """The parts after a road name: qualifier, 弄/支弄/号 numbers, a compound, the detail."""
+    """Return the parts after a road name: qualifier, 弄/支弄/号 numbers, a compound, the detail."""
     qual = ""
     q = _QUALIFIER_RE.match(tail)
     if q and q.group(0) not in ("口", "内"):
@@ -307,7 +307,7 @@ def _qualifier(text: str) -> str:
 
 
 def norm_name(text: object) -> str:
-    """A road or compound name for lookups: folded, lower case, no spaces or punctuation."""
+    """Return a road or compound name for lookups: folded, lower case, no spaces or punctuation."""
     return fold_text(text).lower().translate(_DROP)
 
 
@@ -548,7 +548,7 @@ class AddressIndex:
 
     # -- lookups --------------------------------------------------------------------------
     def road(self, parsed: ParsedAddress) -> Road | None:
-        """The index road of an address (Chinese name, else its English name), or None."""
+        """Return the index road of an address (Chinese name, else its English name), or None."""
         if parsed.road:
             return self.roads.get(norm_name(parsed.road))
         if parsed.road_en:
@@ -703,7 +703,7 @@ class AddressIndex:
 
 
 def norm_en(text: object) -> str:
-    """An English road name for lookups: lower case, single spaces, Rd -> road."""
+    """Return an English road name for lookups: lower case, single spaces, Rd -> road."""
     s = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(text or "")).strip().lower())
     words = s.split(" ")
     if words and words[-1] in _EN_KIND:

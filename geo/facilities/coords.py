@@ -64,7 +64,7 @@ def _arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def out_of_china(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
-    """True where a point lies outside the rectangle in which GCJ-02 is applied.
+    """Return True where a point lies outside the rectangle in which GCJ-02 is applied.
 
     Parameters
     ----------
@@ -84,7 +84,7 @@ def out_of_china(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
 
 
 def _gcj_delta(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The GCJ-02 offset (dlon, dlat) in degrees at WGS-84 point (x, y)."""
+    """Return the GCJ-02 offset (dlon, dlat) in degrees at WGS-84 point (x, y)."""
     u = x - 105.0
     v = y - 35.0
     pu = u * np.pi
@@ -176,7 +176,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarra
 
 
 def _bd09_to_gcj02_approx(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The published one-step BD-09 -> GCJ-02 formula (error up to ~1e-5 degree)."""
+    """Return the published one-step BD-09 -> GCJ-02 formula (error up to ~1e-5 degree)."""
     u = x - 0.0065
     v = y - 0.006
     z = np.hypot(u, v) - 0.00002 * np.sin(v * _X_PI)
@@ -447,7 +447,7 @@ def check_coordinates(
 
 
 def _far_from(area: BaseGeometry, x: np.ndarray, y: np.ndarray, buffer_m: float) -> np.ndarray:
-    """True where a lon/lat point is farther than ``buffer_m`` from ``area`` (geodesic-ish)."""
+    """Return True where a lon/lat point is farther than ``buffer_m`` from ``area`` (approx.)."""
     import shapely
     from pyproj import Transformer
 

@@ -162,7 +162,7 @@ def road_norm(text: object) -> str:
 
 
 def is_road_name(name: str) -> bool:
-    """True for names that read as a road or lane (…路, …街, …大道, …公路, …巷, …弄, …道)."""
+    """Return True for names that read as a road or lane (…路, …街, …大道, …公路, …巷, …弄, …道)."""
     return bool(_ROAD_NAME_RE.search(name))
 
 
@@ -175,7 +175,7 @@ def strip_district(name: str) -> str:
 
 
 def specific_part(name: str, terms: Iterable[str] = GENERIC_TERMS) -> str:
-    """What is left of a normalised name after removing generic facility words (longest first).
+    """Return a normalised name without its generic facility words (longest removed first).
 
     Parameters
     ----------
@@ -245,7 +245,6 @@ def load_gazetteer(
     LifeCircleError
         Naming the file and row for a missing column/value, unknown crs or bad coordinates.
     """
-
     path = Path(path) if path is not None else GAZETTEER_FILE
     if not path.exists():
         raise LifeCircleError("gazetteer not found", path=path)
@@ -362,7 +361,7 @@ class RoadIndex:
         return bool(self.roads)
 
     def find_road(self, text: str) -> tuple[str, int | None] | None:
-        """The longest known road name occurring in ``text`` and a number right after it.
+        """Return the longest known road name occurring in ``text`` and a number right after it.
 
         Subdistrict names (新华路街道) are removed first, so they are not read as roads.
         """
@@ -405,7 +404,6 @@ def build_road_index(
     -------
     RoadIndex
     """
-
     idx = RoadIndex(area=area_id, sources=list(sources))
     lane_zone = clip_polygon(boundary, LANE_BUFFER_M)
     parts: dict[str, list[Any]] = {}
@@ -475,7 +473,7 @@ def _add_address(
 
 
 def road_midpoint(lines: BaseGeometry) -> tuple[Any, float]:
-    """The midpoint of the longest connected piece of a road, and its uncertainty.
+    """Return the midpoint of the longest connected piece of a road, and its uncertainty.
 
     Parameters
     ----------
@@ -487,7 +485,6 @@ def road_midpoint(lines: BaseGeometry) -> tuple[Any, float]:
     tuple
         (WGS-84 Point, uncertainty in metres = the farthest road vertex from the point).
     """
-
     proj = project_geom(lines)
     pieces = list(getattr(proj, "geoms", [proj]))
     longest = max(pieces, key=lambda g: g.length)
@@ -516,7 +513,6 @@ def area_road_index(
     RoadIndex
         ``note`` says where the roads came from, or why there are none.
     """
-
     if isinstance(area, str):
         area = registry.get(area)
     boundary = registry.boundary(area)
@@ -603,7 +599,6 @@ def poi_candidates(inventory: gpd.GeoDataFrame | None, zone: BaseGeometry) -> Po
     -------
     PoiCandidates
     """
-
     out = PoiCandidates([], [], [], [], [], [], [])
     if inventory is None or len(inventory) == 0:
         return out
@@ -889,7 +884,6 @@ def geocode_mentions(
         confidence, match_name, match_ref, match_score, uncertainty_m, osm_id, note`` and a
         WGS-84 point ``geometry`` (None for ``area`` / ``unresolved``).
     """
-
     _validate_mentions(mentions_df)
     if gazetteer is False:
         gazetteer = None
@@ -934,7 +928,7 @@ def geocode_mentions(
 
 
 def plan_facility_id(mention: Mapping[str, Any]) -> str:
-    """A stable id for a plan mention: ``plan:<doc stem>:<start offset>``."""
+    """Return a stable id for a plan mention: ``plan:<doc stem>:<start offset>``."""
     doc = Path(str(mention.get("doc", ""))).stem
     return f"plan:{doc}:{mention.get('start', '')}"
 
@@ -966,7 +960,6 @@ def plan_facilities(geocoded: gpd.GeoDataFrame, registry: Registry | None = None
     -------
     geopandas.GeoDataFrame
     """
-
     g = geocoded[geocoded["in_area"].astype(str).str.lower() != "no"].copy()
     g["source"] = "plan"
     g["status"] = g["action"].astype(str).str.strip().str.lower().map(ACTION_STATUS)
@@ -1059,7 +1052,7 @@ def geocode_report(
 
 
 def format_report(report: pd.DataFrame) -> str:
-    """A bilingual text table of :func:`geocode_report` for the terminal."""
+    """Return a bilingual text table of :func:`geocode_report` for the terminal."""
     head = (f"{'area 区域':<16}{'named 具名':>10}{'exact 精确':>11}{'poi 兴趣点':>11}"
             f"{'street 道路':>12}{'area 仅区域':>12}{'out 区外':>9}")  # fmt: skip
     lines = [head]
@@ -1094,7 +1087,6 @@ def verify_gazetteer(
     pandas.DataFrame
         ``id, osm_element, found, distance_m, ok``.
     """
-
     inv_ids: dict[str, Any] = {}
     if inventory is not None and "osm_id" in inventory.columns:
         for oid, geom in zip(inventory["osm_id"].astype(str), inventory.geometry, strict=False):
@@ -1139,7 +1131,6 @@ def combine_facilities(
         ``counted`` marks the rows that count as distinct facilities in access figures (see
         :func:`counted_rows`).
     """
-
     frames = [f for f in (osm_rows, plan_rows) if f is not None and len(f)]
     if not frames:
         return osm_rows
@@ -1226,7 +1217,6 @@ def geocode_stage(
     tuple
         (geocoded mentions, plan facility rows, report DataFrame, report path)
     """
-
     ids = list(area_ids) if area_ids is not None else list(dict.fromkeys(mentions_df["area"]))
     mentions_df = mentions_df[mentions_df["area"].astype(str).isin(ids)]
     roads: dict[str, RoadIndex] = {}

@@ -175,7 +175,7 @@ def _feature(
 
 
 def geofabrik_folder(registry: Registry) -> Path | None:
-    """The Geofabrik shapefile folder named in ``areas.yaml`` defaults, or None."""
+    """Return the Geofabrik shapefile folder named in ``areas.yaml`` defaults, or None."""
     rel = ((registry.defaults or {}).get("pois") or {}).get("geofabrik")
     if not rel:
         return None
@@ -243,14 +243,14 @@ def geofabrik_features(
 # de-duplication
 # -------------------------------------------------------------------------------------------
 def normalise_name(name: object) -> str:
-    """A facility name for comparison: no spaces, punctuation or brackets, lower case."""
+    """Return a facility name for comparison: no spaces, punctuation or brackets, lower case."""
     if name is None or (isinstance(name, float) and np.isnan(name)):
         return ""
     return _NAME_JUNK.sub("", str(name)).lower()
 
 
 def similar_names(a: object, b: object, min_similarity: float = NAME_SIMILARITY) -> bool:
-    """True when two names are the same facility's: ratio >= threshold or one contains the other."""
+    """Return True for one facility's names: ratio >= threshold, or one contains the other."""
     from rapidfuzz import fuzz
 
     na, nb = normalise_name(a), normalise_name(b)
@@ -276,8 +276,10 @@ def _osm_key(osm_id: object) -> tuple[str, str] | None:
 def dedupe_facilities(
     frame: Any, radius_m: float = DEDUPE_RADIUS_M, min_similarity: float = NAME_SIMILARITY
 ) -> Any:
-    """Merge rows that are one facility: the same OSM id, or the same category with similar
-    names within ``radius_m`` metres.
+    """Merge rows that are one facility.
+
+    One facility: the same OSM id, or the same category with similar names within
+    ``radius_m`` metres.
 
     Parameters
     ----------
@@ -365,8 +367,7 @@ def dedupe_facilities(
 # the inventory
 # -------------------------------------------------------------------------------------------
 def empty_facilities() -> Any:
-    """An empty facilities GeoDataFrame with the contract and inventory columns."""
-
+    """Return an empty facilities GeoDataFrame with the contract and inventory columns."""
     cols = [c for c in FACILITIES.names if c != "geometry"] + list(INVENTORY_EXTRA)
     df = pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     return _typed(
@@ -405,7 +406,7 @@ def build_inventory(
     *,
     buffer_m: float = settings.CLIP_BUFFER_M,
 ) -> Any:
-    """The OSM facility inventory of one area (OSM files + Geofabrik, de-duplicated).
+    """Return the OSM facility inventory of one area (OSM files + Geofabrik, de-duplicated).
 
     Parameters
     ----------
@@ -465,11 +466,10 @@ def build_facilities(
     *,
     progress: ProgressFn | None = None,
 ) -> Any:
-    """The facilities table (OSM rows) of the chosen areas: :func:`build_inventory` per area.
+    """Return the facilities table (OSM rows) of the chosen areas: :func:`build_inventory` per area.
 
     Plan rows (geocoded mentions) are added by the geocoding stage before writing.
     """
-
     tax = taxonomy or load_taxonomy()
     chosen = [
         registry.get(a) if isinstance(a, str) else a

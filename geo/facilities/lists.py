@@ -109,7 +109,7 @@ class FacilityList:
     sheet: str | None = None
 
     def cell(self, i: int, role: str) -> str:
-        """The stripped text of row ``i`` in the column of ``role`` ("" when absent)."""
+        """Return the stripped text of row ``i`` in the column of ``role`` ("" when absent)."""
         col = self.columns.get(role)
         if col is None:
             return ""
@@ -257,7 +257,7 @@ class PlacedList:
 
 
 def classify_row(taxonomy: Taxonomy, category_text: str, name: str) -> str:
-    """A taxonomy category from a category cell (a key, label or type word), else the name."""
+    """Return the category of a category cell (a key, label or type word), else of the name."""
     key = category_text.strip().lower()
     if key in taxonomy.categories:
         return key
@@ -325,7 +325,6 @@ def place_list(
     -------
     PlacedList
     """
-
     by_id = {a.id: a for a in areas}
     forced = by_id.get(area) if area else None
     default_crs = normalise_crs(crs or "wgs84")
@@ -527,7 +526,7 @@ _CRS_LABEL = {"wgs84": "WGS-84", "gcj02": "GCJ-02", "bd09": "BD-09"}
 
 def _crs_cause(index: AddressIndex, parsed: ParsedAddress, lon: float, lat: float,
                declared: str) -> str:  # fmt: skip
-    """The likely cause of a point far from its road: another coordinate system that fits."""
+    """Return the likely cause of a point far from its road: another coordinate system that fits."""
     best: tuple[float, str] | None = None
     for name, x, y in _readings(lon, lat):
         if name == declared:
@@ -551,8 +550,10 @@ def _subdistrict_at(subdistricts: gpd.GeoDataFrame | None, point: BaseGeometry) 
 # the error table
 # -------------------------------------------------------------------------------------------
 def error_table(errors: pd.DataFrame, min_rows: int = MIN_ERROR_ROWS) -> pd.DataFrame:
-    """Median and 90th-percentile distance (m) between the address placement and the given
-    coordinates, per precision level, for rows that have both.
+    """Return the median and 90th-percentile error (m) of the address placement per precision.
+
+    The error is the distance between the address placement and the given coordinates, for
+    rows that have both.
 
     Returns
     -------
@@ -624,8 +625,7 @@ ERRORS_FILE: str = "geocode_errors.csv"
 
 
 def area_info(registry: Registry, area: Area | str) -> AreaInfo:
-    """The area's boundary and an :class:`AddressIndex` on its OSM files (None without roads)."""
-
+    """Return the area's boundary and an :class:`AddressIndex` on its OSM files (or None)."""
     if isinstance(area, str):
         area = registry.get(area)
     boundary = registry.boundary(area)
@@ -649,7 +649,7 @@ def area_info(registry: Registry, area: Area | str) -> AreaInfo:
 
 
 def read_imports(out: str | os.PathLike[str]) -> list[ListSpec]:
-    """Lists recorded by ``lifecircle facilities import`` in ``out/lists/imports.json``."""
+    """Return lists recorded by ``lifecircle facilities import`` in ``out/lists/imports.json``."""
     import json
 
     path = Path(out) / IMPORTS_FILE
@@ -675,7 +675,7 @@ def record_import(out: str | os.PathLike[str], spec: ListSpec) -> Path:
 
 
 def registry_lists(registry: Registry, areas: Iterable[Area]) -> list[tuple[ListSpec, Path]]:
-    """The lists named by the chosen areas in ``areas.yaml`` (each file once), resolved."""
+    """Return the lists named by the chosen areas in ``areas.yaml`` (each file once), resolved."""
     out: list[tuple[ListSpec, Path]] = []
     seen: set[Path] = set()
     for a in areas:
@@ -689,7 +689,6 @@ def registry_lists(registry: Registry, areas: Iterable[Area]) -> list[tuple[List
 
 def load_subdistricts(registry: Registry) -> gpd.GeoDataFrame | None:
     """Every subdistrict polygon of the registry's boundary file (to name where a point is)."""
-
     rel = (registry.defaults.get("boundary") or {}).get("file")
     if not rel:
         return None
@@ -718,7 +717,6 @@ def list_stage(
     -------
     (GeoDataFrame, list of PlacedList)
     """
-
     ids = [a.id for a in areas]
     infos = dict(infos or {})
     for a in areas:
@@ -767,8 +765,10 @@ def write_list_outputs(
     placed: Sequence[PlacedList],
     area_ids: Sequence[str] | None = None,
 ) -> Path:
-    """``out/facility_lists.csv`` (every row, its placement and notes) and
-    ``out/geocode_errors.csv`` (rows with both address and coordinates).
+    """Write ``out/facility_lists.csv`` and ``out/geocode_errors.csv``.
+
+    ``facility_lists.csv``: every row, its placement and notes; ``geocode_errors.csv``: rows
+    with both address and coordinates.
 
     With ``area_ids``, rows of other areas already in the files are kept (a run for some
     areas loses nothing).
@@ -797,7 +797,7 @@ def write_area_csv(path: Path, table: pd.DataFrame, area_ids: Sequence[str] | No
 
 
 def all_errors(placed: Sequence[PlacedList]) -> pd.DataFrame:
-    """The error rows of several lists as one table."""
+    """Return the error rows of several lists as one table."""
     errs = [p.errors for p in placed if len(p.errors)]
     if not errs:
         return pd.DataFrame(columns=["area", "list_row", "name", "address", "precision",
@@ -818,7 +818,6 @@ def add_to_geocode_report(
     the geocoder's error against the lists' own coordinates (:func:`error_table`) for the
     areas in ``areas``.
     """
-
     path = Path(path)
     rep = pd.read_csv(path, dtype={"area": str}, keep_default_na=False) if path.exists() else (
         pd.DataFrame({"area": list(area_ids)}))  # fmt: skip

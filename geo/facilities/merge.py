@@ -74,8 +74,11 @@ def area_prefixes(name_zh: str) -> tuple[str, ...]:
 
 
 def match_key(name: object, prefixes: Sequence[str] = ()) -> str:
-    """A name for matching: folded, no brackets' content, no 上海市/区/街道/area prefixes, no
-    社区/睦邻 fillers, no punctuation."""
+    """Return a name for matching.
+
+    Folded, without brackets' content, 上海市/区/街道/area prefixes, 社区/睦邻 fillers and
+    punctuation.
+    """
     s = fold_text(name).lower()
     s = _BRACKET_RE.sub("", s)
     s = _JUNK_RE.sub("", s)
@@ -155,7 +158,6 @@ def merge_sources(
         Every input row, WGS-84, with ``known_by``, ``duplicate_of``, ``counted`` and the list
         provenance columns (``address, list_file, list_row, list_source``).
     """
-
     frames = []
     for f in (osm_rows, list_rows, plan_rows):
         if f is not None and len(f):
@@ -256,7 +258,7 @@ def _best_match(
     keys: np.ndarray,
     proj: Sequence[tuple[float, float] | None],
 ) -> int | None:
-    """The candidate row that is the same facility as row ``i`` (best name score), or None."""
+    """Return the candidate row that is row ``i``'s facility (best name score), or None."""
     if len(candidates) == 0 or not keys[i]:
         return None
     area = str(fac.at[i, "area"])

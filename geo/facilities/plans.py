@@ -133,7 +133,7 @@ class Mention:
 # text normalisation
 # -------------------------------------------------------------------------------------------
 def normalise_text(text: str, taxonomy: Taxonomy | None = None) -> tuple[str, np.ndarray]:
-    """Fold full-width punctuation and join stray line breaks, keeping an offset map.
+    r"""Fold full-width punctuation and join stray line breaks, keeping an offset map.
 
     Parameters
     ----------
@@ -146,7 +146,7 @@ def normalise_text(text: str, taxonomy: Taxonomy | None = None) -> tuple[str, np
     -------
     (str, numpy.ndarray)
         The normalised text and, for each of its characters, the offset of the character in
-        ``text`` it came from. A line break is kept (as ``\\n``) after a terminator, before a
+        ``text`` it came from. A line break is kept (as ``\n``) after a terminator, before a
         heading or around a blank line, and dropped elsewhere (a break inside a sentence).
     """
     lex = (taxonomy or load_taxonomy()).lexicon
@@ -366,11 +366,11 @@ class _Rules:
         return w in self.verbs or bool(self.verb_re.fullmatch(w))
 
     def is_generic(self, w: str) -> bool:
-        """True when token ``w`` is made of generic modifiers only (街道社区, 社区老年人, 笼式)."""
+        """Return True when token ``w`` is only generic modifiers (街道社区, 社区老年人, 笼式)."""
         return bool(self.modifier_re.fullmatch(w)) or any(p.fullmatch(w) for p in self.gen_mod_pats)
 
     def stops_head_name(self, w: str) -> bool:
-        """True when token ``w`` ends a name looking back from a head noun (lighter POS list)."""
+        """Return True when token ``w`` ends a name looking back from a head noun (light POS)."""
         if w in self.lex.stop_words or self.is_verb(w):
             return True
         if w in self.cue_words:  # 健身 is a verb to jieba, a facility type here
@@ -400,7 +400,7 @@ class _Rules:
         return best[2] if best else None
 
     def stops_name(self, w: str) -> bool:
-        """True when token ``w`` cannot be part of a name prefix."""
+        """Return True when token ``w`` cannot be part of a name prefix."""
         if w in self.lex.stop_words or self.is_verb(w):
             return True
         return w not in self.own_words and self.pos.get(w) in self.lex.stop_pos
@@ -411,7 +411,7 @@ class _Rules:
         )
 
     def last_verb(self, ctx: str) -> tuple[str, str] | None:
-        """The last non-neutral action verb in ``ctx``: (verb, class)."""
+        """Return the last non-neutral action verb in ``ctx``: (verb, class)."""
         best: tuple[int, str, str] | None = None
         for m in self.verb_re.finditer(ctx):
             cls = self.verbs[m.group(0)]
@@ -428,7 +428,7 @@ class _Rules:
         return self.lex.post_verbs[m.group(0)] if m else None
 
     def place_in(self, text: str) -> str | None:
-        """A road / lane / house number in ``text`` (admin prefixes stripped)."""
+        """Return a road / lane / house number in ``text`` (admin prefixes stripped)."""
         text = self.admin_re.sub("", text.replace("“", "").replace("”", ""))
         lane = None
         for m in self.road_re.finditer(text):
@@ -855,7 +855,7 @@ class _Sentence:
         return [w for w, x, y in self.toks if x >= a and y <= b]
 
     def lists_with_deng(self, infos: list[_Hit]) -> None:
-        """ "A、B等N个K": A and B become named instances of K (mentions added later)."""
+        """Find "A、B等N个K": A and B become named instances of K (mentions added later)."""
         self.deng_items: list[tuple[_Hit, int, int, str]] = []
         s, r = self.s, self.r
         for info in infos:
@@ -891,7 +891,7 @@ class _Sentence:
                     self.deng_items.append((info, a, b, text))
 
     def examples(self, infos: list[_Hit]) -> None:
-        """ "类似X、Y式的K": X and Y are existing examples; K takes the quantity before 类似."""
+        """Find "类似X、Y式的K": X and Y are existing examples; K takes the quantity before 类似."""
         s, lex, r = self.s, self.lex, self.r
         self.example_items: list[tuple[_Hit, int, int, str]] = []
         for info in infos:
@@ -935,7 +935,7 @@ def _strip_span(s: str, a: int, b: int) -> tuple[int, int]:
 # actions and location
 # -------------------------------------------------------------------------------------------
 def _action(sent: _Sentence, info: _Hit, infos: Sequence[_Hit]) -> tuple[str, str]:
-    """(action, what decided it) for one hit."""
+    """Return (action, what decided it) for one hit."""
     s, r = sent.s, sent.r
     if info.role:
         return "existing", "role"
@@ -1199,7 +1199,7 @@ def extract_mentions(
 
 
 def _propagate_out_of_area(ms: list[Mention]) -> list[Mention]:
-    """A named facility placed outside once (田坝社区睦邻中心 in Guizhou) is outside everywhere."""
+    """Mark a named facility placed outside once (田坝社区睦邻中心) outside everywhere."""
     outside = {m.name for m in ms if m.kind == "named" and m.in_area == "no" and len(m.name) >= 4}
     if not outside:
         return ms
@@ -1298,7 +1298,7 @@ def decode_plan_bytes(data: bytes, path: object = None) -> str:
 
 
 def _plausible_text(text: str) -> bool:
-    """True when nearly every character is CJK, ASCII text or common punctuation."""
+    """Return True when nearly every character is CJK, ASCII text or common punctuation."""
     sample = text[:200000]
     if not sample:
         return False
@@ -1415,7 +1415,7 @@ def extract_all(
 
 
 def summarize(df: pd.DataFrame, taxonomy: Taxonomy | None = None) -> dict[str, Any]:
-    """Counts per plan and category: mentions, named, and per action."""
+    """Return counts per plan and category: mentions, named, and per action."""
     tax = taxonomy or load_taxonomy()
     out: dict[str, Any] = {"plans": {}, "total": len(df)}
     for doc, g in df.groupby("doc", sort=False):

@@ -79,7 +79,6 @@ class SearchArea:
         -------
         SearchArea
         """
-
         if isinstance(area, str):
             area = registry.get(area)
         poly = clip_polygon(registry.boundary(area), buffer_m)
@@ -136,18 +135,18 @@ class JsonCache:
 
     @staticmethod
     def key(request: Mapping[str, Any]) -> str:
-        """A stable hash of a request description."""
+        """Return a stable hash of a request description."""
         blob = json.dumps(
             {"v": CACHE_VERSION, **request}, sort_keys=True, ensure_ascii=False
         ).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:32]
 
     def path(self, key: str) -> Path | None:
-        """The file holding ``key`` (None when caching is off)."""
+        """Return the file holding ``key`` (None when caching is off)."""
         return None if self.folder is None else self.folder / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The cached entry, or None (a corrupt file counts as a miss)."""
+        """Return the cached entry, or None (a corrupt file counts as a miss)."""
         path = self.path(key)
         if path is None or not path.exists():
             return None
@@ -451,7 +450,7 @@ def make_geocoder(name: str, **kwargs: Any) -> Geocoder:
 def make_geocoders(
     names: Sequence[str], *, cache_dir: str | Path | None, amap_key: str | None = None
 ) -> list[Geocoder]:
-    """Providers for the command line's ``--geocoder`` options (empty: all off, the default).
+    """Return providers for the command line's ``--geocoder`` options (empty: all off, the default).
 
     Parameters
     ----------
@@ -476,5 +475,5 @@ def make_geocoders(
 
 
 def result_record(result: GeocodeResult) -> dict[str, Any]:
-    """A plain dict of a result (for reports and JSON output)."""
+    """Return a plain dict of a result (for reports and JSON output)."""
     return asdict(result)

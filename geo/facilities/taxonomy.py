@@ -86,7 +86,7 @@ class Category:
         return f"{self.label_zh} {self.label_en}"
 
     def matches_tags(self, tags: Mapping[str, str]) -> bool:
-        """True when any OSM tag rule matches and no exclusion rule does."""
+        """Return True when any OSM tag rule matches and no exclusion rule does."""
         if not any(_rule_matches(rule, tags) for rule in self.osm_tags):
             return False
         return not any(_rule_matches(rule, tags) for rule in self.osm_exclude)
@@ -198,19 +198,19 @@ class Taxonomy:
         return list(self.categories)
 
     def thresholds(self) -> dict[str, float]:
-        """Walking threshold per category (metres)."""
+        """Return walking threshold per category (metres)."""
         return {k: c.threshold_m for k, c in self.categories.items()}
 
     # -- classification ---------------------------------------------------------------------
     def classify_tags(self, tags: Mapping[str, str]) -> str | None:
-        """The first category (taxonomy order) whose OSM tag rules match, or None."""
+        """Return the first category (taxonomy order) whose OSM tag rules match, or None."""
         for cat in self.categories.values():
             if cat.matches_tags(tags):
                 return cat.key
         return None
 
     def classify_fclass(self, fclass: str | None) -> str | None:
-        """The category of a Geofabrik ``fclass`` value, or None."""
+        """Return the category of a Geofabrik ``fclass`` value, or None."""
         if not fclass:
             return None
         return self._fclass_map.get(str(fclass))
@@ -245,7 +245,7 @@ class Taxonomy:
         return out
 
     def classify_name(self, text: str | None, *, head_only: bool = False) -> str | None:
-        """The category a Chinese name or phrase belongs to, from its keywords, or None.
+        """Return the category a Chinese name or phrase belongs to, from its keywords, or None.
 
         The keyword that ends last wins: in Chinese the head noun comes last
         (睦邻中心运动小站 is a sports facility). With ``head_only`` the keyword must end the
@@ -675,7 +675,7 @@ def _lexicon_from_entry(
 
 
 def category_frame(taxonomy: Taxonomy | None = None) -> pd.DataFrame:
-    """The categories as a DataFrame (key, labels, tier, threshold and its source)."""
+    """Return the categories as a DataFrame (key, labels, tier, threshold and its source)."""
     import pandas as pd
 
     tax = taxonomy or load_taxonomy()

@@ -121,7 +121,7 @@ class Registry:
             ) from None
 
     def select(self, area_ids: Iterable[str] | None) -> list[Area]:
-        """The chosen areas (all when ``area_ids`` is empty), validated."""
+        """Return the chosen areas (all when ``area_ids`` is empty), validated."""
         ids = list(area_ids or [])
         if not ids:
             return list(self.areas.values())
@@ -142,7 +142,7 @@ class Registry:
         return {}
 
     def boundary(self, area: Area | str) -> BaseGeometry:
-        """The area's boundary as a shapely (Multi)Polygon in WGS-84 (lon/lat)."""
+        """Return the area's boundary as a shapely (Multi)Polygon in WGS-84 (lon/lat)."""
         import geopandas as gpd
 
         if isinstance(area, str):
@@ -190,7 +190,7 @@ class Registry:
 
 
 def _relation_id(value: Any, path: Path, record: str) -> int:
-    """An OSM relation id: a positive whole number (``13469094``; not ``r1346`` or ``1.5``)."""
+    """Return an OSM relation id: a positive whole number (``13469094``, not ``r1346``)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InputError(
             f"osm_relation must be a whole number, got {value!r}", path=path, record=record
@@ -206,7 +206,7 @@ def _relation_id(value: Any, path: Path, record: str) -> int:
 
 
 def _str_list(entry: dict[str, Any], key: str, path: Path, record: str) -> tuple[str, ...]:
-    """A list of file names (``network``, ``plans``...): absent/empty, or a list of strings."""
+    """Return a list of file names (``network``, ``plans``...): absent, empty or strings."""
     value = entry.get(key)
     if value is None:
         return ()
@@ -321,7 +321,7 @@ OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".json", ".osm.xml")
 
 
 def network_sources(registry: Registry, area: Area) -> list[Path]:
-    """The area's network files in priority order: fetched downloads first, then the registry."""
+    """Return the area's network files in priority order: downloads first, then the registry."""
     found: list[Path] = []
     for folder in registry.roots.find_all(Path("osm") / area.id):
         # only the user's and the project's folders hold downloads; the mirror is listed as is

@@ -48,5 +48,5 @@ def bbox_of(geom: BaseGeometry, margin_deg: float = 0.0) -> tuple[float, float, 
 def clip_polygon(
     boundary: BaseGeometry, buffer_m: float, crs: str = settings.PROJECTED_CRS
 ) -> BaseGeometry:
-    """The WGS-84 boundary buffered by ``buffer_m`` metres (in the projected CRS)."""
+    """Return the WGS-84 boundary buffered by ``buffer_m`` metres (in the projected CRS)."""
     return project_geom(shapely.buffer(project_geom(boundary, crs), buffer_m), crs, inverse=True)

@@ -75,7 +75,7 @@ class OsmData:
 
 
 def osm_format(path: str | os.PathLike[str]) -> str:
-    """The reader for a file name: ``xml``, ``pbf`` or ``json``."""
+    """Return the reader for a file name: ``xml``, ``pbf`` or ``json``."""
     name = Path(path).name.lower()
     if name.endswith(".pbf"):
         return "pbf"

@@ -64,6 +64,7 @@ class Subdistrict:
 
     @property
     def name_en(self) -> str:
+        """English name: the area id capitalised, then ``Subdistrict`` or ``Town``."""
         kind = "Town" if self.name_zh.endswith(("镇", "乡")) else "Subdistrict"
         return f"{self.area_id.capitalize()} {kind}"
 
@@ -86,7 +87,7 @@ def _pinyin_id(short: str) -> str | None:
 
 
 def attributes_path(boundary: Path) -> Path:
-    """The attribute table that belongs to a boundary file (``<stem>_attributes.csv``)."""
+    """Return the attribute table that belongs to a boundary file (``<stem>_attributes.csv``)."""
     return boundary.with_name(boundary.stem + "_attributes.csv")
 
 
@@ -174,7 +175,7 @@ def load_catalogue(registry: Any) -> list[Subdistrict]:
 
 
 def find_subdistrict(catalogue: list[Subdistrict], query: str) -> Subdistrict:
-    """The unit named by ``query``: Chinese name (with or without 街道/镇), area id or relation id.
+    """Return the unit named by ``query``: Chinese name (街道/镇 optional), area or relation id.
 
     Raises
     ------
@@ -211,7 +212,7 @@ def find_subdistrict(catalogue: list[Subdistrict], query: str) -> Subdistrict:
 
 
 def closest_names(catalogue: list[Subdistrict], query: str, n: int = 3) -> list[str]:
-    """The ``n`` catalogue names closest to ``query`` (character similarity)."""
+    """Return the ``n`` catalogue names closest to ``query`` (character similarity)."""
     names = [s.name_zh for s in catalogue]
     q = strip_suffix(query.strip())
     hits = process.extract(q, [strip_suffix(x) for x in names], scorer=fuzz.WRatio, limit=n)
@@ -235,7 +236,7 @@ def overlay_path(data_dir: str | os.PathLike[str] | None = None) -> Path:
 
 
 def read_overlay(path: Path) -> list[dict[str, Any]]:
-    """The entries of a local registry overlay (none when the file does not exist)."""
+    """Return the entries of a local registry overlay (none when the file does not exist)."""
     if not path.exists():
         return []
     try:
@@ -250,7 +251,7 @@ def read_overlay(path: Path) -> list[dict[str, Any]]:
 
 
 def area_entry(s: Subdistrict) -> dict[str, Any]:
-    """A registry entry for a catalogue unit (no network files: the estimate basis).
+    """Return a registry entry for a catalogue unit (no network files: the estimate basis).
 
     ``network`` stays empty: files fetched later with ``lifecircle data fetch`` into
     ``data/osm/<id>/`` are picked up automatically.
@@ -285,7 +286,6 @@ def area_entry(s: Subdistrict) -> dict[str, Any]:
 
 def write_overlay(path: Path, entries: list[dict[str, Any]]) -> Path:
     """Write the local registry overlay atomically."""
-
     head = (
         "# Local study-area registry (written by `lifecircle areas add`; not committed).\n"
         "# Entries here extend data/osm/areas.yaml and use its defaults.\n"

@@ -180,7 +180,7 @@ class TableSpec:
         return tuple(self.columns)
 
     def missing_columns(self, frame: pd.DataFrame, *, full: bool = False) -> list[str]:
-        """Required (``full``: all contract) columns absent from ``frame``."""
+        """Return required (``full``: all contract) columns absent from ``frame``."""
         need = self.names if full or self.required is None else self.required
         return [c for c in need if c not in frame.columns]
 
@@ -481,7 +481,7 @@ def read_csv_table(
 # the one rule for which facility rows count
 # ---------------------------------------------------------------------------------------------
 def facility_scenario(source: str, status: str) -> str | None:
-    """The first scenario a facility row counts in (None: in none of them).
+    """Return the first scenario a facility row counts in (None: in none of them).
 
     Parameters
     ----------

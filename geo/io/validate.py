@@ -82,7 +82,7 @@ def finite_number(
 
 
 def threshold_m(value: Any, *, path: object | None = None, record: object | None = None) -> float:
-    """A walking threshold in metres: finite, in ``(0, 5000]``."""
+    """Return a walking threshold in metres: finite, in ``(0, 5000]``."""
     lo, hi = THRESHOLD_RANGE_M
     return finite_number(
         value, lo=lo, hi=hi, lo_open=True, what="threshold", path=path, record=record, unit="m"
@@ -90,7 +90,7 @@ def threshold_m(value: Any, *, path: object | None = None, record: object | None
 
 
 def hex_m(value: Any, *, path: object | None = None, record: object | None = None) -> float:
-    """A hexagon width across flats in metres: finite, in ``[50, 2000]``."""
+    """Return a hexagon width across flats in metres: finite, in ``[50, 2000]``."""
     lo, hi = HEX_RANGE_M
     return finite_number(
         value, lo=lo, hi=hi, what="hexagon size", path=path, record=record, unit="m"
@@ -98,7 +98,7 @@ def hex_m(value: Any, *, path: object | None = None, record: object | None = Non
 
 
 def population(value: Any, *, path: object | None = None, record: object | None = None) -> int:
-    """A population total: a finite whole number in ``[0, 1e8]``."""
+    """Return a population total: a finite whole number in ``[0, 1e8]``."""
     number = finite_number(
         str(value).replace(",", "").strip() if isinstance(value, str) else value,
         lo=0,
@@ -160,7 +160,7 @@ def polygon(
     record: object | None = None,
     what: str = "boundary",
 ) -> Any:
-    """A usable WGS-84 (Multi)Polygon: lon/lat ranges checked, invalid rings repaired or refused.
+    """Return a usable WGS-84 (Multi)Polygon: ranges checked, invalid rings repaired or refused.
 
     A self-intersecting polygon is repaired with :func:`shapely.make_valid` (with a warning)
     when the repair keeps a polygon of about the same area; points, lines and zero-area
@@ -204,6 +204,7 @@ class FiniteFloat(click.ParamType):  # type: ignore[type-arg]
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
+        """Return ``value`` as a finite float in range, or fail naming the option."""
         if isinstance(value, float) and math.isfinite(value):
             number = value
         else:

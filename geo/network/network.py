@@ -329,7 +329,7 @@ def _share_near(lines: np.ndarray, boundary: BaseGeometry, radius_m: float, crs:
 
 
 def unique_linework(lines: np.ndarray, precision_m: float = 0.001) -> Any:
-    """The lines as one MultiLineString with every overlapping duplicate segment kept once.
+    """Return the lines as one MultiLineString with every overlapping duplicate segment kept once.
 
     GEOS buffers a MultiLineString by noding all of it: a segment present k times costs k^2
     intersections and the memory to hold them. Files merged from several downloads repeat
@@ -373,7 +373,7 @@ READ_BYTES_PER_BYTE: dict[str, float] = {"xml": 20.0, "json": 25.0, "pbf": 150.0
 
 
 def memory_limit_bytes() -> int:
-    """The memory guard's limit: ``$LIFECIRCLE_MEMORY_LIMIT_MB`` or settings.MEMORY_LIMIT_MB."""
+    """Return the memory guard's limit: ``$LIFECIRCLE_MEMORY_LIMIT_MB``, else the setting."""
     raw = os.environ.get(MEMORY_ENV)
     if raw:
         try:

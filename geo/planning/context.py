@@ -58,7 +58,7 @@ def tier_threshold_m(tier: float, speed_kmh: float) -> float:
 
 
 def profile_speed(profile: str) -> float:
-    """Walking speed (km/h) of a profile from ``settings.WALK_SPEEDS_KMH``."""
+    """Return walking speed (km/h) of a profile from ``settings.WALK_SPEEDS_KMH``."""
     try:
         return settings.WALK_SPEEDS_KMH[profile]
     except KeyError:
@@ -90,7 +90,7 @@ def _load_taxonomy() -> Any:
 
 
 def category_specs(taxonomy: Any = None, fallback: Iterable[str] = ()) -> dict[str, CategorySpec]:
-    """Standard tier and threshold per category, from the taxonomy.
+    """Return standard tier and threshold per category, from the taxonomy.
 
     Parameters
     ----------
@@ -156,7 +156,7 @@ def scenario_facilities(
     area_id: str | None = None,
     buffer_m: float = settings.CLIP_BUFFER_M,
 ) -> pd.DataFrame:
-    """The facilities that count in ``scenario``, as projected points.
+    """Return the facilities that count in ``scenario``, as projected points.
 
     Parameters
     ----------
@@ -310,7 +310,7 @@ class AreaContext:
         thresholds: Mapping[str, float],
         max_m: float | None = None,
     ) -> pd.DataFrame:
-        """The contract *access* table of these units for ``facilities`` (``category, x, y``).
+        """Return the contract *access* table of these units for ``facilities`` (category, x, y).
 
         Parameters
         ----------
@@ -358,7 +358,7 @@ def detour_factor(
     cache_dir: Path | None = None,
     check: CoverageCheck | None = None,
 ) -> DetourCalibration:
-    """The detour calibration every estimate uses (the same factor everywhere).
+    """Return the detour calibration every estimate uses (the same factor everywhere).
 
     Delegates to :func:`detour_calibration` (recomputed only when its inputs changed). Without
     a facilities table, the stored calibration is used, or a street-only one
@@ -509,8 +509,9 @@ def detour_calibration(
     cache_dir: Path | None = None,
     check: CoverageCheck | None = None,
 ) -> DetourCalibration:
-    """The detour factor for estimates: ``<out>/detour_calibration.json``, recomputed when its
-    inputs (calibration network, demand units, facilities) changed.
+    """Return the detour factor for estimates from ``<out>/detour_calibration.json``.
+
+    Recomputed when its inputs (calibration network, demand units, facilities) changed.
 
     The factor is fitted on nearest-facility distances of the calibration area
     (:func:`geo.network.estimate.calibrate_nearest`); the street-only node-pair calibration is

@@ -435,8 +435,10 @@ def read_reconciliation(out: str | os.PathLike[str]) -> pd.DataFrame | None:
 
 
 def write_coverage(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``coverage.csv`` (UTF-8 with BOM so Excel reads the Chinese), keeping the rows of
-    other areas and scenarios already in the file."""
+    """Write ``coverage.csv``, keeping the rows of other areas and scenarios already in it.
+
+    UTF-8 with BOM, so Excel reads the Chinese.
+    """
     path = Path(path)
     if path.exists():
         try:
@@ -566,7 +568,7 @@ def stage_context(
     cache_dir: Path | None = None,
     **options: Any,
 ) -> AreaContext:
-    """The :class:`AreaContext` of one area as every planning stage builds it.
+    """Return the :class:`AreaContext` of one area as every planning stage builds it.
 
     The area's network from ``nets``, and :func:`coverage_check` stored with a new detour
     calibration; ``options`` go to :func:`geo.planning.context.build_context`.
@@ -591,7 +593,7 @@ def stage_access(
     specs: Mapping[str, CategorySpec],
     scenario: str = "baseline",
 ) -> pd.DataFrame:
-    """The access table coverage uses for one area.
+    """Return the access table coverage uses for one area.
 
     Network basis: the table ``lifecircle access`` wrote (never recomputed here). Estimate
     basis: the straight-line x detour estimate to the existing facilities, written beside it
@@ -629,7 +631,7 @@ def run_coverage(
     progress: Any = None,
     calibration: DetourCalibration | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """The coverage stage: ``coverage.csv`` and ``gaps.gpkg`` for the chosen areas.
+    """Run the coverage stage: ``coverage.csv`` and ``gaps.gpkg`` for the chosen areas.
 
     Reads ``<out>/demand/<area>.gpkg`` (``lifecircle demand``), the access table or an
     estimate (:func:`stage_access`), the taxonomy and, when present,

@@ -1,5 +1,6 @@
-"""No data is not zero: which coverage figures rest on facility data, and the composite without
-the categories that have none.
+"""No data is not zero: which coverage figures rest on facility data.
+
+The composite leaves out the categories that have none.
 
 A coverage share of 0 % can mean "nobody is within reach of a facility" or "we know of no
 facility at all". The second is an artefact of the input (OpenStreetMap maps almost no
@@ -114,7 +115,7 @@ def category_status(
 
 
 def sources_searched(area: Area, facilities: gpd.GeoDataFrame | None = None) -> str:
-    """What was searched for an area's facilities, for notes and displays."""
+    """Return what was searched for an area's facilities, for notes and displays."""
     parts = ["OSM (area files + Geofabrik POIs)"]
     lists: list[str] = []
     for e in getattr(area, "facility_lists", ()) or ():
@@ -159,7 +160,6 @@ def apply_data_status(
         ``table`` plus :data:`STATUS_COLUMNS`; ``covered_population`` and ``share`` empty for
         category rows that are not ``ok``; composite rows averaging only ``ok`` categories.
     """
-
     out = table.copy()
     cat = out["category"].astype(str)
     is_comp = (cat == COMPOSITE).to_numpy()
@@ -250,7 +250,7 @@ def drop_gaps(gaps: gpd.GeoDataFrame | None, status: Mapping[str, str]) -> gpd.G
 
 
 def readme_text() -> str:
-    """The ``data_status`` section of ``coverage_README.txt``."""
+    """Return the ``data_status`` section of ``coverage_README.txt``."""
     lines = ["data_status (per row; categories without facility data are not 0 %):"]
     for k, v in DATA_STATUS.items():
         zh, en = DATA_STATUS_LABELS[k]

@@ -193,7 +193,7 @@ def run_scenarios(
     progress: Callable[[Iterable[Any], str], Iterable[Any]] | None = None,
     write_coverage_rows: bool = True,
 ) -> pd.DataFrame:
-    """The scenario stage: access per scenario, coverage rows and ``scenario_deltas.csv``.
+    """Run the scenario stage: access per scenario, coverage rows and ``scenario_deltas.csv``.
 
     Parameters
     ----------

@@ -609,7 +609,7 @@ def _fill(
 # how many sites: generic new facilities of the plans
 # ---------------------------------------------------------------------------------------------
 def plan_requirements(mentions: pd.DataFrame) -> pd.DataFrame:
-    """Number of sites to find per area and category from the plans' generic new facilities.
+    """Return number of sites to find per area and category from the plans' generic new facilities.
 
     A mention counts when ``kind = generic``, ``action = new``, ``in_area`` is not ``no`` and
     (when the column exists) ``counted`` is true. A statement repeated in a document (same
@@ -677,7 +677,7 @@ def _truthy(value: Any) -> bool:
 # candidates
 # ---------------------------------------------------------------------------------------------
 def thin_points(x: np.ndarray, y: np.ndarray, cell_m: float = CANDIDATE_CELL_M) -> np.ndarray:
-    """Indices keeping one point per ``cell_m`` square cell: the one nearest the cell centre.
+    """Return indices keeping one point per ``cell_m`` square cell: the one nearest the cell centre.
 
     Parameters
     ----------
@@ -764,7 +764,7 @@ def grid_candidates(boundary: Any, cell_m: float = CANDIDATE_CELL_M) -> pd.DataF
 
 
 def read_candidates(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A user's candidate sites: CSV with ``lon, lat`` and optional ``crs, name, area, id``.
+    """Return a user's candidate sites: CSV with ``lon, lat`` and optional ``crs, name, area, id``.
 
     ``crs`` (per row; default ``wgs84``) is ``wgs84``, ``gcj02`` (高德/腾讯) or ``bd09`` (百度);
     coordinates are converted with :func:`geo.coords.to_wgs84`. Rows with an ``area`` are
@@ -775,7 +775,6 @@ def read_candidates(path: str | os.PathLike[str]) -> pd.DataFrame:
     DataFrame
         ``candidate, name, area, node, x, y`` (EPSG:32651; ``node`` = -1).
     """
-
     path = Path(path)
     try:
         raw = pd.read_csv(path, encoding="utf-8-sig")
@@ -1084,7 +1083,7 @@ def sites_path(out: str | os.PathLike[str]) -> Path:
 
 
 def read_sites(out: str | os.PathLike[str]) -> gpd.GeoDataFrame | None:
-    """The recommended sites (layer ``sites``), or None when ``sites.gpkg`` is absent."""
+    """Return the recommended sites (layer ``sites``), or None when ``sites.gpkg`` is absent."""
     path = sites_path(out)
     if not path.exists():
         return None
@@ -1126,7 +1125,7 @@ def run_sites(
     taxonomy: Any = None,
     progress: Callable[[Iterable[Any], str], Iterable[Any]] | None = None,
 ) -> SitesRun:
-    """The sites stage: k recommended sites per area and category, written to ``sites.gpkg``.
+    """Run the sites stage: k recommended sites per area and category, written to ``sites.gpkg``.
 
     Parameters
     ----------

@@ -49,7 +49,7 @@ def export_path(
     paper: str | None = None,
     whatif: bool = False,
 ) -> Path:
-    """A new generated file name under ``<out_dir>/exports/`` (never user-supplied)."""
+    """Return a new generated file name under ``<out_dir>/exports/`` (never user-supplied)."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     parts = [area, category, scenario.replace("+", "-"), f"{tier}min", profile]
     if whatif:

@@ -98,7 +98,7 @@ def _geom(geom: Any) -> Any:
 
 
 def view_geojson(results: Results, view: View) -> dict[str, Any]:
-    """The layers of a view as GeoJSON (WGS-84), with styles and escaped labels."""
+    """Return the layers of a view as GeoJSON (WGS-84), with styles and escaped labels."""
     esc = html.escape
     info = results.area(view.area)
     hoods = results.neighbourhoods[results.neighbourhoods["area"] == view.area]
@@ -258,7 +258,7 @@ html, body {margin: 0; height: 100%; font: 13px 'Noto Sans CJK SC', sans-serif;}
 
 
 def html_page(results: Results, view: View) -> str:
-    """The complete offline HTML page of one view (Leaflet, data and styles inlined)."""
+    """Return the complete offline HTML page of one view (Leaflet, data and styles inlined)."""
     esc = html.escape
     zh, en = titles(results, view.area, view.category, view.tier, view.scenario, view.profile)
     if view.simulated:

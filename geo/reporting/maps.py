@@ -55,7 +55,6 @@ def cjk_font_family() -> str:
     LifeCircleError
         When no CJK font is installed (Debian: ``apt-get install fonts-noto-cjk``).
     """
-
     names = {f.name for f in font_manager.fontManager.ttflist}
     for fam in CJK_FAMILIES:
         if fam in names:
@@ -78,8 +77,7 @@ def _nice_length(span_m: float) -> float:
 
 
 def _draw_scale_bar(ax: Any, x0: float, y0: float, span: float) -> None:
-    """A two-part scale bar with its lower-left corner at ``(x0, y0)`` (projected metres)."""
-
+    """Draw a two-part scale bar with its lower-left corner at ``(x0, y0)`` (projected metres)."""
     length = _nice_length(span)
     h = span * 0.008
     for i in range(2):
@@ -104,8 +102,7 @@ def _draw_scale_bar(ax: Any, x0: float, y0: float, span: float) -> None:
 
 
 def _draw_north_arrow(fig: Any, x: float, y: float) -> None:
-    """A north arrow at figure fraction ``(x, y)`` (the map is drawn north-up)."""
-
+    """Draw a north arrow at figure fraction ``(x, y)`` (the map is drawn north-up)."""
     fig.add_artist(
         FancyArrow(
             x,
@@ -133,8 +130,11 @@ MAX_STREET_LABELS = 14
 
 
 def _draw_cells(ax: Any, results: Results, view: View, crs: str) -> None:
-    """Neighbourhood cells by share covered; cells without a figure grey and hatched (the
-    only meaning of hatching); estimate cells with a dotted outline (the estimate symbol)."""
+    """Draw neighbourhood cells by share covered.
+
+    Cells without a figure grey and hatched (the only meaning of hatching); estimate cells
+    with a dotted outline (the estimate symbol).
+    """
     cells = results.neighbourhoods[results.neighbourhoods["area"] == view.area]
     if cells.empty:
         return
@@ -158,7 +158,7 @@ def _draw_cells(ax: Any, results: Results, view: View, crs: str) -> None:
 
 
 def _draw_streets(ax: Any, results: Results, area: str, crs: str, labels: bool = True) -> None:
-    """Walking network, with the longest named streets labelled along their course."""
+    """Draw the walking network, with the longest named streets labelled along their course."""
     segs = results.street_lines(area)
     if not segs:
         return
@@ -184,7 +184,7 @@ def _draw_streets(ax: Any, results: Results, area: str, crs: str, labels: bool =
 
 
 def _draw_boundary(ax: Any, results: Results, area: str, crs: str) -> tuple[float, ...]:
-    """The area outline; returns its projected bounds (or the cells')."""
+    """Draw the area outline; return its projected bounds (or the cells')."""
     info = results.area(area)
     if info.boundary is not None:
         b = gpd.GeoSeries([info.boundary], crs=settings.STORAGE_CRS).to_crs(crs)
@@ -197,8 +197,10 @@ def _draw_boundary(ax: Any, results: Results, area: str, crs: str) -> tuple[floa
 
 
 def _draw_gaps(ax: Any, view: View, crs: str, n_labels: int = 5) -> None:
-    """Gap outlines (outer rings only: covered holes inside a gap are not outlined), the
-    largest labelled with their population."""
+    """Draw gap outlines, the largest labelled with their population.
+
+    Outer rings only: covered holes inside a gap are not outlined.
+    """
     if view.gaps.empty:
         return
     gaps = view.gaps.to_crs(crs)
@@ -268,7 +270,7 @@ def _draw_facilities(ax: Any, view: View, crs: str, small: bool = False) -> list
 
 
 def _draw_whatif(ax: Any, view: View, crs: str) -> list[Any]:
-    """Simulated facilities (magenta diamonds, numbered); returns legend handles."""
+    """Draw simulated facilities (magenta diamonds, numbered); return legend handles."""
     if not view.simulated or view.whatif is None:
         return []
     pts = gpd.GeoSeries(
@@ -399,7 +401,7 @@ def _legend(lax: Any, view: View, handles: list[Any]) -> None:
 
 
 def view_stats(view: View) -> str:
-    """The area figure of a view as bilingual text (threshold stated once, here)."""
+    """Return the area figure of a view as bilingual text (threshold stated once, here)."""
     s = view.summary
     share = s["share"]
     if np.isfinite(share):
@@ -433,7 +435,7 @@ def map_figure(
     paper: str = "A4",
     view: View | None = None,
 ) -> Any:
-    """A matplotlib Figure of the coverage map for one view (not saved).
+    """Return a matplotlib Figure of the coverage map for one view (not saved).
 
     Drawn in the projected CRS (metres): cells by share covered, streets with names, the
     boundary, the view's gaps, facilities by source/status, simulated facilities, legend,

@@ -56,7 +56,7 @@ _MAX_GAP_ROWS = 8
 
 
 def report_path(out_dir: str | Path, area: str) -> Path:
-    """A new generated file name under ``<out_dir>/reports/`` (never user-supplied)."""
+    """Return a new generated file name under ``<out_dir>/reports/`` (never user-supplied)."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(out_dir) / "reports" / f"{area}_report_{stamp}_{secrets.token_hex(3)}.pdf"
 
@@ -88,7 +88,7 @@ def _table(
     fontsize: float = 8.0,
     colours: list[list[str]] | None = None,
 ) -> None:
-    """A plain table filling ``ax`` from the top (header shaded)."""
+    """Draw a plain table filling ``ax`` from the top (header shaded)."""
     ax.set_axis_off()
     if not rows:
         rows = [["—"] * len(header)]

@@ -87,7 +87,7 @@ class Category:
     threshold_source: str = ""
 
     def label(self, lang: str = "zh") -> str:
-        """The label in ``lang`` ("zh" or "en")."""
+        """Return the label in ``lang`` ("zh" or "en")."""
         return self.label_zh if lang == "zh" else self.label_en
 
     @property
@@ -164,7 +164,7 @@ class AreaInfo:
     boundary: Any = None  # shapely geometry, WGS-84
 
     def label(self, lang: str = "zh") -> str:
-        """The area's name in ``lang``."""
+        """Return the area's name in ``lang``."""
         return self.name_zh if lang == "zh" else self.name_en
 
     @property
@@ -175,8 +175,11 @@ class AreaInfo:
 
 @dataclass(frozen=True)
 class AreaIndex:
-    """An area's ``coverage.csv`` facts: basis, thresholds ``{(category, tier, profile): m}``
-    and data status ``{(category, scenario, profile): (status, sources searched)}``."""
+    """An area's ``coverage.csv`` facts: basis, thresholds and data status.
+
+    Thresholds ``{(category, tier, profile): m}``; data status
+    ``{(category, scenario, profile): (status, sources searched)}``.
+    """
 
     basis: str
     thresholds: dict[tuple[str, int, str], float]
@@ -228,7 +231,7 @@ class Results:
 
     # -- validation ---------------------------------------------------------------------
     def area(self, area_id: str) -> AreaInfo:
-        """The area, or a LifeCircleError naming the known ids."""
+        """Return the area, or a LifeCircleError naming the known ids."""
         if area_id not in self.areas:
             known = ", ".join(self.areas) or "(none: run `lifecircle run` first)"
             raise LifeCircleError(
@@ -237,7 +240,7 @@ class Results:
         return self.areas[area_id]
 
     def category(self, key: str) -> Category:
-        """The category (``composite`` included), or a LifeCircleError naming known keys."""
+        """Return the category (``composite`` included), or a LifeCircleError naming known keys."""
         if key == COMPOSITE:
             return Category(COMPOSITE, "综合生活圈得分", "composite life-circle score")
         if key not in self.categories:
@@ -283,7 +286,7 @@ class Results:
         )
 
     def area_index(self, area: str) -> AreaIndex:
-        """The area's ``coverage.csv`` facts as dictionaries (callbacks look them up)."""
+        """Return the area's ``coverage.csv`` facts as dictionaries (callbacks look them up)."""
         info = self.area(area)
 
         def load() -> AreaIndex:
@@ -321,14 +324,18 @@ class Results:
         return self._cached("index", area, load)
 
     def coverage_basis(self, area: str) -> str:
-        """The basis of the area's coverage figures (``network | estimate | none``): the one
-        basis its distances, shares and gaps are shown on."""
+        """Return the basis of the area's coverage figures (``network | estimate | none``).
+
+        The one basis its distances, shares and gaps are shown on.
+        """
         return self.area_index(area).basis
 
     def access(self, area: str, scenario: str = "baseline") -> pd.DataFrame:
-        """Per-unit access table of a scenario on the area's coverage basis (the table the
-        coverage figures were computed from, see :func:`geo.planning.coverage.access_path`);
-        empty when missing."""
+        """Return the per-unit access table of a scenario on the area's coverage basis.
+
+        The table the coverage figures were computed from (see
+        :func:`geo.planning.coverage.access_path`); empty when missing.
+        """
         self.area(area)
         check_choice(scenario, SCENARIOS, "scenario")
 
@@ -352,9 +359,11 @@ class Results:
         return self._cached(f"access:{scenario}", area, load)
 
     def nearest(self, area: str, category: str, scenario: str = "baseline") -> np.ndarray | None:
-        """Walking distance (m) to the nearest facility per demand unit, in the order of
-        :meth:`demand` (``inf`` where the access table has no figure or no facility within
-        its search bound); None when the results have no access table for it."""
+        """Return walking distance (m) to the nearest facility per demand unit.
+
+        In the order of :meth:`demand` (``inf`` where the access table has no figure or no
+        facility within its search bound); None when the results have no access table for it.
+        """
         return self._cached(
             f"nearest:{scenario}:{category}",
             area,
@@ -377,15 +386,17 @@ class Results:
         return np.where(np.isfinite(out), out, np.inf)
 
     def threshold(self, area: str, category: str, tier: int, profile: str) -> float:
-        """Walking threshold (m) of a view, as ``coverage.csv`` states it (the category's
-        standard distance at its own tier, else tier x walking speed)."""
+        """Return walking threshold (m) of a view, as ``coverage.csv`` states it.
+
+        The category's standard distance at its own tier, else tier x walking speed.
+        """
         thr = self.area_index(area).thresholds.get((category, int(tier), profile))
         if thr is not None:
             return thr
         return float(round(int(tier) * settings.WALK_SPEEDS_KMH[profile] * 1000.0 / 60.0))
 
     def network(self, area: str) -> Any:
-        """The area's walking network from the cache (``geo.network``), or None."""
+        """Return the area's walking network from the cache (``geo.network``), or None."""
         self.area(area)
 
         def load() -> Any:
@@ -418,8 +429,10 @@ class Results:
         return self._cached("streets", area, load)
 
     def street_lines(self, area: str) -> list[np.ndarray]:
-        """The area's streets as merged projected polylines (``(n, 2)`` metre arrays), for
-        drawing: a few hundred lines instead of thousands of edges."""
+        """Return the area's streets as merged projected polylines (``(n, 2)`` metre arrays).
+
+        For drawing: a few hundred lines instead of thousands of edges.
+        """
 
         def load() -> list[np.ndarray]:
             st = self.streets(area)
@@ -447,8 +460,10 @@ class Results:
         return self._cached("named_streets", area, load)
 
     def nearest_street(self, area: str, x: float, y: float, max_m: float = 250.0) -> str:
-        """Name of the named street nearest to projected ``(x, y)`` (from the walking
-        network's ``name`` tags) within ``max_m``; ``""`` when there is none."""
+        """Return the name of the named street nearest to projected ``(x, y)`` within ``max_m``.
+
+        From the walking network's ``name`` tags; ``""`` when there is none.
+        """
         tree, names = self._named_streets(area)
         if tree is None:
             return ""
@@ -458,9 +473,11 @@ class Results:
         return str(names[int(idx[1][0])])
 
     def street_labels(self, area: str, max_labels: int = 14) -> list[StreetLabel]:
-        """Where to write street names: the longest named streets (network ``name`` tags)
-        inside the area, one label each at the middle of their longest piece, at least
-        180 m apart; projected metres, angle in degrees (readable, -90..90)."""
+        """Return where to write street names (projected metres, angle in degrees).
+
+        The longest named streets (network ``name`` tags) inside the area, one label each at
+        the middle of their longest piece, at least 180 m apart; angles readable (-90..90).
+        """
 
         def load() -> list[StreetLabel]:
             streets = self.streets(area)
@@ -496,7 +513,7 @@ class Results:
         return self._cached("street_labels", area, load)[:max_labels]
 
     def neighbourhood_names(self, area: str) -> dict[str, str]:
-        """``{unit: name}``: a name people use for each neighbourhood cell, else its id.
+        """Return ``{unit: name}``: a name people use for each neighbourhood cell, else its id.
 
         In order: the cell's own name in ``neighbourhoods.gpkg`` (user-drawn neighbourhoods);
         the named OSM residential compound (``landuse=residential``, ``place=neighbourhood``,
@@ -518,8 +535,10 @@ class Results:
         return self._cached("names", area, load)
 
     def zone(self, area: str) -> Any:
-        """The area's boundary buffered by ``settings.CLIP_BUFFER_M`` (projected, prepared):
-        facilities inside count for the area, as in the pipeline; None without a boundary."""
+        """Return the area's boundary buffered by ``settings.CLIP_BUFFER_M`` (projected, prepared).
+
+        Facilities inside count for the area, as in the pipeline; None without a boundary.
+        """
         info = self.area(area)
 
         def load() -> Any:
@@ -532,7 +551,7 @@ class Results:
         return self._cached("zone", area, load)
 
     def projected_boundary(self, area: str) -> Any:
-        """The area's boundary in the projected CRS (metres), prepared; None without one."""
+        """Return the area's boundary in the projected CRS (metres), prepared; None without one."""
         info = self.area(area)
 
         def load() -> Any:
@@ -545,8 +564,10 @@ class Results:
         return self._cached("projected_boundary", area, load)
 
     def detour_factor(self) -> float:
-        """The detour factor of the estimate basis (``lifecircle coverage`` calibration, else
-        ``geo.network.estimate.FALLBACK_DETOUR``)."""
+        """Return the detour factor of the estimate basis.
+
+        The ``lifecircle coverage`` calibration, else ``geo.network.estimate.FALLBACK_DETOUR``.
+        """
         try:
             cal = read_calibration(self.out_dir)
         except LifeCircleError as exc:
@@ -555,13 +576,15 @@ class Results:
         return float(cal.factor) if cal is not None else float(FALLBACK_DETOUR)
 
     def neighbourhood_of(self, area: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Neighbourhood id (``unit``) of each projected point of ``area`` (nearest cell for
-        points on none)."""
+        """Return the neighbourhood id (``unit``) of each projected point of ``area``.
+
+        Points on no cell get the nearest cell.
+        """
         hoods = self.neighbourhoods[self.neighbourhoods["area"] == area]
         return assign_neighbourhood(x, y, hoods.rename(columns={"unit": "neighbourhood"}))
 
     def data_date(self, area: str) -> str:
-        """Data date of the area's OSM inputs, as the registry or network status gives it."""
+        """Return data date of the area's OSM inputs, as the registry or network status gives it."""
         info = self.area(area)
         if info.data_date:
             return str(info.data_date)
@@ -580,7 +603,7 @@ _PLACE_TAGS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def _compound_names(results: Results, area: str, hoods: gpd.GeoDataFrame) -> dict[str, str]:
-    """``{unit: name}`` of the named OSM residential compound covering most of each cell."""
+    """Return ``{unit: name}`` of the named OSM residential compound covering most of each cell."""
     reg = results.registry
     if reg is None:
         return {}
@@ -624,8 +647,10 @@ def _compound_names(results: Results, area: str, hoods: gpd.GeoDataFrame) -> dic
 
 
 def read_registry(areas_file: str | Path | None = None, data_dir: str | Path | None = None) -> Any:
-    """The study-area registry (default ``data/osm/areas.yaml``), see
-    :func:`geo.io.areas.load_registry`."""
+    """Return the study-area registry (default ``data/osm/areas.yaml``).
+
+    See :func:`geo.io.areas.load_registry`.
+    """
     if areas_file is None:
         return load_registry(data_dir=data_dir)
     return load_registry(areas_file, data_dir=data_dir)
@@ -944,8 +969,11 @@ def data_status(
 
 
 def data_status_label(status: str, lang: str | None = None) -> str:
-    """Label of a ``data_status`` value: bilingual (``无设施数据 / no facility data``, exports)
-    or in one language (``lang`` ``zh`` / ``en``, the dashboard)."""
+    """Return the label of a ``data_status`` value.
+
+    Bilingual (``无设施数据 / no facility data``, exports) or in one language (``lang`` ``zh``
+    / ``en``, the dashboard).
+    """
     zh, en = DATA_STATUS_LABELS.get(status, (status, status))
     if lang in ("zh", "en"):
         return zh if lang == "zh" else en
@@ -1116,7 +1144,7 @@ def neighbourhood_table(
     scenario: str = "baseline",
     profile: str = "default",
 ) -> pd.DataFrame:
-    """The neighbourhood figures of an area (every category) for one setting.
+    """Return the neighbourhood figures of an area (every category) for one setting.
 
     Returns
     -------

@@ -44,7 +44,7 @@ class WhatIfPoint:
     label_en: str
 
     def label(self, lang: str = "zh") -> str:
-        """The label in ``lang``."""
+        """Return the label in ``lang``."""
         return self.label_en if lang == "en" else self.label_zh
 
 
@@ -93,8 +93,10 @@ def _empty_gaps() -> gpd.GeoDataFrame:
 
 
 def _gap_demand(results: Results, area: str) -> gpd.GeoDataFrame:
-    """The area's demand units, projected, buildings already buffered as
-    :func:`~geo.planning.coverage.gap_polygons` buffers them (done once per area)."""
+    """Return the area's demand units, projected, buildings already buffered.
+
+    Buffered as :func:`~geo.planning.coverage.gap_polygons` buffers them (once per area).
+    """
 
     def load() -> gpd.GeoDataFrame:
         dem = results.demand(area)
@@ -194,7 +196,7 @@ def make_view(
     profile: str = "default",
     whatif: WhatIfOverlay | None = None,
 ) -> View:
-    """The view of one area, category and setting, with simulated facilities if any.
+    """Return the view of one area, category and setting, with simulated facilities if any.
 
     Without ``whatif`` the cells and the area figure are those of ``coverage.csv``. With it,
     they are recomputed from ``whatif.nearest_m`` at the same threshold, and the figures

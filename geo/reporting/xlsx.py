@@ -78,7 +78,7 @@ def _points_lonlat(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gaps_sheet(results: Results, view: View) -> pd.DataFrame:
-    """The view's gaps: rank, population, size, threshold, nearest street, a point."""
+    """Return the view's gaps: rank, population, size, threshold, nearest street, a point."""
     g = view.gaps
     if g.empty:
         return pd.DataFrame(columns=["rank", "population", "area_m2", "threshold_m", "street"])
@@ -101,7 +101,7 @@ def gaps_sheet(results: Results, view: View) -> pd.DataFrame:
 
 
 def facilities_sheet(view: View) -> pd.DataFrame:
-    """The facilities counted in the view, with their sources and position precision."""
+    """Return the facilities counted in the view, with their sources and position precision."""
     fac = view.facilities
     labels = {k: f"{zh} {en}" for k, zh, en, _, _ in FACILITY_CLASSES}
     cols = ["facility_id", "name", "category", "klass", "source", "status", "precision"]
