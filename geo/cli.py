@@ -148,8 +148,10 @@ STAGE_OF: dict[str, str] = {
 
 
 def _external_inputs(ctx: RunContext, kwargs: dict[str, Any]) -> list[Path]:
-    """The files outside ``--out`` a stage may have read: registry, boundaries, OSM, plans,
-    option files (hashed by content into the manifest)."""
+    """Return the files outside ``--out`` a stage may have read (hashed into the manifest).
+
+    The registry, boundaries, OSM files, plans and option files.
+    """
     from geo.io.areas import network_sources
 
     paths: list[Any] = [ctx.registry.path]

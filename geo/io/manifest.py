@@ -44,7 +44,7 @@ _SKIP = ("cache", "exports", "reports", "test-artifacts")
 
 
 def code_version() -> str:
-    """The package version plus the git commit of the code, when it is a checkout."""
+    """Return the package version plus the git commit of the code, when it is a checkout."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -80,7 +80,7 @@ def result_files(out: Path) -> dict[str, int]:
 
 
 def read(out: Path) -> dict[str, Any]:
-    """The manifest of ``out`` (empty when absent); a damaged one is an error naming it."""
+    """Return the manifest of ``out`` (empty when absent); a damaged one is an error naming it."""
     path = Path(out) / MANIFEST
     if not path.exists():
         return {"version": VERSION, "stages": {}}
