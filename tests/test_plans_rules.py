@@ -105,6 +105,12 @@ def test_quoted_name_before_a_head_is_part_of_the_name(tax):
     ]
 
 
+def test_a_whole_quote_before_its_head_is_the_name(tax):
+    assert ex(tax, "新建的“梦清园”滨河休闲步道将于年内建成。") == [
+        ("named", "梦清园滨河休闲步道", "park_green", "new", 1, "yes")
+    ]
+
+
 def test_several_of_one_name_are_a_brand_not_a_named_facility(tax):
     assert ex(tax, "新建暖心驿站10个、“悦读”文化盒子两处。") == [
         ("generic", "暖心驿站", "community_service", "new", 10, "yes"),
@@ -149,6 +155,8 @@ def test_quoted_slogans_are_no_facility(tax):
         ("推进青枫菜场标准化改造。", "upgrade"),
         ("将原厂房改建为星火新所。", "new"),  # converted into: new
         ("由旧仓库改造而成的星火新所对外开放。", "new"),
+        ("由原邮局改建的“邮·书房”向市民免费开放。", "new"),
+        ("曹家渡街道的“静安·乐活中心”焕新开放。", "upgrade"),  # ·-joined brand on 中心
         ("持续运营竹园长者食堂。", "existing"),
         ("依托竹园长者食堂开展助餐服务。", "existing"),
         ("今年新建的福寿颐养院共设床位80张。", "new"),

@@ -832,6 +832,8 @@ class _Sentence:
         a weak head without a cue word (翠竹苑, 中心工作), is no facility.
         """
         h = info.hit
+        if words and info.ev_start < info.name_start and self.s[info.ev_start] == "“":
+            info.named = info.quoted = True  # the whole quote is the name (“邮·书房”)
         cat = self.r.head_category(info.name, h.keyword)
         if cat is None and "·" in info.name and h.keyword in self.lex.brand_heads:
             cat = self.lex.brand_default_category
