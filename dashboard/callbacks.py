@@ -691,6 +691,24 @@ def on_export(
     return download, html.Span(f"{done}: {path.name}{note}", id=ids.EXPORT_DONE)
 
 
+def _nearest_text(
+    results: Any,
+    area: str,
+    category: str,
+    q: tuple[float, float, float] | None,
+    scenario: str,
+    profile: str,
+    lang: str,
+) -> str:
+    """The panel's median distance; a category without facility data says so instead."""
+    if category == COMPOSITE:
+        return "—"
+    status = data_status(results, area, category, scenario=scenario, profile=profile)[0]
+    if status != "ok":
+        return data_status_label(status, lang)
+    return "—" if q is None else _distance(q[1], lang)
+
+
 def _whatif_label(a: Any, lang: str) -> list[Any]:
     """``番禺路附近 #1`` with the street name (data) in an ``lc-name`` span."""
     if not a.street:
@@ -828,7 +846,7 @@ def _unit_panel(
                     ),
                     html.Td(f"{_num(r['covered_population'])} / {_num(r['population'])}"),
                     _td(
-                        "—" if q is None or cat == COMPOSITE else _distance(q[1], lang),
+                        _nearest_text(results, area, cat, q, scenario, profile, lang),
                         "lc-nearest",
                         cat,
                         span,

@@ -44,6 +44,8 @@ from geo.reporting.results import (
     OSM_CREDIT,
     SCENARIO_LABELS,
     Results,
+    data_status,
+    data_status_label,
     share_colour,
     share_legend,
 )
@@ -184,7 +186,7 @@ def _cover(pdf: _Pages, results: Results, area: str, n: int) -> None:
     )
     ok = sum(1 for v in shares.values() if np.isfinite(v[0]) and v[0] >= 0.8)
     worst = max(
-        (k for k in keys if np.isfinite(shares[k][2])),
+        (k for k in keys if np.isfinite(shares[k][2]) and np.isfinite(shares[k][1])),
         key=lambda k: shares[k][2] - shares[k][1],
         default=None,
     )
@@ -224,6 +226,9 @@ def _cover(pdf: _Pages, results: Results, area: str, n: int) -> None:
     for y, k, v in zip(ys, keys, vals, strict=True):
         thr = results.categories[k].threshold_m
         txt = _pct(shares[k][0]) + (f"  (≤{thr:,.0f} m)" if thr else "")
+        status = data_status(results, area, k)[0]
+        if status != "ok":  # no facility data is not 0 %
+            txt = data_status_label(status)
         ax.text(min(v, 1.0) + 0.01, y, txt, va="center", fontsize=7.5)
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=7.5)
@@ -241,6 +246,7 @@ def _cover(pdf: _Pages, results: Results, area: str, n: int) -> None:
         "(baseline, default pace)",
         fontsize=10,
         va="top",
+        linespacing=1.7,
     )
     fig.text(
         0.07,

@@ -1047,9 +1047,21 @@ def scenario_facilities(
     usable position, by first scenario) applied to every facility within
     ``settings.CLIP_BUFFER_M`` of the area (residents near the edge use facilities across
     it), plus the area's recommended sites in ``plan+recommended``: the same facilities the
-    coverage figures were computed with.
+    coverage figures were computed with. Computed once per area, category and scenario
+    (the result is shared: do not modify it).
     """
     check_choice(scenario, SCENARIOS, "scenario")
+    results.area(area)
+    return results._cached(  # type: ignore[no-any-return]
+        f"facilities:{category}:{scenario}",
+        area,
+        lambda: _scenario_facilities(results, area, category, scenario),
+    )
+
+
+def _scenario_facilities(
+    results: Results, area: str, category: str | None, scenario: str
+) -> gpd.GeoDataFrame:
     fac = results.facilities
     if fac.empty:
         fac = gpd.GeoDataFrame(
