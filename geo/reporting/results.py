@@ -1052,7 +1052,7 @@ def scenario_facilities(
     """
     check_choice(scenario, SCENARIOS, "scenario")
     results.area(area)
-    return results._cached(  # type: ignore[no-any-return]
+    return results._cached(
         f"facilities:{category}:{scenario}",
         area,
         lambda: _scenario_facilities(results, area, category, scenario),
