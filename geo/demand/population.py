@@ -71,6 +71,8 @@ from geo.io.tables import DEMAND
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
+    from geo._types import ProgressFn
+
 #: Grid cell size (m).
 CELL_M: float = 100.0
 
@@ -899,7 +901,7 @@ def make_demand(
     neighbourhood_file: str | os.PathLike[str] | None = None,
     hex_m: float | None = None,
     building_rule: str = "cell",
-    progress: Any = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, DemandResult]:
     """Build and write neighbourhoods and demand units for several areas.
 

@@ -37,10 +37,10 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,10 @@ import pandas as pd
 from geo._errors import InputError, LifeCircleError, MissingDependencyError
 from geo.facilities.taxonomy import KeywordHit, Taxonomy, load_taxonomy
 from geo.io.tables import MENTIONS
+
+if TYPE_CHECKING:
+    from geo._types import ProgressFn
+    from geo.io.areas import Area, Registry
 
 #: Extra columns: the evidence text, the keyword, the section (review|plan), whether the row
 #: adds to plan counts (list items under a quantified head do not), the rule that fired, labels.
@@ -1351,7 +1355,7 @@ def plan_doc_id(relpath: str | Path) -> str:
     return Path(name).stem
 
 
-def other_subdistricts(registry: Any, area: Any) -> list[str]:
+def other_subdistricts(registry: Registry, area: Area) -> list[str]:
     """Names of the other subdistricts in the boundary file (e.g. 控江路街道)."""
     try:
         import pyogrio
@@ -1371,11 +1375,11 @@ def other_subdistricts(registry: Any, area: Any) -> list[str]:
 
 
 def extract_all(
-    registry: Any,
-    areas: Iterable[Any] | None = None,
+    registry: Registry,
+    areas: Iterable[Area | str] | None = None,
     taxonomy: Taxonomy | None = None,
     *,
-    progress: Callable[[Iterable[Any], str], Iterable[Any]] | None = None,
+    progress: ProgressFn | None = None,
 ) -> pd.DataFrame:
     """Extract mentions from every plan of the chosen areas.
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +32,11 @@ from geo.network import estimate
 from geo.network.access import AccessEngine, compute_access
 from geo.network.estimate import DetourCalibration, estimate_access
 from geo.network.network import basis_for, build_area_network
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from geo.io.areas import Area, Registry
 
 #: ``check(net, units, facility_points, categories, factor)``: rows comparing network and
 #: estimate coverage, stored with the calibration (geo.planning.coverage.coverage_check).
@@ -297,10 +302,10 @@ class AreaContext:
     basis: str
     completeness: float
     note: str = ""
-    engine: Any = None
-    net: Any = None
+    engine: AccessEngine | None = None
+    net: Any = None  # the WalkNetwork on the network basis
     factor: float = float("nan")
-    boundary: Any = None
+    boundary: BaseGeometry | None = None
     info: dict[str, Any] = field(default_factory=dict)
     census_note: str = ""
 
@@ -349,7 +354,7 @@ class AreaContext:
 
 
 def detour_factor(
-    registry: Any,
+    registry: Registry,
     out: str | os.PathLike[str],
     facilities: gpd.GeoDataFrame | None = None,
     *,
@@ -395,10 +400,10 @@ def demand_xy(demand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def build_context(
-    registry: Any,
-    area: Any,
+    registry: Registry,
+    area: Area,
     out: str | os.PathLike[str],
-    net: Any,
+    net: Any,  # a WalkNetwork, or None
     *,
     facilities: gpd.GeoDataFrame | None = None,
     cache_dir: Path | None = None,
@@ -500,7 +505,7 @@ def build_context(
 # detour calibration (estimate basis)
 # ---------------------------------------------------------------------------------------------
 def detour_calibration(
-    registry: Any,
+    registry: Registry,
     out: str | os.PathLike[str],
     facilities: gpd.GeoDataFrame,
     calibration_area: str = settings.CALIBRATION_AREA,

@@ -75,6 +75,7 @@ from geo.planning.context import (
 )
 
 if TYPE_CHECKING:
+    from geo._types import ProgressFn
     from geo.io.areas import Area, Registry
     from geo.network.network import WalkNetwork
 
@@ -481,7 +482,7 @@ def write_gaps(
 # the stage
 # --------------------------------------------------------------------------------------------
 def coverage_check(
-    net: Any,
+    net: WalkNetwork,
     units: pd.DataFrame,
     pts: pd.DataFrame,
     categories: Mapping[str, CategorySpec],
@@ -620,15 +621,15 @@ def stage_access(
 
 
 def run_coverage(
-    registry: Any,
-    areas: Sequence[Any],
+    registry: Registry,
+    areas: Sequence[Area],
     out: str | os.PathLike[str],
     *,
     nets: Mapping[str, Any],
     scenario: str = "baseline",
     taxonomy: Any = None,
     cache_dir: Path | None = None,
-    progress: Any = None,
+    progress: ProgressFn | None = None,
     calibration: DetourCalibration | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Run the coverage stage: ``coverage.csv`` and ``gaps.gpkg`` for the chosen areas.

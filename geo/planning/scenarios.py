@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -43,6 +43,10 @@ from geo.planning import data_status
 from geo.planning.context import AreaContext, category_specs, scenario_facilities
 from geo.planning.coverage import area_coverage_rows
 from geo.planning.sites import read_sites
+
+if TYPE_CHECKING:
+    from geo._types import ProgressFn
+    from geo.io.areas import Area, Registry
 
 #: Bilingual scenario labels (Chinese first).
 SCENARIO_LABELS: dict[str, tuple[str, str]] = {
@@ -183,14 +187,14 @@ def _write_parquet(table: pd.DataFrame, target: Path) -> None:
 
 
 def run_scenarios(
-    registry: Any,
-    areas: Sequence[Any],
+    registry: Registry,
+    areas: Sequence[Area],
     out: str | os.PathLike[str],
     *,
     nets: Mapping[str, Any],
     cache_dir: Path | None = None,
     taxonomy: Any = None,
-    progress: Callable[[Iterable[Any], str], Iterable[Any]] | None = None,
+    progress: ProgressFn | None = None,
     write_coverage_rows: bool = True,
 ) -> pd.DataFrame:
     """Run the scenario stage: access per scenario, coverage rows and ``scenario_deltas.csv``.

@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,12 @@ from geo.planning.coverage import stage_context
 
 if TYPE_CHECKING:
     from scipy.optimize import Bounds, LinearConstraint
+    from shapely.geometry.base import BaseGeometry
+
+    from geo._types import ProgressFn
+    from geo.io.areas import Area, Registry
+    from geo.network.access import AccessEngine
+    from geo.network.network import WalkNetwork
 
 #: Largest reduced problem solved exactly: nonzeros of the coverage matrix after merging
 #: identical demand units and candidates and dropping dominated candidates. Measured with
@@ -704,7 +710,9 @@ def thin_points(x: np.ndarray, y: np.ndarray, cell_m: float = CANDIDATE_CELL_M) 
     return np.sort(order[first])
 
 
-def network_candidates(net: Any, boundary: Any, cell_m: float = CANDIDATE_CELL_M) -> pd.DataFrame:
+def network_candidates(
+    net: WalkNetwork, boundary: BaseGeometry, cell_m: float = CANDIDATE_CELL_M
+) -> pd.DataFrame:
     """Candidate sites: network nodes inside the area, one per ``cell_m`` cell.
 
     Parameters
@@ -836,7 +844,9 @@ def read_candidates(path: str | os.PathLike[str]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # coverage matrices
 # ---------------------------------------------------------------------------------------------
-def network_coverage(engine: Any, candidates: Any, units: Any, radius_m: float) -> sp.csr_matrix:
+def network_coverage(
+    engine: AccessEngine, candidates: Any, units: Any, radius_m: float
+) -> sp.csr_matrix:
     """Sparse (candidates × units) 0/1 matrix: unit within ``radius_m`` walking metres.
 
     One bounded search per candidate with the access engine
@@ -911,7 +921,7 @@ class SitesRun:
     skipped: list[str] = field(default_factory=list)
 
 
-def _snap_candidates(engine: Any, cand: pd.DataFrame) -> Any:
+def _snap_candidates(engine: AccessEngine, cand: pd.DataFrame) -> Any:
 
     node = cand["node"].to_numpy(np.int64)
     on_node = node >= 0
@@ -1113,8 +1123,8 @@ def write_sites(
 
 
 def run_sites(
-    registry: Any,
-    areas: Sequence[Any],
+    registry: Registry,
+    areas: Sequence[Area],
     out: str | os.PathLike[str],
     *,
     nets: Mapping[str, Any],
@@ -1123,7 +1133,7 @@ def run_sites(
     cell_m: float = CANDIDATE_CELL_M,
     cache_dir: Path | None = None,
     taxonomy: Any = None,
-    progress: Callable[[Iterable[Any], str], Iterable[Any]] | None = None,
+    progress: ProgressFn | None = None,
 ) -> SitesRun:
     """Run the sites stage: k recommended sites per area and category, written to ``sites.gpkg``.
 
