@@ -700,7 +700,7 @@ def _nearest_text(
     profile: str,
     lang: str,
 ) -> str:
-    """The panel's median distance; a category without facility data says so instead."""
+    """Return the panel's median distance; a category without facility data says so instead."""
     if category == COMPOSITE:
         return "—"
     status = data_status(results, area, category, scenario=scenario, profile=profile)[0]
