@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from geo.network import access as access_mod
 from geo.network.network import WalkNetwork, build_area_network, is_walkable, network_status
 from geo.planning.context import category_specs, detour_calibration
 from geo.planning.coverage import coverage_check, run_coverage
+
+if TYPE_CHECKING:
+    from geo.network.estimate import DetourCalibration
 
 #: Stages timed per area (``stage_seconds``), in order.
 STAGES: tuple[str, ...] = ("network", "facilities", "demand", "access", "coverage")
@@ -157,7 +160,7 @@ def screen_area(
     content_key: str = "",
     osm: OsmData | None = None,
     pbf_name: str = "",
-    calibration: Any = None,
+    calibration: DetourCalibration | None = None,
     cache_dir: Path | None = None,
     threads: int = 1,
 ) -> dict[str, Any]:

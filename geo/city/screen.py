@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -48,6 +48,9 @@ from geo.io.geom import bbox_of, clip_polygon
 from geo.io.osm import OsmData, read_osm
 from geo.io.tables import COMPOSITE
 from geo.network.network import cache_key
+
+if TYPE_CHECKING:
+    from geo.network.estimate import DetourCalibration
 
 #: Salt of the area keys: bump when the meaning of a screened area's results changes.
 SCREEN_VERSION: str = "screen-1"
@@ -229,7 +232,9 @@ def shared_inputs_key(registry: Registry, pbf: Path | None = None) -> str:
     return h.hexdigest()[:16]
 
 
-def area_key(registry: Registry, area: Area, shared: str, calibration: Any = None) -> str:
+def area_key(
+    registry: Registry, area: Area, shared: str, calibration: DetourCalibration | None = None
+) -> str:
     """Return the content key of one area: its entry, boundary, files, shared inputs, calibration.
 
     The network and feature files count by content. Unchanged key + ``ok`` status = nothing to

@@ -504,7 +504,10 @@ def _sum_distinct(rows: pd.DataFrame) -> tuple[float, int]:
 
 
 def reconcile(
-    mentions: pd.DataFrame, inventory: Any, areas: Sequence[Any], taxonomy: Taxonomy | None = None
+    mentions: pd.DataFrame,
+    inventory: gpd.GeoDataFrame,
+    areas: Sequence[Area | str],
+    taxonomy: Taxonomy | None = None,
 ) -> pd.DataFrame:
     """Plan-stated counts vs OSM-mapped counts per area and category.
 

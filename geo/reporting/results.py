@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -34,6 +34,9 @@ from geo.io.tables import COMPOSITE, PROFILES, SCENARIOS, TIERS, access_path, sc
 from geo.network.estimate import FALLBACK_DETOUR, read_calibration
 from geo.network.network import build_area_network
 from geo.planning.data_status import DATA_STATUS_LABELS
+
+if TYPE_CHECKING:
+    from geo.io.areas import Registry
 
 _T = TypeVar("_T")
 
@@ -225,7 +228,7 @@ class Results:
     deltas: pd.DataFrame
     status: dict[str, dict[str, Any]]
     missing: list[str] = field(default_factory=list)
-    registry: Any = None
+    registry: Registry | None = None
     _cache: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -646,7 +649,9 @@ def _compound_names(results: Results, area: str, hoods: gpd.GeoDataFrame) -> dic
     return out
 
 
-def read_registry(areas_file: str | Path | None = None, data_dir: str | Path | None = None) -> Any:
+def read_registry(
+    areas_file: str | Path | None = None, data_dir: str | Path | None = None
+) -> Registry:
     """Return the study-area registry (default ``data/osm/areas.yaml``).
 
     See :func:`geo.io.areas.load_registry`.
@@ -724,7 +729,7 @@ def _normalise_coverage(cov: pd.DataFrame) -> pd.DataFrame:
 def load_results(
     out_dir: str | Path,
     *,
-    registry: Any = None,
+    registry: Any = None,  # a Registry; None: the default one
     taxonomy: Any = None,
     areas: Iterable[str] | None = None,
 ) -> Results:
