@@ -114,6 +114,20 @@ class Workspace(NamedTuple):
     out_d: F64
 
 
+class State(NamedTuple):
+    """What-if state of one category, updated in place (see :func:`whatif_add`).
+
+    Per search node the distance to (``node_d``) and handle of (``node_f``) its nearest active
+    facility; per unit the nearest distance, facility handle and the count within the radius.
+    """
+
+    node_d: F64
+    node_f: I64
+    nearest_m: F64
+    nearest_fac: I64
+    n_within: I64
+
+
 class Grid(NamedTuple):
     """Snapping segments ``(x0, y0) -> (x1, y1)`` bucketed in a uniform grid of square cells.
 
@@ -755,6 +769,84 @@ def units_refresh(
         if out_d[i] > bound:
             out_d[i] = _INF
             out_f[i] = -1
+
+
+@_jit
+def whatif_add(
+    g: Graph,
+    units: Units,
+    fac: Placed,
+    h: int,
+    token: int,
+    radius: float,
+    max_m: float,
+    ws: Workspace,
+    st: State,
+) -> None:
+    """Merge newly added facility ``h`` into the what-if state ``st`` (in place).
+
+    One search bounded by ``max(radius, max_m)``; junction and unit values improve only within
+    ``max_m`` (as a full search would hold them) and every unit within ``radius`` counts one
+    more. ``ws.stamp`` must not hold ``token``; the node workspaces come back reset.
+    """
+    cnt, nt = facility_reach(g, units, fac, h, token, max(radius, max_m), ws, False)
+    for t in range(nt):
+        n = ws.touched[t]
+        d = ws.dist[n]
+        if d < st.node_d[n] and d <= max_m:
+            st.node_d[n] = d
+            st.node_f[n] = h
+        ws.dist[n] = _INF
+        ws.lab[n] = -1
+    for k in range(cnt):  # every unit at most once
+        i = ws.out_i[k]
+        d = ws.out_d[k]
+        if d < st.nearest_m[i] and d <= max_m:
+            st.nearest_m[i] = d
+            st.nearest_fac[i] = h
+        if d <= radius:
+            st.n_within[i] += 1
+
+
+@_jit
+def whatif_remove(
+    g: Graph,
+    units: Units,
+    fac: Placed,
+    active: NDArray[np.bool_],
+    h: int,
+    token: int,
+    radius: float,
+    max_m: float,
+    ws: Workspace,
+    st: State,
+) -> None:
+    """Take active facility ``h`` out of the what-if state ``st`` (in place).
+
+    One search bounded by ``radius`` for the counts; then the junctions ``h`` labelled are
+    re-grown (:func:`repair_kernel`) and only the units whose nearest it was are recomputed.
+    Sets ``active[h]`` to False.
+    """
+    cnt, _ = facility_reach(g, units, fac, h, token, radius, ws, True)
+    for k in range(cnt):  # every unit at most once
+        if ws.out_d[k] <= radius:
+            st.n_within[ws.out_i[k]] -= 1
+    active[h] = False
+    repair_kernel(g, fac, active, h, max_m, st.node_d, st.node_f)
+    affected = np.flatnonzero(st.nearest_fac == h)
+    if affected.shape[0] > 0:
+        units_refresh(
+            g,
+            units,
+            fac,
+            active,
+            max_m,
+            st.node_d,
+            st.node_f,
+            affected,
+            st.nearest_m,
+            st.nearest_fac,
+        )
 
 
 # ---------------------------------------------------------------------------------------------

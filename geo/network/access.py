@@ -696,9 +696,23 @@ class WhatIf:
         n_units = len(units)
         self.nearest_m = np.empty(n_units, np.float64)
         self.nearest_fac = np.empty(n_units, np.int64)
-        self._refresh(np.arange(n_units), fac, self._active)
+        _dj.units_refresh(
+            self._g,
+            self._ua,
+            fac,
+            self._active,
+            self.max_m,
+            self._node_d,
+            self._node_f,
+            np.arange(n_units),
+            self.nearest_m,
+            self.nearest_fac,
+        )
         self.n_within = engine.count_within(units, facilities, self.radius_m)
         self._ws = _dj.workspace(engine.n_core, len(engine._clen), n_units)
+        self._st = _dj.State(
+            self._node_d, self._node_f, self.nearest_m, self.nearest_fac, self.n_within
+        )
 
     @property
     def handles(self) -> NDArray[np.int64]:
@@ -713,32 +727,6 @@ class WhatIf:
     def _fac(self, n: int) -> _dj.Placed:
         """Return the first ``n`` facilities' placement (see :meth:`AccessEngine._place`)."""
         return _dj.Placed._make(a[:n] for a in self._f)
-
-    def _refresh(
-        self, units: NDArray[np.int64], fac: _dj.Placed, active: NDArray[np.bool_]
-    ) -> None:
-        """Recompute the nearest facility of ``units`` from the junction state."""
-        _dj.units_refresh(
-            self._g,
-            self._ua,
-            fac,
-            active,
-            self.max_m,
-            self._node_d,
-            self._node_f,
-            units,
-            self.nearest_m,
-            self.nearest_fac,
-        )
-
-    def _reach(self, h: int, bound: float, reset: bool) -> tuple[I64, F64, int]:
-        """Units within ``bound`` of facility ``h`` (indices, metres) and the touched count."""
-        self._token += 1
-        ws = self._ws
-        cnt, nt = _dj.facility_reach(
-            self._g, self._ua, self._fac(self._n), h, self._token, bound, ws, reset
-        )
-        return ws.out_i[:cnt].copy(), ws.out_d[:cnt].copy(), nt
 
     def _grow(self) -> None:
         """Double the facility arrays when they are full."""
@@ -776,21 +764,18 @@ class WhatIf:
         self._xe[h], self._xo[h] = point.edge[0], point.offset[0]
         self._active[h] = True
         self._n += 1
-        ui, ud, nt = self._reach(h, max(self.radius_m, self.max_m), reset=False)
-        # merge junction state (values within max_m only, as the full search would hold)
-        ws = self._ws
-        t = ws.touched[:nt]
-        dt = ws.dist[t]
-        better = (dt < self._node_d[t]) & (dt <= self.max_m)
-        self._node_d[t[better]] = dt[better]
-        self._node_f[t[better]] = h
-        ws.dist[t] = np.inf
-        ws.lab[t] = -1
-        # merge unit state
-        closer = (ud < self.nearest_m[ui]) & (ud <= self.max_m)
-        self.nearest_m[ui[closer]] = ud[closer]
-        self.nearest_fac[ui[closer]] = h
-        self.n_within[ui[ud <= self.radius_m]] += 1
+        self._token += 1
+        _dj.whatif_add(
+            self._g,
+            self._ua,
+            self._fac(self._n),
+            h,
+            self._token,
+            self.radius_m,
+            self.max_m,
+            self._ws,
+            self._st,
+        )
         return h
 
     def remove(self, handle: int) -> None:
@@ -804,15 +789,20 @@ class WhatIf:
         h = int(handle)
         if not (0 <= h < self._n) or not self._active[h]:
             raise InputError(f"no active facility with handle {h}", record="WhatIf")
-        ui, ud, _ = self._reach(h, self.radius_m, reset=True)
-        self.n_within[ui[ud <= self.radius_m]] -= 1
-        self._active[h] = False
+        self._token += 1
         n = self._n
-        fac, active = self._fac(n), self._active[:n]
-        _dj.repair_kernel(self._g, fac, active, h, self.max_m, self._node_d, self._node_f)
-        affected = np.flatnonzero(self.nearest_fac == h)
-        if len(affected):
-            self._refresh(affected, fac, active)
+        _dj.whatif_remove(
+            self._g,
+            self._ua,
+            self._fac(n),
+            self._active[:n],
+            h,
+            self._token,
+            self.radius_m,
+            self.max_m,
+            self._ws,
+            self._st,
+        )
 
 
 def _resized(a: NDArray[_G], cap: int) -> NDArray[_G]:
