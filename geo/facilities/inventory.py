@@ -39,6 +39,8 @@ from geo.io.osm import OsmData, read_osm
 from geo.io.tables import FACILITIES
 
 if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
     from geo.io.areas import Area, Registry
 
 #: Extra inventory columns.
@@ -104,7 +106,7 @@ def _tag_summary(tags: dict[str, str]) -> str:
 
 
 def osm_file_features(
-    registry: Registry, area: Area, taxonomy: Taxonomy, zone: Any
+    registry: Registry, area: Area, taxonomy: Taxonomy, zone: BaseGeometry
 ) -> list[dict[str, Any]]:
     """Classified facility features of the area's OSM files within ``zone`` (WGS-84 polygon).
 
@@ -183,7 +185,10 @@ def geofabrik_folder(registry: Registry) -> Path | None:
 
 
 def geofabrik_features(
-    registry: Registry, taxonomy: Taxonomy, zone: Any, layers: Sequence[str] = GEOFABRIK_LAYERS
+    registry: Registry,
+    taxonomy: Taxonomy,
+    zone: BaseGeometry,
+    layers: Sequence[str] = GEOFABRIK_LAYERS,
 ) -> list[dict[str, Any]]:
     """Classified facility features of the Geofabrik layers within ``zone`` (WGS-84 polygon).
 

@@ -741,7 +741,7 @@ def network_candidates(
     )
 
 
-def grid_candidates(boundary: Any, cell_m: float = CANDIDATE_CELL_M) -> pd.DataFrame:
+def grid_candidates(boundary: BaseGeometry, cell_m: float = CANDIDATE_CELL_M) -> pd.DataFrame:
     """Candidate sites without a network: centres of ``cell_m`` cells inside the area.
 
     Returns
