@@ -657,3 +657,15 @@ def test_real_xinhualu_elderly_gaps_and_whatif(driver, real_url, artifacts):
     driver.save_screenshot(str(artifacts / "dashboard_real_xinhualu_whatif_gaps.png"))
     _retry(lambda: driver.find_element("id", "whatif-clear").click())
     _radio(driver, "mode", "inspect")
+
+
+def test_unknown_area_or_category_in_the_url_is_a_visible_message(driver, url, artifacts):
+    driver.get(url + "?area=atlantis&category=casino")
+    _wait(driver, lambda d: "atlantis" in _text(d, "#url-msg"))
+    msg = _text(driver, "#url-msg")
+    assert "unknown area 'atlantis'" in msg and "unknown category 'casino'" in msg
+    # the map still shows the first area
+    _wait(driver, lambda d: d.find_elements("css selector", "path.lc-cell"))
+    driver.get(url + f"?area={A}&category=meal_service")
+    _wait(driver, lambda d: category_label(d) == CATEGORY_LABELS["meal_service"])
+    assert _text(driver, "#url-msg") == ""

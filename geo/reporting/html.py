@@ -241,6 +241,7 @@ function showLabels() {
 }
 map.on('zoomend', showLabels);
 L.control.scale({imperial: false}).addTo(map);
+map.attributionControl.setPrefix('Leaflet | © OpenStreetMap contributors');
 map.fitBounds(D.bounds);
 showLabels();
 document.body.setAttribute('data-lc-drawn', '1');
