@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import yaml
+from numpy.typing import NDArray
 from pyproj import Transformer
 
 from geo import settings
@@ -157,7 +158,7 @@ def nearest_m(area: str, category: str, scenario: str, units: pd.DataFrame) -> n
     fx = np.array([p[0] for p in pts])
     fy = np.array([p[1] for p in pts])
     d = np.abs(units["lx"].to_numpy()[:, None] - fx) + np.abs(units["ly"].to_numpy()[:, None] - fy)
-    nearest: np.ndarray = d.min(axis=1)
+    nearest: NDArray[np.float64] = d.min(axis=1)
     return nearest
 
 

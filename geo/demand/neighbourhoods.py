@@ -31,6 +31,7 @@ from geo.io.files import write_atomic
 from geo.io.geom import project_geom
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
     from shapely.geometry.base import BaseGeometry
 
 #: Default hexagon width across flats (m): 400 m is a 5-minute walk across, inside the
@@ -75,7 +76,7 @@ def hexagons(centres: np.ndarray, width_m: float) -> np.ndarray:
     ang = np.deg2rad(np.arange(0, 360, 60))
     ring = np.column_stack([r * np.cos(ang), r * np.sin(ang)])
     coords = centres[:, None, :] + ring[None, :, :]
-    cells: np.ndarray = shapely.polygons(coords)
+    cells: NDArray[np.object_] = shapely.polygons(coords)
     return cells
 
 

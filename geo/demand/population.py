@@ -69,6 +69,7 @@ from geo.io.osm import OsmData, OsmWay, read_osm
 from geo.io.tables import DEMAND
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
     from shapely.geometry.base import BaseGeometry
 
     from geo._types import ProgressFn
@@ -160,7 +161,7 @@ def _ring_polygons(ways: Sequence[OsmWay]) -> np.ndarray:
     x, y = to_projected(coords[:, 0], coords[:, 1])
     idx = np.repeat(np.arange(len(ways)), [len(w.coords) for w in ways])
     rings = shapely.linearrings(np.column_stack([x, y]), indices=idx)
-    polys: np.ndarray = shapely.polygons(rings)
+    polys: NDArray[np.object_] = shapely.polygons(rings)
     bad = ~shapely.is_valid(polys)
     if bad.any():
         polys[bad] = shapely.make_valid(polys[bad])
@@ -565,7 +566,7 @@ def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     if wsum <= 0:
         raise LifeCircleError(f"all weights are zero; cannot share out {total} people")
     exact = w / wsum * total
-    base: np.ndarray = np.floor(exact).astype(np.int64)
+    base: NDArray[np.int64] = np.floor(exact).astype(np.int64)
     left = int(total - base.sum())
     if left > 0:
         frac = exact - base

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from geo import settings
 from geo._errors import LifeCircleError
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
 #: A forward datum shift ``(lon, lat) -> (lon, lat)`` on arrays (degrees).
-_Shift: TypeAlias = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+_Shift: TypeAlias = Callable[
+    [NDArray[np.float64], NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.float64]]
+]
 
 #: Coordinate systems a gazetteer or input table may declare in its ``crs`` column.
 CRS_NAMES: tuple[str, ...] = ("wgs84", "gcj02", "bd09")

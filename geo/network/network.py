@@ -30,6 +30,7 @@ from geo.io.geom import bbox_of, clip_polygon, project_geom, to_projected
 from geo.io.osm import COORD_SCALE, OsmData, OsmWay, osm_format, read_osm
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
     from shapely.geometry.base import BaseGeometry
 
 _GEOD = Geod(ellps="WGS84")
@@ -221,7 +222,7 @@ def _node_ids(
     """OSM node ids where a coordinate has exactly one; negative synthetic ids otherwise."""
     best = np.full(len(uniq), -1, dtype=np.int64)
     np.maximum.at(best, inverse, refs)
-    ids: np.ndarray = best[used]
+    ids: NDArray[np.int64] = best[used]
     # a ref seen at two coordinates (moved between snapshots) cannot name both
     _, first, counts = np.unique(ids, return_index=True, return_counts=True)
     dup = np.isin(ids, ids[first[counts > 1]]) & (ids >= 0)
@@ -264,7 +265,7 @@ def component_labels(net: WalkNetwork) -> np.ndarray:
     u = index.get_indexer(net.edges["u"].to_numpy())
     v = index.get_indexer(net.edges["v"].to_numpy())
     m = coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
-    labels: np.ndarray
+    labels: NDArray[np.int32]
     _, labels = connected_components(m, directed=False)
     return labels
 

@@ -46,6 +46,7 @@ from geo.planning.context import category_specs, scenario_facilities
 from geo.planning.coverage import stage_context
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
     from scipy.optimize import Bounds, LinearConstraint
     from shapely.geometry.base import BaseGeometry
 
@@ -299,7 +300,9 @@ def _lazy_greedy(A: sp.csr_matrix, resid: np.ndarray, k: int) -> tuple[np.ndarra
     return np.asarray(chosen, dtype=np.int64), np.asarray(gains, dtype=np.float64)
 
 
-def _milp_arrays(red: _Reduced, k: int) -> tuple[np.ndarray, list[LinearConstraint], Bounds]:
+def _milp_arrays(
+    red: _Reduced, k: int
+) -> tuple[NDArray[np.float64], list[LinearConstraint], Bounds]:
     """Objective, constraints and bounds: max w·y s.t. y_i <= sum_j A_ji x_j, sum x <= k."""
     from scipy.optimize import Bounds, LinearConstraint
 

@@ -20,6 +20,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrow, Patch, Rectangle
+from numpy.typing import NDArray
 
 from geo import settings
 from geo._errors import LifeCircleError
@@ -229,7 +230,7 @@ def _draw_gaps(ax: Any, view: View, crs: str, n_labels: int = 5) -> None:
 
 def _polygons(geoms: np.ndarray) -> np.ndarray:
     """Every polygon part of ``geoms`` (multi-polygons exploded)."""
-    parts: np.ndarray = shapely.get_parts(geoms)
+    parts: NDArray[np.object_] = shapely.get_parts(geoms)
     return parts
 
 
