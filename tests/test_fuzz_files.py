@@ -166,3 +166,24 @@ def test_zero_byte_and_deep_json_registry(tmp_path):
         with pytest.raises(LifeCircleError) as err:
             load_registry(areas)
         assert str(areas) in str(err.value)
+
+
+def test_gazetteer_point_in_gcj02_read_as_wgs84_is_warned_on_the_console(tmp_path, reg):
+    """488 m off its cited OSM element: a warning line naming the file and row, not only a cell."""
+    from geo.facilities.coords import wgs84_to_gcj02
+    from geo.facilities.geocode import _gazetteer_check
+    from geo.io.validate import InputWarning
+
+    glon, glat = wgs84_to_gcj02(121.4205, 31.2000)  # GCJ-02 numbers, declared wgs84
+    path = tmp_path / "gazetteer.csv"
+    path.write_text(
+        GAZ_HEADER + f"g1,synth,x,,health,{float(glon):.7f},{float(glat):.7f},wgs84,node/9,src,\n",
+        encoding="utf-8",
+    )
+    gaz = load_gazetteer(path, registry=reg)
+    inv = gpd.GeoDataFrame(
+        {"osm_id": ["node/9"]}, geometry=[shapely.Point(121.4205, 31.2000)], crs="EPSG:4326"
+    )
+    with pytest.warns(InputWarning, match=r"gazetteer\.csv \(id g1\): lies \d+ m from the OSM"):
+        cell = _gazetteer_check(gaz, inv, "synth")
+    assert "CHECK g1" in cell

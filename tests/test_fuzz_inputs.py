@@ -118,3 +118,23 @@ def test_generated_registry_entries_never_crash(tmp_path_factory, field, value):
         line = assert_refused(result)
         assert "areas.yaml" in line or "b.geojson" in line or "osm" in line, line
         assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "0", "-400", "5001", "1e9", "'800'", "true"])
+def test_taxonomy_threshold_outside_0_5000_is_refused(tmp_path, value):
+    """A threshold of .inf would cover everyone and .nan no one: refused, naming the category."""
+    from geo import settings as geo_settings
+    from geo._errors import LifeCircleError
+    from geo.facilities.taxonomy import load_taxonomy
+
+    src = geo_settings.PROJECT_DATA_DIR / "facilities" / "taxonomy.yaml"
+    text = src.read_text(encoding="utf-8")
+    first = text.index("threshold_m:")
+    end = text.index("\n", first)
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(text[:first] + f"threshold_m: {value}" + text[end:], encoding="utf-8")
+    with pytest.raises(
+        LifeCircleError, match=r"threshold_m must be a number of metres in \(0, 5000\]"
+    ) as err:
+        load_taxonomy(path)
+    assert str(path) in str(err.value) and "category '" in str(err.value)

@@ -328,7 +328,9 @@ def load_gazetteer(
         lon[i], lat[i] = float(wx[0]), float(wy[0])
     df["lon_wgs84"] = lon
     df["lat_wgs84"] = lat
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=settings.STORAGE_CRS)
+    gaz = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=settings.STORAGE_CRS)
+    gaz.attrs["path"] = str(path)  # warnings name the file
+    return gaz
 
 
 # -------------------------------------------------------------------------------------------
@@ -1265,4 +1267,11 @@ def _gazetteer_check(
     bad = check[~check["ok"]]
     if len(bad):
         text += "; CHECK " + ", ".join(f"{r.id} {r.distance_m:.0f} m" for r in bad.itertuples())
+        for r in bad.itertuples():  # on the console too, not only in the report's CSV cell
+            validate.warn(
+                f"lies {r.distance_m:.0f} m from the OSM element it cites ({r.osm_element}); "
+                "is its crs right (GCJ-02 read as WGS-84 is ~500 m off)?",
+                path=gazetteer.attrs.get("path", "gazetteer"),
+                record=f"id {r.id}",
+            )
     return text

@@ -19,6 +19,7 @@ import yaml
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.io.tables import TIERS
+from geo.io.validate import THRESHOLD_RANGE_M
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -454,8 +455,11 @@ def _category_from_entry(key: str, entry: Any, where: object) -> Category:
             f"tier must be one of {', '.join(map(str, TIERS))} (minutes), got {tier!r}", where, key
         )
     thr = entry["threshold_m"]
-    if isinstance(thr, bool) or not isinstance(thr, int | float) or thr <= 0:
-        raise _fail(f"threshold_m must be a positive number of metres, got {thr!r}", where, key)
+    lo, hi = THRESHOLD_RANGE_M  # finite, (0, 5000] m: .inf would cover everyone, .nan no one
+    if isinstance(thr, bool) or not isinstance(thr, int | float) or not lo < thr <= hi:
+        raise _fail(
+            f"threshold_m must be a number of metres in ({lo:g}, {hi:g}], got {thr!r}", where, key
+        )
     ev = entry["threshold_evidence"]
     if ev not in EVIDENCE:
         raise _fail(
