@@ -134,7 +134,7 @@ def test_taxonomy_threshold_outside_0_5000_is_refused(tmp_path, value):
     path = tmp_path / "taxonomy.yaml"
     path.write_text(text[:first] + f"threshold_m: {value}" + text[end:], encoding="utf-8")
     with pytest.raises(
-        LifeCircleError, match=r"threshold_m must be a number of metres in \(0, 5000\]"
+        LifeCircleError, match=r"threshold_m must be a positive number of metres, in \(0, 5000\]"
     ) as err:
         load_taxonomy(path)
     assert str(path) in str(err.value) and "category '" in str(err.value)

@@ -458,7 +458,9 @@ def _category_from_entry(key: str, entry: Any, where: object) -> Category:
     lo, hi = THRESHOLD_RANGE_M  # finite, (0, 5000] m: .inf would cover everyone, .nan no one
     if isinstance(thr, bool) or not isinstance(thr, int | float) or not lo < thr <= hi:
         raise _fail(
-            f"threshold_m must be a number of metres in ({lo:g}, {hi:g}], got {thr!r}", where, key
+            f"threshold_m must be a positive number of metres, in ({lo:g}, {hi:g}], got {thr!r}",
+            where,
+            key,
         )
     ev = entry["threshold_evidence"]
     if ev not in EVIDENCE:
