@@ -169,7 +169,8 @@ def read_osmium(path: str | os.PathLike[str], keys: Iterable[str] = FEATURE_KEYS
                 )
     except LifeCircleError:
         raise
-    except Exception as exc:  # osmium reports parse errors as RuntimeError
+    except (RuntimeError, ValueError, OSError, osmium.InvalidLocationError) as exc:
+        # osmium reports parse errors as RuntimeError, bad coordinates as InvalidLocationError
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LifeCircleError(f"malformed OSM file: {msg}", path=path) from None
     return out
