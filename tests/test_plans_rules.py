@@ -230,3 +230,9 @@ def test_out_of_area_mentions_are_kept_with_in_area_no(tax, text):
 )
 def test_items_listed_before_a_non_facility_noun_are_dropped(tax, text):
     assert ex(tax, text) == []
+
+
+def test_a_table_row_shares_its_verb(tax):
+    text = "序号|项目名称|建设内容\n1|福临颐养院|新增养老床位80张\n2|松风书房|免费开放\n"
+    got = ex(tax, text)
+    assert [(g[1], g[3]) for g in got] == [("福临颐养院", "new"), ("松风书房", "existing")]

@@ -980,6 +980,22 @@ def _action(sent: _Sentence, info: _Hit, infos: Sequence[_Hit]) -> tuple[str, st
     return "existing", "default"
 
 
+def _row_action(r: _Rules, norm: str, s0: int, s1: int) -> tuple[str, str] | None:
+    """Return the first action verb in the later cells of a table row (项目名称|建设内容: 新建…).
+
+    Only for a sentence that is a ``|``-separated cell; None otherwise or when no verb.
+    """
+    if not (norm[s1 : s1 + 1] == "|" or norm[s0 - 1 : s0] == "|"):
+        return None
+    end = norm.find("\n", s1)
+    rest = norm[s1 : end if end >= 0 else len(norm)]
+    for m in r.verb_re.finditer(rest):
+        cls = r.verbs[m.group(0)]
+        if cls != "neutral":
+            return m.group(0), cls
+    return None
+
+
 def _in_area(sent: _Sentence, info: _Hit, start: int, other_places: Sequence[str]) -> str:
     s, lex = sent.s, sent.lex
     before = s[:start]
@@ -1104,6 +1120,10 @@ def extract_mentions(
             if info.dropped or info.suppressed:
                 continue
             action, why = _action(sent, info, infos)
+            if why == "default":
+                row = _row_action(rules, norm, s0, s1)
+                if row is not None:
+                    action, why = row[1], "row:" + row[0]
             place = info.place
             if info.example or info.example_head:
                 pass  # examples name other places than the facility asked for
