@@ -236,3 +236,16 @@ def test_a_table_row_shares_its_verb(tax):
     text = "序号|项目名称|建设内容\n1|福临颐养院|新增养老床位80张\n2|松风书房|免费开放\n"
     got = ex(tax, text)
     assert [(g[1], g[3]) for g in got] == [("福临颐养院", "new"), ("松风书房", "existing")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "提升青枫地区综合环境，新建松风书房。",  # 地区 is a Shanghai area too
+        "依托医疗创新联盟，新建松风书房。",  # 联盟 is no place
+        "沿苏州河新建松风书房。",  # a Shanghai river
+    ],
+)
+def test_shanghai_place_words_are_not_out_of_area(tax, text):
+    got = ex(tax, text)
+    assert [(g[1], g[5]) for g in got] == [("松风书房", "yes")]
