@@ -376,19 +376,27 @@ class DashboardData:
         Where its residents' nearest facility is, in words.
         """
 
-        def build() -> str:
-            fac = scenario_facilities(self.results, area, category, scenario)
+        def centres() -> dict[str, tuple[float, float]]:
             hoods = self.results.neighbourhoods
-            cell = hoods[(hoods["area"] == area) & (hoods["unit"] == unit)]
-            if fac.empty or cell.empty:
-                return ""
-            c = cell.to_crs(settings.PROJECTED_CRS).geometry.representative_point().iloc[0]
-            pts = fac.to_crs(settings.PROJECTED_CRS).geometry
-            d = np.hypot(pts.x.to_numpy() - c.x, pts.y.to_numpy() - c.y)
-            best = pts.iloc[int(np.argmin(d))]
-            return self.results.nearest_street(area, float(best.x), float(best.y))
+            cells = hoods[hoods["area"] == area].to_crs(settings.PROJECTED_CRS)
+            pts = cells.geometry.representative_point()
+            return {str(u): (p.x, p.y) for u, p in zip(cells["unit"], pts, strict=True)}
 
-        return str(self._cached(("facstreet", area, unit, category, scenario), build))
+        def facilities() -> tuple[np.ndarray, np.ndarray]:
+            fac = scenario_facilities(self.results, area, category, scenario)
+            if fac.empty:
+                return np.zeros((0, 2)), np.zeros(0, object)
+            pts = fac.to_crs(settings.PROJECTED_CRS).geometry
+            xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+            streets = [self.results.nearest_street(area, x, y) for x, y in xy]
+            return xy, np.asarray(streets, dtype=object)
+
+        centre = self._cached(("centres", area), centres).get(unit)
+        xy, streets = self._cached(("facstreets", area, category, scenario), facilities)
+        if centre is None or not len(xy):
+            return ""
+        d = np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1])
+        return str(streets[int(np.argmin(d))])
 
     # -- queries -------------------------------------------------------------------------
     def coverage(
