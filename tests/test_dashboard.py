@@ -426,3 +426,40 @@ def test_dashboard_imports_only_reporting_the_access_engine_settings_and_errors(
                 if (n == "geo" or n.startswith("geo.")) and not n.startswith(allowed)
             ]
     assert bad == []
+
+
+def test_a_failed_export_says_why_in_the_page(client, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("dashboard.callbacks.export", broken)
+    body = {
+        "output": "..download.data...export-msg.children..",
+        "outputs": [
+            {"id": "download", "property": "data"},
+            {"id": "export-msg", "property": "children"},
+        ],
+        "inputs": [
+            {"id": "export-btn", "property": "n_clicks", "value": 1},
+            {"id": "report-btn", "property": "n_clicks", "value": 0},
+        ],
+        "state": [
+            {"id": i, "property": p, "value": v}
+            for i, p, v in (
+                ("export-format", "value", "png"),
+                ("export-paper", "value", "A4"),
+                ("area", "value", A),
+                ("category", "value", "meal_service"),
+                ("tier", "value", 10),
+                ("scenario", "value", "baseline"),
+                ("profile", "value", "default"),
+                ("lang", "value", "en"),
+                ("session", "data", SID),
+            )
+        ],
+        "changedPropIds": ["export-btn.n_clicks"],
+    }
+    resp = client.post("/_dash-update-component", json=body).get_json()["response"]
+    msg = resp["export-msg"]["children"]["props"]
+    assert msg["id"] == "export-error"
+    assert msg["children"] == "Export failed: OSError: [Errno 28] No space left on device"
