@@ -244,6 +244,9 @@ def test_a_table_row_shares_its_verb(tax):
         "提升青枫地区综合环境，新建松风书房。",  # 地区 is a Shanghai area too
         "依托医疗创新联盟，新建松风书房。",  # 联盟 is no place
         "沿苏州河新建松风书房。",  # a Shanghai river
+        "在四川北路新建松风书房。",  # Shanghai roads and subdistricts named after provinces
+        "江苏路街道新建松风书房。",
+        "依托西藏中路的松风书房开展活动。",
     ],
 )
 def test_shanghai_place_words_are_not_out_of_area(tax, text):

@@ -338,9 +338,21 @@ class _Rules:
             re.compile(p) for cat in tax.categories.values() for p in cat.keyword_patterns
         ]
         self.gen_mod_pats = [re.compile(p) for p in lex.generic_modifier_patterns]
+        guard = lex.out_of_area_not_before
         self.out_re = (
-            re.compile("|".join(f"(?:{p})" for p in lex.out_of_area_patterns))
+            re.compile("|".join(f"(?:{p})" for p in lex.out_of_area_patterns) + guard)
             if lex.out_of_area_patterns
+            else None
+        )
+        # province and city names, unless a Shanghai road or place is named after them
+        self.out_word_re = (
+            re.compile(
+                "(?:"
+                + "|".join(re.escape(w) for w in sorted(lex.out_of_area_sentence, key=len)[::-1])
+                + ")"
+                + guard
+            )
+            if lex.out_of_area_sentence
             else None
         )
         self.tokenizer = jieba.Tokenizer()
@@ -999,7 +1011,7 @@ def _row_action(r: _Rules, norm: str, s0: int, s1: int) -> tuple[str, str] | Non
 def _in_area(sent: _Sentence, info: _Hit, start: int, other_places: Sequence[str]) -> str:
     s, lex = sent.s, sent.lex
     before = s[:start]
-    if any(m in before for m in lex.out_of_area_sentence):
+    if sent.r.out_word_re is not None and sent.r.out_word_re.search(before):
         return "no"
     if sent.r.out_re is not None and sent.r.out_re.search(before):
         return "no"

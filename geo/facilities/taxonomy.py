@@ -141,6 +141,7 @@ class Lexicon:
     brand_default_category: str | None = None
     brand_heads: tuple[str, ...] = ()
     place_heads: tuple[str, ...] = ()
+    out_of_area_not_before: str = ""
 
 
 @dataclass(frozen=True)
@@ -630,6 +631,11 @@ def _lexicon_from_entry(
             re.compile(p)
         except re.error as exc:
             raise fail(f"invalid regex {p!r}: {exc}") from None
+    guard = entry.get("out_of_area_not_before") or ""
+    try:
+        re.compile(guard)
+    except (re.error, TypeError) as exc:
+        raise fail(f"'out_of_area_not_before' is not a valid regex: {exc}") from None
     brand = entry.get("brand_default_category")
     if brand is not None and brand not in cats:
         raise fail("'brand_default_category' must be a category key")
@@ -637,6 +643,7 @@ def _lexicon_from_entry(
         brand_default_category=brand,
         brand_heads=opt["brand_heads"],
         place_heads=opt["place_heads"],
+        out_of_area_not_before=guard,
         head_nouns={str(k): (str(v) if v else None) for k, v in heads.items()},
         head_cues={k: tuple(v) for k, v in cues.items()},
         head_stop_pos=frozenset(opt["head_stop_pos"]),
