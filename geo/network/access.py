@@ -128,7 +128,7 @@ class Snapped:
 class Segments(NamedTuple):
     """Snapping segments (projected metres), each on one edge, oriented from its ``u`` end."""
 
-    edge: NDArray[np.int64]
+    edge: I64
     x0: F64
     y0: F64
     x1: F64
