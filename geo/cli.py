@@ -389,12 +389,12 @@ def extract_mentions_for(ctx: RunContext, taxonomy: Any = None) -> Any:
     )
 
 
-def plan_area(ctx: RunContext, name: str) -> tuple[str, list[str]]:
-    """(area id, names of the other subdistricts) for a --plan text.
+def plan_area(ctx: RunContext, name: str, text: str = "") -> tuple[str, list[str]]:
+    """Return (area id, names of the other subdistricts) for a --plan text.
 
     The area may be a registry id, or any unit of the boundary file by id, Chinese name or
     relation id (no need to add it first); any other id is used as given (the text is read
-    without a boundary).
+    without a boundary), and the subdistrict the text names most often is taken as its own.
     """
     from geo.facilities.plans import other_subdistricts
     from geo.io.subdistricts import find_subdistrict, load_catalogue
@@ -407,7 +407,11 @@ def plan_area(ctx: RunContext, name: str) -> tuple[str, list[str]]:
         sub = find_subdistrict(catalogue, name)
     except InputError:
         click.echo(f"note: '{name}' is not a known subdistrict; read as given", err=True)
-        return name, [s.name_zh for s in catalogue]
+        names = [s.name_zh for s in catalogue]
+        counts = {n: text.count(n) for n in names}
+        home = max(names, key=lambda n: counts[n], default=None)
+        # named at least twice (a title and the text) to count as the text's own
+        return name, [n for n in names if not (home and counts[home] >= 2 and n == home)]
     same = [a.id for a in reg if a.osm_relation == sub.osm_relation]
     return (same[0] if same else sub.area_id), [
         s.name_zh for s in catalogue if s.osm_relation != sub.osm_relation
@@ -445,7 +449,7 @@ def plans_extract(ctx: RunContext, as_json: bool, plan_file: Path | None) -> Non
                 hint="add a subdistrict first with `lifecircle areas add NAME`",
             )
         text = read_plan(plan_file)  # every check before anything is written
-        area_id, others = plan_area(ctx, ctx.area_ids[0])
+        area_id, others = plan_area(ctx, ctx.area_ids[0], text)
         doc = plan_doc_id(plan_file)
         ms = extract_mentions(text, doc, area_id, tax, other_places=others)
         df = mentions_frame(ms, tax)

@@ -119,3 +119,25 @@ def test_cli_plan_for_any_subdistrict_without_adding_it(tmp_path, mirror, monkey
         ("控江路街道星光睦邻中心", "no"),
         ("松风书房", "yes"),
     ]
+
+
+def test_cli_plan_with_an_unknown_id_takes_the_most_named_subdistrict_as_home(
+    tmp_path, mirror, monkeypatch
+):
+    monkeypatch.setenv("LIFECIRCLE_AREAS_LOCAL", str(tmp_path / "none.yaml"))
+    plan = tmp_path / "p.txt"
+    plan.write_text(
+        "四平路街道2025年工作计划。依托四平路街道星光睦邻中心开展活动。"
+        "学习控江路街道阳光睦邻中心经验。",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        main, ["plans", "extract", "--plan", str(plan), "--area", "x1", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output + (res.stderr or "")
+    df = read_mentions(out / "plan_mentions.csv")
+    assert sorted(zip(df["name"], df["in_area"], strict=True)) == [
+        ("四平路街道星光睦邻中心", "yes"),
+        ("控江路街道阳光睦邻中心", "no"),
+    ]
