@@ -19,7 +19,9 @@ from geo.facilities.taxonomy import load_taxonomy
 from tests.test_plans_gold import _similar
 
 DEV = Path(__file__).parent / "dev" / "plans_dev.yaml"
-#: Batch 2: written after the rules were tuned on batch 1, not tuned on (reported, no floor).
+#: Batch 2: written after the rules were tuned on batch 1. Its first run (before any change it
+#: prompted) gave named P 0.889, R 0.889, action 0.812, generic recall 0.857; five general
+#: misses it showed were then fixed, so its current figures are partly in-sample.
 DEV2 = Path(__file__).parent / "dev" / "plans_dev_2.yaml"
 
 FLOORS = {
@@ -110,9 +112,11 @@ def test_dev_set_out_of_area_mentions_are_kept_outside(dev_scores):
 
 
 def test_dev_set_batch_2_figures_reported(artifacts):
-    """Batch 2 is reported only (an honest check the rules were not fitted to)."""
+    """Batch 2 is reported only (first-run figures in the comment on DEV2)."""
     s = score_dev(yaml.safe_load(DEV2.read_text(encoding="utf-8")))
-    print("\nplan extraction, OUT-OF-SAMPLE dev set batch 2 (not tuned on) / 样本外开发集（二）")
+    print(
+        "\nplan extraction, dev set batch 2 (first run 0.889/0.889/0.812, see DEV2) / 开发集（二）"
+    )
     for k in (*FLOORS, "in_area_accuracy"):
         print(f"  {k:<22}{s[k]:7.1%}")
     print("  counts", s["counts"])
