@@ -126,3 +126,22 @@ def test_dev_set_batch_2_figures_reported(artifacts):
         json.dumps(s, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     assert s["counts"]["gold"] > 0
+
+
+#: Batch 3: written after every rule change and run once; no rule was changed after it.
+DEV3 = Path(__file__).parent / "dev" / "plans_dev_3.yaml"
+
+
+def test_dev_set_batch_3_figures_reported(artifacts):
+    """Batch 3 is reported only: the current out-of-sample check."""
+    s = score_dev(yaml.safe_load(DEV3.read_text(encoding="utf-8")))
+    print("\nplan extraction, OUT-OF-SAMPLE dev set batch 3 (run once) / 样本外开发集（三）")
+    for k in (*FLOORS, "in_area_accuracy"):
+        print(f"  {k:<22}{s[k]:7.1%}")
+    print("  counts", s["counts"])
+    for p in s["problems"]:
+        print("  -", p)
+    (artifacts / "plans_dev_3.json").write_text(
+        json.dumps(s, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    assert s["counts"]["gold"] > 0
