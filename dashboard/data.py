@@ -152,6 +152,8 @@ class DashboardData:
                 self.streets_json(area)
                 self.area_arrays(area)
                 self.nearest_quartiles(area)
+                results.street_labels(area)  # the area callback then only looks them up
+                results.neighbourhood_names(area)
             self.boundary_features()
 
     @classmethod
