@@ -131,12 +131,20 @@ def ranking_table(table: pd.DataFrame, category: str, tier: str | int) -> html.T
         [html.Th(x) for x in ("#", "街道 subdistrict", "区 district", "覆盖 share", "依据 basis")]
     )
     body = []
+    # the composite averages the categories with facility data: say how many of all
+    n_categories = table.loc[table["category"] != "composite", "category"].nunique()
     for r in ranking(table, category, tier).to_dict("records"):
         share = _finite(r["share"])
         rank = "" if _finite(r["rank"]) is None else f"{int(r['rank'])}"
         basis = BASIS_LABELS.get(str(r["basis"]), (str(r["basis"]), ""))[0] if r["basis"] else ""
-        status = str(r["area_status"])
-        mark = "" if status == "ok" else f" ⚠ {STATUS_LABELS.get(status, (status,))[0]}"
+        status = str(r["area_status"])  # the basis label already says "estimate"
+        mark = (
+            ""
+            if status in ("ok", "estimate")
+            else f" ⚠ {STATUS_LABELS.get(status, (status, status))[0]}"
+        )
+        n_cat = _finite(r.get("n_categories"))
+        of = f" · {int(n_cat)}/{n_categories}" if n_cat is not None and share is not None else ""
         body.append(
             html.Tr(
                 [
@@ -149,7 +157,7 @@ def ranking_table(table: pd.DataFrame, category: str, tier: str | int) -> html.T
                         )
                     ),
                     html.Td(r["district"]),
-                    html.Td("—" if share is None else f"{share:.1%}"),
+                    html.Td("—" if share is None else f"{share:.1%}{of}"),
                     html.Td(f"{basis}{mark}"),
                 ]
             )

@@ -54,7 +54,7 @@ def test_city_view_click_opens_the_subdistrict_view(driver, city_url, artifacts)
     assert driver.current_url == f"{city_url}/city/"
     ranking = _text(driver, "#city-ranking tbody")
     rows = [r.split() for r in ranking.splitlines()]
-    assert rows[0][:2] == ["1", "合成A街道"] and rows[0][3] == "100.0%"  # A: composite 100 %
+    assert rows[0][:6] == ["1", "合成A街道", "合成区", "100.0%", "·", "1/11"]  # 1 category has data
     assert rows[1][:3] == ["合成B街道", "合成区", "—"]  # B: no population, unranked
     assert rows[2][:3] == ["合成C街道", "合成区", "—"]  # C: failed (no polygon to draw)
     assert "no population" not in ranking and "无人口数据" in ranking
