@@ -187,3 +187,41 @@ def test_gazetteer_point_in_gcj02_read_as_wgs84_is_warned_on_the_console(tmp_pat
     with pytest.warns(InputWarning, match=r"gazetteer\.csv \(id g1\): lies \d+ m from the OSM"):
         cell = _gazetteer_check(gaz, inv, "synth")
     assert "CHECK g1" in cell
+
+
+def test_candidate_file_outside_the_area_is_an_error_and_writes_nothing(tmp_path):
+    """A --candidates file for another district used to replace the sites with none (exit 0)."""
+    from geo.planning import sites
+    from tests._fuzz import snapshot
+    from tests._sites_synth import (
+        TAXONOMY,
+        Area,
+        Registry,
+        demand_units,
+        facilities_table,
+        line_network,
+        mentions_table,
+    )
+
+    out = tmp_path / "out"
+    (out / "demand").mkdir(parents=True)
+    demand_units().to_file(out / "demand" / "synth.gpkg", layer="demand", driver="GPKG")
+    facilities_table([("meal_service", "osm", "existing", "exact", 1000.0)]).to_file(
+        out / "facilities.gpkg", layer="facilities", driver="GPKG"
+    )
+    mentions_table([("synth", "generic", "meal_service", "new", 2, "yes", "助餐点")]).to_csv(
+        out / "plan_mentions.csv", index=False, encoding="utf-8-sig"
+    )
+    path = tmp_path / "cand.csv"
+    path.write_text("id,lon,lat\nfar,121.90,31.00\n", encoding="utf-8")  # far east, synthetic
+    before = snapshot(out)
+    with pytest.raises(InputError, match="no candidate site of the file lies in area 'synth'"):
+        sites.run_sites(
+            Registry(),
+            [Area()],
+            out,
+            nets={"synth": line_network()},
+            taxonomy=TAXONOMY,
+            candidates_csv=path,
+        )
+    assert snapshot(out) == before
