@@ -25,7 +25,7 @@ import click
 
 from geo import settings
 from geo._errors import InputError, LifeCircleError
-from geo.io import manifest
+from geo.io import manifest, validate
 from geo.io.files import remove_stale_tmp
 from geo.io.validate import HEX_RANGE_M, FiniteFloat, InputWarning
 
@@ -459,6 +459,21 @@ def plans_extract(ctx: RunContext, as_json: bool, plan_file: Path | None) -> Non
         target = write_mentions(df, MENTIONS.path(ctx.out), replace_areas=[a.id for a in ctx.areas])
     summary = summarize(df, tax)
     summary["file"] = str(target)
+    # a plan that yields no facility mention is suspicious (wrong file, a scanned PDF's text
+    # layer, another subdistrict): say so on the console instead of passing silently
+    if plan_file is not None:
+        plan_paths = [plan_file]
+    else:
+        plan_paths = []
+        for a in ctx.areas:
+            for rel in a.plans:
+                with contextlib.suppress(LifeCircleError):
+                    plan_paths.append(ctx.registry.resolve(rel))
+    for path in plan_paths:
+        if plan_doc_id(path) not in summary["plans"]:
+            validate.warn(
+                "no facility mention found in this plan; is it the right document?", path=path
+            )
     if as_json:
         echo_json(summary)
         return

@@ -119,3 +119,25 @@ def test_stale_tmp_files_of_dead_runs_are_removed(area):
     result = run_cli(["data", "status", "--out", str(out)], areas, data)
     assert result.exit_code == 0, result.stderr
     assert not dead.exists() and not dead_nested.exists()
+
+
+def test_plan_without_any_facility_mention_is_a_warning(tmp_path):
+    import yaml
+
+    areas = make_area(tmp_path)
+    (tmp_path / "data" / "plans").mkdir()
+    (tmp_path / "data" / "plans" / "synthetic_plan.txt").write_text(
+        "今天天气很好。会议于上午九点开始。\n", encoding="utf-8"
+    )
+    reg = yaml.safe_load(areas.read_text(encoding="utf-8"))
+    reg["areas"][0]["plans"] = ["plans/synthetic_plan.txt"]
+    areas.write_text(yaml.safe_dump(reg, allow_unicode=True), encoding="utf-8")
+    result = run_cli(
+        ["plans", "extract", "--area", "synth", "--out", str(tmp_path / "out")],
+        areas,
+        tmp_path / "data",
+    )
+    assert result.exit_code == 0, result.stderr
+    warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and "synthetic_plan.txt" in warnings[0], result.stderr
+    assert "no facility mention" in warnings[0]
