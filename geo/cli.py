@@ -1102,10 +1102,10 @@ def coverage(ctx: RunContext, scenario: str, as_json: bool) -> None:
 )
 @click.option(
     "--cell-m",
-    type=click.FloatRange(min=1.0),
+    type=FiniteFloat(1.0, 2000.0, unit="m"),
     default=50.0,
     show_default=True,
-    help="Candidate thinning: one candidate per cell of this size (m).",
+    help="Candidate thinning: one candidate per cell of this size (m, 1-2000).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
 def sites(

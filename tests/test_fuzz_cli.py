@@ -72,6 +72,12 @@ def test_hex_m_any_float_is_accepted_only_in_range(area, value):
     refused_unchanged(["demand", "--hex-m", repr(value)], areas, data, out, "--hex-m")
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "0.5", "1e9", "-inf"])
+def test_sites_cell_m_must_be_finite_and_in_range(area, value):
+    areas, data, out = area
+    refused_unchanged(["sites", "--cell-m", value], areas, data, out, "--cell-m", "[1, 2000]")
+
+
 def test_out_under_a_file_is_one_line(area, tmp_path):
     areas, data, _ = area
     blocker = tmp_path / "blocker"

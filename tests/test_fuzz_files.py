@@ -225,3 +225,16 @@ def test_candidate_file_outside_the_area_is_an_error_and_writes_nothing(tmp_path
             candidates_csv=path,
         )
     assert snapshot(out) == before
+
+
+def test_self_intersecting_neighbourhood_polygon_is_repaired_with_a_warning(tmp_path):
+    from geo.io.validate import InputWarning
+
+    (x0, y0), (x1, y1) = SQUARE[0], SQUARE[2]
+    bowtie = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])
+    path = tmp_path / "hoods.geojson"
+    gpd.GeoDataFrame({"name": ["合成居委"]}, geometry=[bowtie], crs="EPSG:4326").to_file(path)
+    with pytest.warns(InputWarning, match=r"hoods\.geojson \(feature 1\): 1 invalid polygon"):
+        hoods = user_neighbourhoods(path, {"synth": shapely.Polygon(SQUARE)})
+    assert list(hoods["neighbourhood"]) == ["synth-合成居委"]
+    assert hoods.geometry.is_valid.all()

@@ -27,6 +27,7 @@ import shapely
 
 from geo import settings
 from geo._errors import InputError, LifeCircleError
+from geo.io import validate
 from geo.io.files import write_atomic
 from geo.io.geom import project_geom
 
@@ -206,6 +207,25 @@ def user_neighbourhoods(
             "neighbourhood polygons have no CRS; expected e.g. EPSG:4326", path=path
         )
     gdf = gdf[gdf.geometry.notna() & gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():  # self-intersecting rings: repaired (with a warning), never a GEOS crash
+        first = int(np.flatnonzero(invalid.to_numpy())[0])
+        validate.warn(
+            f"{int(invalid.sum())} invalid polygon(s) repaired with make_valid",
+            path=path,
+            record=f"feature {first + 1}",
+        )
+        gdf = gdf.assign(geometry=gdf.geometry.make_valid())
+        gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon", "GeometryCollection"])]
+        gdf = gdf.assign(
+            geometry=[
+                shapely.union_all(
+                    [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+                )
+                for g in gdf.geometry
+            ]
+        )
+        gdf = gdf[~gdf.geometry.is_empty]
     if gdf.empty:
         raise LifeCircleError(
             "no polygons found; expected 居委 (residents' committee) polygons", path=path
