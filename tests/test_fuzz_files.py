@@ -238,3 +238,30 @@ def test_self_intersecting_neighbourhood_polygon_is_repaired_with_a_warning(tmp_
         hoods = user_neighbourhoods(path, {"synth": shapely.Polygon(SQUARE)})
     assert list(hoods["neighbourhood"]) == ["synth-合成居委"]
     assert hoods.geometry.is_valid.all()
+
+
+_GARBAGE = {
+    "empty": b"",
+    "binary": b"\x00\x01\x02\xff\xfe",
+    "text": b"hello\nworld\n",
+    "short-row": b"area,population\nx\n",
+    "deep": b"[" * 200_000,
+    "gbk": "区,人口\n".encode("gbk"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_GARBAGE))
+@pytest.mark.parametrize("reader", ["population-csv", "candidates", "neighbourhoods"])
+def test_garbage_user_files_are_one_error_naming_the_file(tmp_path, kind, reader):
+    from geo.demand.population import parse_population_totals
+
+    path = tmp_path / f"{kind}.csv"
+    path.write_bytes(_GARBAGE[kind])
+    call = {
+        "population-csv": lambda: parse_population_totals([], path),
+        "candidates": lambda: read_candidates(path),
+        "neighbourhoods": lambda: user_neighbourhoods(path, {"synth": shapely.Polygon(SQUARE)}),
+    }[reader]
+    with pytest.raises(LifeCircleError) as err:
+        call()
+    assert str(path) in str(err.value)

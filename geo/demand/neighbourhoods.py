@@ -202,6 +202,10 @@ def user_neighbourhoods(
         gdf = gpd.read_file(path)
     except Exception as exc:
         raise LifeCircleError(f"cannot read neighbourhood polygons: {exc}", path=path) from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or "geometry" not in gdf.columns:
+        raise InputError(
+            "no geometry in the file; expected 居委 polygons (GeoPackage/GeoJSON)", path=path
+        )
     if gdf.crs is None:
         raise LifeCircleError(
             "neighbourhood polygons have no CRS; expected e.g. EPSG:4326", path=path

@@ -58,7 +58,7 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo._errors import LifeCircleError
+from geo._errors import InputError, LifeCircleError
 from geo.demand import neighbourhoods as nb
 from geo.demand.neighbourhoods import assign_neighbourhood
 from geo.io import validate
@@ -365,7 +365,13 @@ def parse_population_totals(
     """
     out: dict[str, PopulationTotal] = {}
     if csv_path is not None:
-        rows = list(csv.DictReader(read_text_utf8(csv_path).splitlines()))
+        text = read_text_utf8(csv_path)
+        if not text.strip():
+            raise InputError("empty file; expected columns 'area' and 'population'", path=csv_path)
+        try:
+            rows = list(csv.DictReader(text.splitlines()))
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV: {exc}", path=csv_path) from None
         if rows and not {"area", "population"} <= set(rows[0]):
             raise LifeCircleError("expected columns 'area' and 'population'", path=csv_path)
         for i, row in enumerate(rows):
