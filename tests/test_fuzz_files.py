@@ -6,6 +6,8 @@ nothing here may raise anything else. All data synthetic.
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
@@ -265,3 +267,27 @@ def test_garbage_user_files_are_one_error_naming_the_file(tmp_path, kind, reader
     with pytest.raises(LifeCircleError) as err:
         call()
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "outcome"), [(1e30, "error"), (2e6, "error"), (-50.0, "warning"), (np.nan, "warning")]
+)
+def test_population_raster_values_are_checked(tmp_path, value, outcome):
+    """1e30 residents per pixel used to give 2e32 people; NaN/negative pixels were silent."""
+    from affine import Affine
+
+    from geo.demand.population import raster_cell_population
+    from geo.io.validate import InputWarning
+    from tests.test_population import X0, Y0, _area, _write_tif
+
+    data = np.array([[100.0, 200.0, 300.0], [400.0, value, 25.0]])
+    tif = tmp_path / "synthetic_pop.tif"
+    _write_tif(tif, data, Affine(100, 0.0, X0, 0.0, -100, Y0 + 200), "EPSG:32651")
+    if outcome == "error":
+        with pytest.raises(InputError, match=r"\(row 1, column 1\): pixel value") as err:
+            raster_cell_population(tif, _area())
+        assert str(tif) in str(err.value)
+    else:
+        with pytest.warns(InputWarning, match="1 pixel"):
+            cells = raster_cell_population(tif, _area())
+        assert float(pd.Series(cells).sum()) == pytest.approx(1025.0)

@@ -346,6 +346,11 @@ def census_total(registry: Registry, area: Area) -> PopulationTotal:
     )
 
 
+#: Largest population one raster pixel may hold (a 1 km pixel of the densest Shanghai blocks
+#: holds ~1e5); a larger value is not a population count.
+MAX_PIXEL_POPULATION: float = 1e6
+
+
 def parse_population_totals(
     items: Iterable[str] = (), csv_path: str | os.PathLike[str] | None = None
 ) -> dict[str, PopulationTotal]:
@@ -700,7 +705,22 @@ def raster_cell_population(
         data = src.read(1, masked=True).astype(float).filled(0.0)
         transform = src.transform
         src_crs = src.crs.to_wkt()
-    data[~np.isfinite(data) | (data < 0)] = 0.0
+    bad = ~np.isfinite(data) | (data < 0)
+    if bad.any():  # most likely an undeclared nodata value: say so, count them as empty
+        validate.warn(
+            f"{int(bad.sum())} pixel(s) with negative or non-finite values read as 0 residents "
+            "(declare them as the raster's nodata value)",
+            path=path,
+        )
+        data[bad] = 0.0
+    if data.size and float(data.max()) > MAX_PIXEL_POPULATION:
+        r, c = np.unravel_index(int(np.argmax(data)), data.shape)
+        raise InputError(
+            f"pixel value {float(data[r, c]):g} is above {MAX_PIXEL_POPULATION:g} residents",
+            path=path,
+            record=f"row {r}, column {c}",
+            hint="is it a population count raster (persons per pixel)?",
+        )
 
     x0, y0, x1, y1 = area_poly.bounds
     fx = np.arange(math.floor(x0 / fine_m), math.ceil(x1 / fine_m)) * fine_m + fine_m / 2
