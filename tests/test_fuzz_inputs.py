@@ -138,3 +138,17 @@ def test_taxonomy_threshold_outside_0_5000_is_refused(tmp_path, value):
     ) as err:
         load_taxonomy(path)
     assert str(path) in str(err.value) and "category '" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"[" * 200_000, b"\x00\xff" * 50, b"- 1\n", "分类: 1\n".encode("gbk")]
+)
+def test_garbage_taxonomy_is_one_error_naming_it(tmp_path, data):
+    from geo._errors import LifeCircleError
+    from geo.facilities.taxonomy import load_taxonomy
+
+    path = tmp_path / "taxonomy.yaml"
+    path.write_bytes(data)
+    with pytest.raises(LifeCircleError) as err:
+        load_taxonomy(path)
+    assert str(path) in str(err.value)

@@ -358,6 +358,8 @@ def load_taxonomy(path: str | os.PathLike[str] | None = None) -> Taxonomy:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise LifeCircleError("taxonomy is not UTF-8", path=path) from None
+    except RecursionError:
+        raise LifeCircleError("YAML nested too deeply to read", path=path) from None
     except yaml.YAMLError as exc:
         raise LifeCircleError(f"malformed YAML: {exc}".replace("\n", " "), path=path) from None
     return taxonomy_from_dict(raw, path=path)
