@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ import pandas as pd
 
 from geo import settings
 from geo._errors import LifeCircleError
+from geo._types import ProgressFn
 from geo.facilities.taxonomy import Taxonomy, load_taxonomy
 from geo.io.areas import network_sources
 from geo.io.files import write_atomic
@@ -86,7 +87,6 @@ RECONCILIATION_COLUMNS: tuple[str, ...] = (
     "note",
 )
 
-ProgressFn = Callable[[Iterable[Any], str], Iterable[Any]]
 _NAME_JUNK = re.compile(r"[\s\-_·•,，.。:：;；'\"“”‘’()（）\[\]【】<>《》/]")
 
 
