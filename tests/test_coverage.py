@@ -473,3 +473,14 @@ def test_gap_analysis_script_writes_layers_with_crs(coverage_run):
     assert pyogrio.read_info(gpkg, layer="gaps")["crs"] == "EPSG:4326"
     sheets = pd.read_excel(gpkg.with_suffix(".xlsx"), sheet_name=None)
     assert list(sheets) == ["coverage", "gaps", "units", "about"]
+
+
+def test_write_coverage_sets_an_unreadable_old_file_aside(tmp_path):
+    path = tmp_path / "coverage.csv"
+    path.write_bytes(b"\x00\xff not a csv \x00")
+    rows = pd.DataFrame({"area": ["a"], "scenario": ["baseline"], "share": [0.5]})
+    with pytest.warns(UserWarning, match="unreadable"):
+        write_coverage(rows, path)
+    kept = list(tmp_path.glob("coverage.unreadable-*.csv"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b"\x00\xff not a csv \x00"
+    assert pd.read_csv(path, encoding="utf-8-sig")["share"].tolist() == [0.5]

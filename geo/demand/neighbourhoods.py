@@ -28,7 +28,7 @@ import shapely
 from geo import settings
 from geo._errors import InputError, LifeCircleError
 from geo.io import validate
-from geo.io.files import write_atomic
+from geo.io.files import set_aside, write_atomic
 from geo.io.geom import project_geom
 
 if TYPE_CHECKING:
@@ -343,8 +343,8 @@ def write_neighbourhoods(
         try:
             old = gpd.read_file(path, layer=LAYER)
             frames.insert(0, old[~old["area"].isin(areas)].to_crs(settings.STORAGE_CRS))
-        except Exception:  # unreadable old file: rewrite from this run only
-            pass
+        except Exception as exc:  # pyogrio raises several types for a broken GeoPackage
+            set_aside(path, exc)
     merged = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.STORAGE_CRS)
     merged = merged[list(COLUMNS)]
     return write_atomic(path, lambda p: merged.to_file(p, layer=LAYER, driver="GPKG"))

@@ -16,6 +16,7 @@ from typing import Any
 import xxhash
 
 from geo._errors import InputError, LifeCircleError
+from geo.io.validate import warn
 
 
 @contextlib.contextmanager
@@ -129,6 +130,24 @@ def write_atomic(target: str | os.PathLike[str], writer: Callable[[Path], Any]) 
     with atomic_path(target) as tmp:
         writer(tmp)
     return Path(target)
+
+
+def set_aside(path: str | os.PathLike[str], exc: BaseException) -> Path:
+    """Move an unreadable results file aside (``<name>.unreadable-<time><suffix>``) and warn.
+
+    Writers that merge new rows into an existing file call this when the old file cannot be
+    read: the new file is written from this run, and nothing already written is lost.
+    """
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.stem}.unreadable-{stamp}{path.suffix}")
+    os.replace(path, target)
+    warn(
+        f"unreadable ({type(exc).__name__}: {exc}); kept as {target.name}, "
+        "written anew from this run",
+        path=path,
+    )
+    return target
 
 
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:

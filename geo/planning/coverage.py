@@ -48,7 +48,7 @@ from geo import settings
 from geo._errors import LifeCircleError, MissingStageError
 from geo.demand.neighbourhoods import assign_neighbourhood
 from geo.demand.population import read_demand
-from geo.io.files import write_atomic, write_text_atomic
+from geo.io.files import set_aside, write_atomic, write_text_atomic
 from geo.io.tables import (
     ACCESS,
     ALL,
@@ -447,8 +447,8 @@ def write_coverage(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             keys = set(zip(table["area"], table["scenario"], strict=True))
             keep = [k not in keys for k in zip(old["area"], old["scenario"], strict=True)]
             table = pd.concat([old[keep], table], ignore_index=True)
-        except Exception:  # unreadable old file: rewrite from this run only
-            pass
+        except Exception as exc:  # pandas raises many kinds for a broken CSV
+            set_aside(path, exc)
     return write_atomic(path, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
 
 
@@ -467,8 +467,8 @@ def write_gaps(
             old = gpd.read_file(path, layer="gaps")
             drop = old["area"].isin(areas) & (old["scenario"] == scenario)
             frames.insert(0, old[~drop].to_crs(settings.STORAGE_CRS))
-        except Exception:
-            pass
+        except Exception as exc:  # pyogrio raises several types for a broken GeoPackage
+            set_aside(path, exc)
     frames = [f for f in frames if not f.empty]
     merged = (
         gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.STORAGE_CRS)

@@ -36,7 +36,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo import settings
-from geo.io.files import write_atomic
+from geo.io.files import set_aside, write_atomic
 from geo.io.tables import COVERAGE, DELTAS, GAPS, SCENARIOS, access_path, read_facilities
 from geo.planning import coverage as cov_mod
 from geo.planning import data_status
@@ -177,8 +177,8 @@ def write_deltas(table: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
             old = pd.read_csv(path, encoding="utf-8-sig")
             old = old[~old["area"].astype(str).isin(set(table["area"].astype(str)))]
             table = pd.concat([old, table], ignore_index=True)
-        except Exception:  # an unreadable old file is rewritten from this run
-            pass
+        except Exception as exc:  # pandas raises many kinds for a broken CSV
+            set_aside(path, exc)
     return write_atomic(path, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
 
 
