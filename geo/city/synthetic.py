@@ -56,12 +56,18 @@ def lattice(polygons: Mapping[str, Any], spacing_m: float) -> tuple[np.ndarray, 
     return ij, ij.astype(float) * spacing_m
 
 
-def grid_runs(ij: np.ndarray) -> list[np.ndarray]:
+#: Lattice points per synthetic way at most (OSM ways are a few blocks long, not a whole row).
+WAY_POINTS: int = 9
+
+
+def grid_runs(ij: np.ndarray, max_points: int = WAY_POINTS) -> list[np.ndarray]:
     """Return the ways of the lattice as arrays of point indices.
 
-    Maximal runs of consecutive points along each row and column (runs of one point are
-    dropped).
+    Runs of consecutive points along each row and column, cut into ways of at most
+    ``max_points`` points that share their end points (runs of one point are dropped).
     """
+    if max_points < 2:
+        raise ValueError("max_points must be at least 2")
     runs: list[np.ndarray] = []
     for axis in (0, 1):  # 0: rows (fixed j, i increasing); 1: columns (fixed i)
         fixed, moving = ij[:, 1 - axis], ij[:, axis]
@@ -69,8 +75,8 @@ def grid_runs(ij: np.ndarray) -> list[np.ndarray]:
         f, m = fixed[order], moving[order]
         brk = np.flatnonzero((np.diff(f) != 0) | (np.diff(m) != 1)) + 1
         for seg in np.split(order, brk):
-            if len(seg) >= 2:
-                runs.append(seg)
+            for start in range(0, len(seg) - 1, max_points - 1):
+                runs.append(seg[start : start + max_points])
     return runs
 
 
