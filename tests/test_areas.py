@@ -175,3 +175,12 @@ def test_areas_add_then_run_on_a_fifth_subdistrict(mirror, tmp_path, monkeypatch
     assert set(cov["basis"]) == {"estimate"}
     status = json.loads((out / "network_status.json").read_text(encoding="utf-8"))
     assert [r["area"] for r in status] == ["jiangpulu"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"), [(None, None), ("", None), ("x", None), ("3.5", 3.5)]
+)
+def test_attribute_cells_read_as_numbers_or_none(cell, expected):
+    from geo.io.subdistricts import _float
+
+    assert _float(cell) == expected

@@ -92,9 +92,12 @@ def attributes_path(boundary: Path) -> Path:
 
 
 def _float(v: Any) -> float | None:
+    """Read a number from a CSV cell; None for a missing, empty or non-numeric cell."""
+    if v is None:
+        return None
     try:
         return float(v) if str(v).strip() else None
-    except ValueError:
+    except (TypeError, ValueError):
         return None
 
 
