@@ -433,3 +433,27 @@ def test_cli_sites_without_plan_mentions_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["sites", "--out", str(tmp_path), "--no-progress"])
     assert res.exit_code == 2
     assert "run `lifecircle plans extract` first" in res.output
+
+
+def test_sites_of_a_category_without_placed_facilities_say_they_assume_none(synth_out):
+    import geopandas as gpd
+
+    path = synth_out / "facilities.gpkg"
+    fac = gpd.read_file(path, layer="facilities")
+    cat = str(fac["category"].iloc[0])
+    fac[fac["category"] != cat].to_file(path, layer="facilities", driver="GPKG")
+    sites.run_sites(
+        Registry(), [Area()], synth_out, nets={"synth": line_network()}, taxonomy=TAXONOMY
+    )
+    got = sites.read_sites(synth_out)
+    mine = got[got["category"] == cat]
+    assert len(mine) == 2
+    assert mine["note"].str.contains("sites assume none exist").all()
+
+
+def test_sites_of_a_category_with_facilities_carry_no_such_note(synth_out):
+    sites.run_sites(
+        Registry(), [Area()], synth_out, nets={"synth": line_network()}, taxonomy=TAXONOMY
+    )
+    got = sites.read_sites(synth_out)
+    assert not got["note"].fillna("").str.contains("assume none exist").any()

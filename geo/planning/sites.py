@@ -42,6 +42,7 @@ from geo.io.files import write_atomic
 from geo.io.geom import project_geom, to_projected
 from geo.io.tables import SITES, read_facilities, read_mentions
 from geo.network.access import Snapped
+from geo.planning import data_status
 from geo.planning.context import category_specs, scenario_facilities
 from geo.planning.coverage import stage_context
 
@@ -970,6 +971,7 @@ def recommend_area(
     candidates: pd.DataFrame | None = None,
     candidate_source: str = "network",
     method: str = "auto",
+    status: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Recommended sites of one area for every category with k > 0.
 
@@ -993,6 +995,10 @@ def recommend_area(
         Label stored with each site.
     method
         Solver method (:func:`solve_mclp`).
+    status
+        ``{category: data_status}`` of the plan scenario
+        (:func:`geo.planning.data_status.category_status`); a category without placed
+        facilities gets a note: its sites assume that none exist.
 
     Returns
     -------
@@ -1040,6 +1046,11 @@ def recommend_area(
         spec = specs.get(cat)
         for rank, (j, gain) in enumerate(zip(res.chosen, res.gains, strict=True), start=1):
             note = setup.note
+            if status is not None and status.get(cat, "ok") != "ok":
+                note = (f"{note}; " if note else "") + (
+                    "no facility of this category is placed here: sites assume none exist "
+                    "/ 无已定位的同类设施，按无现状设施选址"
+                )
             if gain <= 0:
                 note = (f"{note}; " if note else "") + (
                     "no uncovered residents left within reach: placed where most residents are "
@@ -1199,7 +1210,14 @@ def run_sites(
         plan_fac = scenario_facilities(fac, "plan", boundary=setup.boundary, area_id=area.id)
         frames.append(
             recommend_area(
-                setup, req, specs, plan_fac, candidates=cand, candidate_source=source, method=method
+                setup,
+                req,
+                specs,
+                plan_fac,
+                candidates=cand,
+                candidate_source=source,
+                method=method,
+                status=data_status.category_status(fac, area.id, setup.boundary, specs, "plan"),
             )
         )
     frames = [f for f in frames if len(f)]
