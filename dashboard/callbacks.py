@@ -34,6 +34,7 @@ from dashboard.whatif import WhatIfError, WhatIfService
 from geo import settings
 from geo._errors import LifeCircleError
 from geo.reporting.export import export
+from geo.reporting.fmt import num, pct
 from geo.reporting.report import write_report
 from geo.reporting.results import COMPOSITE, OSM_CREDIT, data_status, data_status_label
 
@@ -91,22 +92,6 @@ def _data_status_note(
             style={"background": "#e6e6e6", "color": "#555", "padding": "2px 4px"},
         )
     ]
-
-
-def _pct(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{f:.1%}" if np.isfinite(f) else "—"
-
-
-def _num(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{f:,.0f}" if np.isfinite(f) else "—"
 
 
 @dataclass
@@ -430,9 +415,9 @@ def on_view(
         html.B(f"{info.label(lang)} · {label}"),
         html.Br(),
         f"{t('area_share', lang)} {t('share', lang)}: ",
-        html.B(estimate + _pct(rec.share if rec else None), id=ids.AREA_SHARE),
-        f" ({t('covered', lang)} {_num(rec.covered if rec else None)}"
-        f" / {_num(rec.population if rec else None)})",
+        html.B(estimate + pct(rec.share if rec else None), id=ids.AREA_SHARE),
+        f" ({t('covered', lang)} {num(rec.covered if rec else None)}"
+        f" / {num(rec.population if rec else None)})",
         html.Br(),
         *_data_status_note(results, area, category, scenario, profile, lang),
         html.Span(
@@ -452,7 +437,7 @@ def on_view(
             html.Br(),
             html.Span(
                 f"{t('whatif', lang)} ({evaluation.n_added}): "
-                f"{_pct(evaluation.area_before)} → {_pct(evaluation.area_after)} "
+                f"{pct(evaluation.area_before)} → {pct(evaluation.area_after)} "
                 f"({delta:+.1f} pp)",
                 id=ids.WHATIF_SUMMARY,
                 style={"color": "#7a0177"},
@@ -763,8 +748,8 @@ def _sentence(
         return []
     text = t("sentence", lang).format(
         cat=data.category_label(category, lang),
-        cov=_num(row["covered_population"]),
-        pop=_num(row["population"]),
+        cov=num(row["covered_population"]),
+        pop=num(row["population"]),
         thr=f"{threshold_m:,.0f} m",
     )
     out: list[Any] = [text]
@@ -806,7 +791,7 @@ def _unit_panel(
         html.H4(name, id=ids.PANEL_UNIT, style={"margin": "4px 0"}),
         html.Div(
             (f"{unit} · " if name != unit else "")
-            + f"{t('population', lang)} {_num(pops[0]) if pops else '—'}"
+            + f"{t('population', lang)} {num(pops[0]) if pops else '—'}"
             f" · {tier} {t('minutes', lang)}",
             className="lc-note",
         ),
@@ -840,11 +825,11 @@ def _unit_panel(
                 [
                     html.Td(label),
                     _td(
-                        ("≈ " if estimate and np.isfinite(share) else "") + _pct(share),
+                        ("≈ " if estimate and np.isfinite(share) else "") + pct(share),
                         "lc-share",
                         cat,
                     ),
-                    html.Td(f"{_num(r['covered_population'])} / {_num(r['population'])}"),
+                    html.Td(f"{num(r['covered_population'])} / {num(r['population'])}"),
                     _td(
                         _nearest_text(results, area, cat, q, scenario, profile, lang),
                         "lc-nearest",
@@ -871,7 +856,7 @@ def _unit_panel(
         out.append(
             html.Div(
                 f"{t('whatif', lang)} · {data.category_label(category, lang)}: "
-                f"{_pct(ev.before[i])} → {_pct(ev.after[i])}",
+                f"{pct(ev.before[i])} → {pct(ev.after[i])}",
                 id=ids.PANEL_WHATIF,
                 style={"color": "#7a0177"},
             )
@@ -904,5 +889,5 @@ def _reconciliation(data: DashboardData, area: str, lang: str) -> list[Any]:
     body = []
     for r in sel.to_dict("records"):
         label = data.category_label(str(r.get("category")), lang)
-        body.append(html.Tr([html.Td(label), *[html.Td(_num(r.get(c))) for c, _ in cols]]))
+        body.append(html.Tr([html.Td(label), *[html.Td(num(r.get(c))) for c, _ in cols]]))
     return [title, html.Table([html.Thead(header), html.Tbody(body)], id=ids.RECON_TABLE), explain]

@@ -31,6 +31,7 @@ from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 from geo import settings
 from geo.io.files import write_atomic
 from geo.network.estimate import read_calibration
+from geo.reporting.fmt import num, pct
 from geo.reporting.maps import (
     GAP_COLOUR,
     _draw_facilities,
@@ -114,22 +115,6 @@ def _table(
             cell.set_text_props(fontweight="bold")
 
 
-def _pct(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{f:.0%}" if np.isfinite(f) else "—"
-
-
-def _num(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{f:,.0f}" if np.isfinite(f) else "—"
-
-
 def _area_rows(results: Results, area: str) -> pd.DataFrame:
     cov = results.coverage
     return cov[
@@ -194,8 +179,8 @@ def _cover(pdf: _Pages, results: Results, area: str, n: int) -> None:
     b_zh, b_en = BASIS_LABELS.get(basis, (basis, basis))
     comp_txt = f"{a.completeness:.0%}" if a.completeness is not None else "—"
     boxes = [
-        ("居民", "Residents", _num(pop)),
-        ("综合得分", "Composite score", _pct(comp[0])),
+        ("居民", "Residents", num(pop)),
+        ("综合得分", "Composite score", pct(comp[0], 0)),
         ("达标类别（≥80%）", "Categories reaching 80%", f"{ok} / {len(keys)}"),
         ("路网完整度", "Network completeness", comp_txt),
     ]
@@ -215,7 +200,7 @@ def _cover(pdf: _Pages, results: Results, area: str, n: int) -> None:
         s = shares[worst]
         lines.append(
             f"最大缺口 Largest shortfall: {c.label_zh} {c.label_en} — "
-            f"{_num(s[2] - s[1])} 人 residents beyond {_num(c.threshold_m)} m"
+            f"{num(s[2] - s[1])} 人 residents beyond {num(c.threshold_m)} m"
         )
     fig.text(0.07, 0.625, "\n".join(lines), fontsize=9, va="top", linespacing=1.6)
     ax = fig.add_axes((0.34, 0.08, 0.58, 0.43))
@@ -225,7 +210,7 @@ def _cover(pdf: _Pages, results: Results, area: str, n: int) -> None:
     ax.barh(ys, vals, color=[share_colour(v) for v in vals], edgecolor="#333333", linewidth=0.4)
     for y, k, v in zip(ys, keys, vals, strict=True):
         thr = results.categories[k].threshold_m
-        txt = _pct(shares[k][0]) + (f"  (≤{thr:,.0f} m)" if thr else "")
+        txt = pct(shares[k][0], 0) + (f"  (≤{thr:,.0f} m)" if thr else "")
         status = data_status(results, area, k)[0]
         if status != "ok":  # no facility data is not 0 %
             txt = data_status_label(status)
@@ -324,10 +309,10 @@ def _category_page(pdf: _Pages, results: Results, area: str, key: str, n: int) -
     s = view.summary
     thr = view.threshold_m
     head = (
-        f"标准步行距离 {thr:,.0f} m（{tier} 分钟）内的居民：{_pct(s['share'])}"
-        f"（{_num(s['covered_population'])} / {_num(s['population'])} 人）\n"
-        f"Residents within the standard {thr:,.0f} m ({tier}-minute) walk: {_pct(s['share'])} "
-        f"({_num(s['covered_population'])} of {_num(s['population'])})"
+        f"标准步行距离 {thr:,.0f} m（{tier} 分钟）内的居民：{pct(s['share'], 0)}"
+        f"（{num(s['covered_population'])} / {num(s['population'])} 人）\n"
+        f"Residents within the standard {thr:,.0f} m ({tier}-minute) walk: {pct(s['share'], 0)} "
+        f"({num(s['covered_population'])} of {num(s['population'])})"
     )
     if view.basis == "estimate":
         head += "\n≈ 估算：路网数据不完整，按直线距离×绕行系数 / estimate: straight line × detour"
@@ -406,7 +391,7 @@ def _category_page(pdf: _Pages, results: Results, area: str, key: str, n: int) -
     trows = [
         [
             str(i + 1),
-            _num(g.population),
+            num(g.population),
             f"{g.area_m2 / 10000:.1f}" if np.isfinite(g.area_m2) else "—",
             results.nearest_street(area, p.x, p.y) or "—",
         ]
@@ -459,11 +444,11 @@ def _reconciliation_page(pdf: _Pages, results: Results, area: str, n: int) -> No
         rows.append(
             [
                 label,
-                _num(r.get("plan_existing")),
-                _num(r.get("plan_new")),
-                _num(r.get("plan_upgrade")),
-                _num(r.get("osm_count")),
-                _num(r.get("difference")),
+                num(r.get("plan_existing")),
+                num(r.get("plan_new")),
+                num(r.get("plan_upgrade")),
+                num(r.get("osm_count")),
+                num(r.get("difference")),
             ]
         )
     ax = fig.add_axes((0.06, 0.45, 0.88, 0.36))
@@ -517,10 +502,10 @@ def _sites_page(pdf: _Pages, results: Results, area: str, n: int) -> None:
         rows.append(
             [
                 f"{cat.label_zh} {cat.label_en}",
-                _pct(get["baseline"]),
-                _pct(get["plan"]),
-                _pct(get["plan+recommended"]),
-                ("+" if delta > 0 else "") + _num(delta),
+                pct(get["baseline"], 0),
+                pct(get["plan"], 0),
+                pct(get["plan+recommended"], 0),
+                ("+" if delta > 0 else "") + num(delta),
             ]
         )
     heads = [f"{SCENARIO_LABELS[s][0]}\n{SCENARIO_LABELS[s][1]}" for s in SCENARIO_LABELS]
@@ -553,7 +538,7 @@ def _sites_page(pdf: _Pages, results: Results, area: str, n: int) -> None:
                 [
                     site_cat.label_zh if site_cat else str(r.category),
                     str(int(r.rank)),
-                    _num(getattr(r, "gain_population", np.nan)),
+                    num(getattr(r, "gain_population", np.nan)),
                     results.nearest_street(area, p.x, p.y) or "—",
                     str(getattr(r, "method", "")),
                 ]
@@ -644,7 +629,7 @@ def _method_page(pdf: _Pages, results: Results, area: str, n: int) -> None:
         [
             f"{c.label_zh} {c.label_en}",
             str(c.tier or "—"),
-            _num(c.threshold_m),
+            num(c.threshold_m),
             textwrap.shorten(c.threshold_source or "—", 70, placeholder="…"),
         ]
         for c in results.categories.values()
